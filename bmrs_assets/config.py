@@ -1,0 +1,43 @@
+"""Settings read from the environment, with the documented defaults.
+
+Resources take their values through Dagster ``EnvVar`` when a variable is set, so the UI shows
+where a value came from; otherwise the default below applies.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+from dagster import EnvVar
+
+from bmrs_assets.client import LIVE_BASE_URL
+from bmrs_assets.settlement import parse_day
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULTS: dict[str, str] = {
+    "BMRS_API_BASE_URL": LIVE_BASE_URL,
+    "BMRS_WAREHOUSE": "duckdb",
+    "BMRS_DUCKDB_PATH": str(PROJECT_ROOT / "data" / "bmrs.duckdb"),
+    "BMRS_START_DATE": "2022-01-01",
+    "BMRS_RATE_LIMIT_PER_S": "4",
+}
+
+
+def setting(name: str) -> str:
+    """The value in force for ``name``: the environment's, else the default."""
+    return os.environ.get(name) or DEFAULTS[name]
+
+
+def env_or_default(name: str) -> str | EnvVar:
+    """An ``EnvVar`` when the variable is set (so Dagster records its source), else the default."""
+    return EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
+
+
+def start_date() -> date:
+    value = setting("BMRS_START_DATE")
+    try:
+        return parse_day(value)
+    except ValueError as exc:
+        raise ValueError(f"BMRS_START_DATE: {exc}") from None

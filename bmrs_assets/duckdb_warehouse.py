@@ -1,0 +1,203 @@
+"""The embedded DuckDB warehouse backend.
+
+Frames are staged in a private in-memory DuckDB while they are fetched, so the warehouse file is
+locked only for the MERGE itself; then the file is attached and one transaction creates or widens
+the table and runs one ``MERGE INTO`` on the natural key (null-safe), restricted to the partition
+range being written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from bmrs_assets.registry import Dataset, Kind
+from bmrs_assets.schemas import table_columns
+from bmrs_assets.warehouse import (
+    MergeResult,
+    PartitionBatch,
+    partition_bounds,
+    partition_day_of,
+    quote,
+    tally,
+    to_arrow,
+)
+
+DUCKDB_TYPES: dict[Kind, str] = {
+    Kind.DATE: "DATE",
+    Kind.TIMESTAMP: "TIMESTAMPTZ",
+    Kind.INT: "BIGINT",
+    Kind.FLOAT: "DOUBLE",
+    Kind.BOOL: "BOOLEAN",
+    Kind.STRING: "VARCHAR",
+    Kind.JSON: "JSON",
+}
+LOCK_RETRY_SECONDS = 120.0
+
+
+def _connect_memory() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def create_table_sql(ds: Dataset, qualified: str) -> str:
+    cols = ",\n  ".join(f"{quote(c.name)} {DUCKDB_TYPES[c.kind]}" for c in table_columns(ds))
+    return f"CREATE TABLE IF NOT EXISTS {qualified} (\n  {cols}\n)"
+
+
+def partition_filter(ds: Dataset, alias: str, first_param: int) -> str:
+    col = f"{alias}.{quote(ds.partition_column)}"
+    if ds.partition_kind is Kind.DATE:
+        return f"{col} BETWEEN ${first_param} AND ${first_param + 1}"
+    return f"{col} >= ${first_param} AND {col} < ${first_param + 1}"
+
+
+def merge_sql(ds: Dataset, target: str, source: str) -> str:
+    """One MERGE: null-safe key match inside the partition range; update only changed rows."""
+    names = [quote(c.name) for c in table_columns(ds)]
+    on = " AND ".join(f"T.{quote(k)} IS NOT DISTINCT FROM S.{quote(k)}" for k in ds.key)
+    sets = ", ".join(f"{n} = S.{n}" for n in names)
+    return (
+        f"MERGE INTO {target} AS T USING {source} AS S\n"
+        f"ON {on} AND {partition_filter(ds, 'T', 1)}\n"
+        f"WHEN MATCHED AND T.\"_hash_key\" IS DISTINCT FROM S.\"_hash_key\" THEN UPDATE SET {sets}\n"
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join('S.' + n for n in names)})\n"
+        f"RETURNING merge_action, {quote(ds.partition_column)}"
+    )
+
+
+def dedup_sql(ds: Dataset, stage: str) -> str:
+    """Latest revision wins within a batch; ties go to the row the API sent last."""
+    part = ", ".join(quote(k) for k in ds.key)
+    order = (f"{quote(ds.revision_column)} DESC NULLS LAST, " if ds.revision_column else "") + '"_ordinal" DESC'
+    return (f"SELECT * EXCLUDE (\"_ordinal\") FROM {stage} "
+            f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY {order}) = 1")
+
+
+@dataclass
+class DuckDBWarehouse:
+    """A DuckDB file holding one table per dataset."""
+
+    path: str
+
+    def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool = False) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        mode = " (READ_ONLY)" if read_only else ""
+        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        while True:
+            try:
+                con.execute(f"ATTACH '{self.path.replace(chr(39), chr(39) * 2)}' AS wh{mode}")
+                return
+            except duckdb.IOException as exc:  # another process holds the write lock
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def ensure_table(self, con: duckdb.DuckDBPyConnection, ds: Dataset) -> None:
+        """Create the table, or add (nullable) any column the registry gained since."""
+        target = f"wh.main.{quote(ds.table)}"
+        con.execute(create_table_sql(ds, target))
+        existing = {r[0] for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'wh' AND table_name = ?",
+            [ds.table]).fetchall()}
+        for c in table_columns(ds):
+            if c.name not in existing:
+                con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(c.name)} {DUCKDB_TYPES[c.kind]}")
+
+    def merge(self, batch: PartitionBatch) -> MergeResult:
+        ds = batch.dataset
+        con = _connect_memory()
+        try:
+            ordinal = 0
+            cols = ",\n  ".join(f"{quote(c.name)} {DUCKDB_TYPES[c.kind]}" for c in table_columns(ds))
+            con.execute(f'CREATE TEMP TABLE stage ({cols}, "_ordinal" BIGINT)')
+            for _day, frame in batch.frames:
+                if frame.empty:
+                    continue
+                arrow = to_arrow(ds, frame)
+                con.register("incoming", arrow)
+                con.execute(f"INSERT INTO stage SELECT *, {ordinal} + row_number() OVER () FROM incoming")
+                con.unregister("incoming")
+                ordinal += len(frame)
+            started = time.perf_counter()
+            con.execute(f"CREATE TEMP TABLE src AS {dedup_sql(ds, 'stage')}")
+            fetched: Counter = Counter()
+            for value, n in con.execute(f"SELECT {quote(ds.partition_column)}, count(*) FROM src GROUP BY 1").fetchall():
+                fetched[partition_day_of(ds, value)] += n
+            duplicates = ordinal - sum(fetched.values())
+            con.execute("DROP TABLE stage")
+            self._attach(con)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                self.ensure_table(con, ds)
+                first, last = partition_bounds(ds, min(batch.days), max(batch.days))
+                actions = con.execute(merge_sql(ds, f"wh.main.{quote(ds.table)}", "src"), [first, last]).fetchall()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                con.execute("DETACH wh")
+            result = MergeResult(ds.code, tally(ds, iter(actions), fetched, batch.days), duplicates)
+            result.seconds = time.perf_counter() - started
+            return result
+        finally:
+            con.close()
+
+    def read(self, ds: Dataset, first: date, last: date) -> pd.DataFrame:
+        """Rows of the partition days first..last, ordered by key (empty frame if no table)."""
+        con = _connect_memory()
+        try:
+            self._attach(con, read_only=True)
+            if not self._exists(con, ds):
+                return pd.DataFrame(columns=[c.name for c in table_columns(ds)])
+            order = ", ".join(quote(k) for k in ds.key)
+            return con.execute(
+                f"SELECT * FROM wh.main.{quote(ds.table)} AS T WHERE {partition_filter(ds, 'T', 1)} ORDER BY {order}",
+                list(partition_bounds(ds, first, last))).df()
+        finally:
+            con.close()
+
+    def count_by_day(self, ds: Dataset, first: date, last: date) -> dict[date, int]:
+        con = _connect_memory()
+        try:
+            self._attach(con, read_only=True)
+            if not self._exists(con, ds):
+                return {}
+            out: Counter = Counter()
+            rows = con.execute(
+                f"SELECT {quote(ds.partition_column)}, count(*) FROM wh.main.{quote(ds.table)} AS T "
+                f"WHERE {partition_filter(ds, 'T', 1)} GROUP BY 1", list(partition_bounds(ds, first, last))).fetchall()
+            for value, n in rows:
+                out[partition_day_of(ds, value)] += n
+            return dict(out)
+        finally:
+            con.close()
+
+    def duplicate_keys(self, ds: Dataset, first: date, last: date) -> int:
+        """How many natural keys occur more than once in the range (must always be 0)."""
+        con = _connect_memory()
+        try:
+            self._attach(con, read_only=True)
+            if not self._exists(con, ds):
+                return 0
+            keys = ", ".join(quote(k) for k in ds.key)
+            return con.execute(
+                f"SELECT count(*) FROM (SELECT {keys} FROM wh.main.{quote(ds.table)} AS T "
+                f"WHERE {partition_filter(ds, 'T', 1)} GROUP BY ALL HAVING count(*) > 1)",
+                list(partition_bounds(ds, first, last))).fetchone()[0]
+        finally:
+            con.close()
+
+    @staticmethod
+    def _exists(con: duckdb.DuckDBPyConnection, ds: Dataset) -> bool:
+        return bool(con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' AND table_name = ?",
+            [ds.table]).fetchone()[0])

@@ -1,0 +1,36 @@
+"""Dagster resources: the Elexon API client and the warehouse backend."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from bmrs_assets.client import LIVE_BASE_URL, ElexonClient
+from bmrs_assets.duckdb_warehouse import DuckDBWarehouse
+from bmrs_assets.warehouse import Warehouse
+
+
+class ElexonApiResource(dg.ConfigurableResource):
+    """Where the Elexon Insights API is and how politely to call it."""
+
+    base_url: str = LIVE_BASE_URL
+    rate_limit_per_s: float = 4.0
+    max_retries: int = 5
+    backoff_s: float = 1.0
+    timeout_s: float = 60.0
+
+    def client(self) -> ElexonClient:
+        return ElexonClient(base_url=self.base_url, rate_limit_per_s=self.rate_limit_per_s,
+                            max_retries=self.max_retries, backoff_s=self.backoff_s,
+                            timeout_s=self.timeout_s)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse backend selected by ``BMRS_WAREHOUSE``."""
+
+    backend: str = "duckdb"
+    duckdb_path: str = "data/bmrs.duckdb"
+
+    def get(self) -> Warehouse:
+        if self.backend == "duckdb":
+            return DuckDBWarehouse(self.duckdb_path)
+        raise ValueError(f"BMRS_WAREHOUSE={self.backend!r} is not a supported backend (use 'duckdb')")

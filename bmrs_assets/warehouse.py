@@ -1,0 +1,128 @@
+"""The warehouse contract shared by the DuckDB and BigQuery backends.
+
+A write is a :class:`PartitionBatch` - the validated frames of one or more partition days of one
+dataset - merged on the dataset's natural key in one atomic statement: new keys inserted, rows
+whose content hash changed updated, identical rows untouched, nothing ever deleted. Duplicate keys
+within a batch are resolved before the MERGE: the highest revision column wins, then the row that
+came last from the API.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+import pandas as pd
+import pyarrow as pa
+
+from bmrs_assets.registry import IDENTIFIER, Col, Dataset, Kind
+from bmrs_assets.schemas import table_columns
+from bmrs_assets.settlement import LONDON, day_window
+
+ARROW_TYPES: dict[Kind, pa.DataType] = {
+    Kind.DATE: pa.date32(),
+    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    Kind.INT: pa.int64(),
+    Kind.FLOAT: pa.float64(),
+    Kind.BOOL: pa.bool_(),
+    Kind.STRING: pa.string(),
+    Kind.JSON: pa.string(),
+}
+
+
+def quote(name: str) -> str:
+    """Quote an identifier that the registry declared; anything else is refused."""
+    if not IDENTIFIER.match(name):
+        raise ValueError(f"refusing unsafe SQL identifier {name!r}")
+    return f'"{name}"' if not name.startswith("`") else name
+
+
+def arrow_schema(ds: Dataset) -> pa.Schema:
+    return pa.schema([pa.field(c.name, ARROW_TYPES[c.kind], nullable=c.nullable) for c in table_columns(ds)])
+
+
+def to_arrow(ds: Dataset, frame: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table with the registry's exact types (no inference)."""
+    return pa.Table.from_pandas(frame, schema=arrow_schema(ds), preserve_index=False, safe=True)
+
+
+@dataclass
+class DayCounts:
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class MergeResult:
+    """What one MERGE did, per partition day and in total."""
+
+    dataset: str
+    days: dict[date, DayCounts] = field(default_factory=dict)
+    duplicates_in_batch: int = 0
+    seconds: float = 0.0
+
+    def total(self, name: str) -> int:
+        return sum(getattr(c, name) for c in self.days.values())
+
+
+@dataclass
+class PartitionBatch:
+    """Frames for ``days`` of ``dataset``, produced lazily so a big range never sits in memory whole."""
+
+    dataset: Dataset
+    days: list[date]
+    frames: Iterable[tuple[date, pd.DataFrame]]
+    info: dict = field(default_factory=dict)
+
+
+class Warehouse(Protocol):
+    """What an IO manager needs from a backend."""
+
+    def merge(self, batch: PartitionBatch) -> MergeResult: ...
+
+    def read(self, ds: Dataset, first: date, last: date) -> pd.DataFrame: ...
+
+    def count_by_day(self, ds: Dataset, first: date, last: date) -> dict[date, int]: ...
+
+
+def partition_day_of(ds: Dataset, value: object) -> date:
+    """The partition day a partition-column value belongs to (London day for timestamps)."""
+    if ds.partition_kind is Kind.DATE:
+        return value if isinstance(value, date) and not isinstance(value, datetime) else pd.Timestamp(value).date()
+    return pd.Timestamp(value).tz_convert(LONDON).date()
+
+
+def partition_bounds(ds: Dataset, first: date, last: date) -> tuple[object, object]:
+    """Inclusive dates for DATE partitions; a half-open UTC interval for TIMESTAMP ones."""
+    if ds.partition_kind is Kind.DATE:
+        return first, last
+    return day_window(first).start, day_window(last).end
+
+
+def tally(ds: Dataset, actions: Iterator[tuple[str, object]], fetched: Counter, days: list[date]) -> dict[date, DayCounts]:
+    """Per-day inserted/updated/unchanged from the MERGE's (action, partition value) rows."""
+    counts = {d: DayCounts(fetched=fetched.get(d, 0)) for d in days}
+    for action, value in actions:
+        day = partition_day_of(ds, value)
+        c = counts.setdefault(day, DayCounts())
+        if action == "INSERT":
+            c.inserted += 1
+        elif action == "UPDATE":
+            c.updated += 1
+    for c in counts.values():
+        c.unchanged = c.fetched - c.inserted - c.updated
+    return counts
+
+
+def key_columns(ds: Dataset) -> list[Col]:
+    return [ds.column(k) for k in ds.key]
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
