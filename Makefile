@@ -28,7 +28,8 @@ run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## the same against BMRS_API_BASE_UR
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI + daemon on 127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-test: $(STAMP)
+test: $(STAMP)  ## lint, then the whole pytest suite
+	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -252,7 +252,7 @@ class ElexonClient:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise ElexonApiError(ds.code, day, f"response is not JSON ({exc})", status=200,
-                                 url=url, body=body[:BODY_IN_ERRORS].decode("utf-8", "replace"))
+                                 url=url, body=body[:BODY_IN_ERRORS].decode("utf-8", "replace")) from None
         rows = rows_of(payload)
         if rows is None:
             raise ElexonApiError(ds.code, day, "response is neither a JSON array of rows nor "

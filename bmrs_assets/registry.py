@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import Enum
+from enum import StrEnum
 
 import pandera.pandas as pa
 
 
-class Style(str, Enum):
+class Style(StrEnum):
     """How a settlement day is asked for."""
 
     SETTLEMENT_DAY = "settlement_day"  # from=D&to=D&settlementPeriodFrom=1&settlementPeriodTo=50
@@ -25,7 +25,7 @@ class Style(str, Enum):
     PATH_DATE = "path_date"  # the date is a path segment: /.../{settlementDate}
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """Logical column types; each backend maps them to its own SQL types."""
 
     DATE = "date"

@@ -8,11 +8,11 @@ autumn one and 48 otherwise. Everything here works on real time zones, never on 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
-UTC = timezone.utc
+UTC = UTC
 PERIOD = timedelta(minutes=30)
 
 

@@ -307,7 +307,7 @@ def _time_filtered(route: Route, start: datetime, end: datetime, limit: timedelt
 class Handler(BaseHTTPRequestHandler):
     server: SimulatorServer
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         path = parts.path
         base = self.server.base_path

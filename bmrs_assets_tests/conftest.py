@@ -1,0 +1,55 @@
+"""Shared fixtures: a real simulator on loopback, the shared reference folder, temp warehouses."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from bmrs_assets.simulator import SimulatorConfig, SimulatorServer, start_in_thread
+
+warnings.filterwarnings("ignore", module="dagster")
+REPO = Path(__file__).resolve().parents[1]
+SHARED_REFERENCE = REPO.parent / "shared" / "reference"
+
+
+@pytest.fixture
+def reference() -> Path:
+    """../shared/reference beside the repository (CI lays a copy there)."""
+    assert SHARED_REFERENCE.is_dir(), f"shared reference folder missing at {SHARED_REFERENCE}"
+    return SHARED_REFERENCE
+
+
+@pytest.fixture
+def sim_config() -> SimulatorConfig:
+    return SimulatorConfig()
+
+
+@pytest.fixture
+def simulator(sim_config: SimulatorConfig) -> Iterator[SimulatorServer]:
+    server = start_in_thread(sim_config)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def platform_env(simulator: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Environment pointing the platform at the simulator and a fresh DuckDB file."""
+    db = tmp_path / "bmrs.duckdb"
+    monkeypatch.setenv("BMRS_API_BASE_URL", simulator.url)
+    monkeypatch.setenv("BMRS_DUCKDB_PATH", str(db))
+    monkeypatch.setenv("BMRS_START_DATE", "2024-01-01")
+    monkeypatch.setenv("BMRS_RATE_LIMIT_PER_S", "50")
+    return db
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.DagsterInstance.ephemeral() as inst:
+        yield inst

@@ -1,0 +1,132 @@
+"""Dagster end to end over loopback: simulator -> assets -> DuckDB, through the API users use."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+
+import duckdb
+import pytest
+
+from bmrs_assets.registry import REGISTRY
+from bmrs_assets.runner import materialize_range
+from bmrs_assets.simulator import SimulatorConfig
+
+from .scripted_server import Reply, ScriptedServer
+
+DAY = date(2025, 12, 17)
+
+
+def dump(db, table):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+
+
+def metadata_of(result, code):
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        if mat.asset_key.path[-1] == code.lower():
+            return {k: v.value for k, v in mat.metadata.items()}
+    raise AssertionError(f"no materialization for {code}")
+
+
+@pytest.mark.parametrize("code", sorted(REGISTRY))
+def test_each_dataset_materializes_a_partition(platform_env, instance, code):
+    result, lines = materialize_range(DAY, DAY, [code], instance=instance)
+    assert result.success
+    md = metadata_of(result, code)
+    rows = dump(platform_env, REGISTRY[code].table)
+    assert md["rows_inserted"] == len(rows) > 0
+    assert md["api_requests"] == 1 and md["api_retries"] == 0 and md["rows_updated"] == 0
+    assert md["seconds"] > 0 and md["unknown_fields"] == "none"
+    assert lines[0].dataset == code and lines[0].day == "2025-12-17" and lines[0].inserted == len(rows)
+    expected = {"COSTS": 48, "FREQ": 5760}.get(code)
+    if expected:
+        assert len(rows) == expected
+    checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert checks and all(e.event_specific_data.passed for e in checks)
+
+
+def test_materializing_three_times_changes_nothing(platform_env, instance):
+    _first, _ = materialize_range(DAY, DAY, ["BOALF", "COSTS"], instance=instance)
+    snapshot = {t: dump(platform_env, t) for t in ("bmrs_boalf", "bmrs_costs")}
+    for _ in range(2):
+        again, lines = materialize_range(DAY, DAY, ["BOALF", "COSTS"], instance=instance)
+        assert again.success
+        assert all(ln.inserted == ln.updated == 0 and ln.unchanged == ln.rows for ln in lines)
+        assert {t: dump(platform_env, t) for t in snapshot} == snapshot
+    assert len(snapshot["bmrs_costs"]) == 48 and len(snapshot["bmrs_boalf"]) > 17_000
+
+
+def test_a_range_is_a_single_run_and_clock_change_days_have_their_periods(platform_env, instance):
+    result, lines = materialize_range(date(2025, 10, 25), date(2025, 10, 27), ["COSTS", "FREQ"], instance=instance)
+    assert result.success
+    assert len(instance.get_runs()) == 1
+    by = {(ln.dataset, ln.day): ln.inserted for ln in lines}
+    assert [by[("COSTS", d)] for d in ("2025-10-25", "2025-10-26", "2025-10-27")] == [48, 50, 48]
+    assert [by[("FREQ", d)] for d in ("2025-10-25", "2025-10-26", "2025-10-27")] == [5760, 6000, 5760]
+
+
+@pytest.mark.parametrize("sim_config", [SimulatorConfig(extra_fields={"COSTS": "settlementRunType"})])
+def test_unknown_api_fields_are_kept_and_reported(platform_env, instance):
+    result, _ = materialize_range(DAY, DAY, ["COSTS"], instance=instance)
+    assert metadata_of(result, "COSTS")["unknown_fields"] == "settlementRunType"
+    con = duckdb.connect(str(platform_env), read_only=True)
+    extras = con.execute("SELECT DISTINCT _extra->>'settlementRunType' FROM bmrs_costs").fetchall()
+    con.close()
+    assert extras == [("settlementRunType-value",)]
+
+
+def test_bad_rows_fail_the_run_and_write_nothing(platform_env, instance, monkeypatch, simulator):
+    materialize_range(DAY, DAY, ["FREQ"], instance=instance)
+    before = dump(platform_env, "bmrs_freq")
+    rows = [{"dataset": "FREQ", "measurementTime": "2025-12-17T10:00:00Z", "frequency": 50.5},
+            {"dataset": "FREQ", "measurementTime": "2025-12-17T10:00:15", "frequency": 50.0}]
+    server = ScriptedServer(lambda p, n: Reply(body=json.dumps(rows).encode()))
+    try:
+        monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
+        result, _ = materialize_range(DAY, DAY, ["FREQ"], instance=instance)
+    finally:
+        server.stop()
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    text = failure.message + "".join(c.message for c in ([failure.cause] if failure.cause else []))
+    assert "FREQ partition 2025-12-17" in text and "measurementTime" in text and "2025-12-17T10:00:15" in text
+    assert dump(platform_env, "bmrs_freq") == before
+
+
+def test_an_empty_answer_fails_the_partition_instead_of_succeeding_empty(platform_env, instance, monkeypatch):
+    server = ScriptedServer(lambda p, n: Reply(body=b"[]"))
+    try:
+        monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
+        result, _ = materialize_range(DAY, DAY, ["BOALF"], instance=instance)
+    finally:
+        server.stop()
+    assert not result.success
+    error = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    assert "BOALF partition 2025-12-17" in str(error.message) + str(error.cause and error.cause.message)
+
+
+@pytest.mark.slow
+def test_dagster_cli_materializes_a_partition_and_a_range(platform_env, tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+    os.makedirs(env["DAGSTER_HOME"])
+    cli = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "bmrs_assets.definitions"]
+    one = subprocess.run([*cli, "--select", "bmrs/boalf", "--partition", "2025-12-17"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr[-3000:]
+    boalf = dump(platform_env, "bmrs_boalf")
+    assert {r[1] for r in boalf} == {DAY}
+    many = subprocess.run([*cli, "--select", "bmrs/costs,bmrs/boalf", "--partition-range", "2025-12-15...2025-12-17"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert many.returncode == 0, many.stderr[-3000:]
+    assert many.stderr.count("RUN_SUCCESS") == 1
+    costs = dump(platform_env, "bmrs_costs")
+    assert len(costs) == 3 * 48
+    assert len({r[1] for r in dump(platform_env, "bmrs_boalf")}) == 3

@@ -1,0 +1,142 @@
+"""Typing and validating API rows: real samples pass; bad input fails loudly, naming what is wrong."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import pytest
+
+from bmrs_assets.frames import FrameError, to_frame
+from bmrs_assets.registry import BOALF, COSTS, FREQ, REGISTRY
+from bmrs_assets.schemas import ValidationFailure
+
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+SAMPLE_FILES = {"BOALF": "BOALF.json", "FREQ": "FREQ.json", "COSTS": "DISEBSP.json"}
+
+
+def sample_rows(reference, code):
+    payload = json.loads((reference / "samples" / SAMPLE_FILES[code]).read_text())
+    return payload["data"] if isinstance(payload, dict) else payload
+
+
+def partition_of(code, row):
+    if code == "FREQ":
+        return pd.Timestamp(row["measurementTime"]).tz_convert("Europe/London").date()
+    return date.fromisoformat(row["settlementDate"])
+
+
+@pytest.mark.parametrize("code", sorted(SAMPLE_FILES))
+def test_real_samples_parse_and_pass_their_schema(reference, code):
+    rows = sample_rows(reference, code)
+    ds = REGISTRY[code]
+    day = partition_of(code, rows[0])
+    frame, report = to_frame(ds, day, copy.deepcopy(rows), ingested_utc=NOW)
+    assert len(frame) == len(rows) and report.unknown_fields == []
+    assert list(frame.columns[: len(ds.columns)]) == ds.column_names
+    assert frame["_hash_key"].str.fullmatch(r"[0-9a-f]{16}").all()
+    first = frame.iloc[0]
+    if code == "BOALF":
+        assert first["timeFrom"] == pd.Timestamp("2026-05-06T03:00:00Z")
+        assert first["settlementDate"] == date(2026, 5, 6) and first["levelFrom"] == 480
+        assert bool(first["soFlag"]) is True
+    if code == "COSTS":
+        assert first["startTime"] == pd.Timestamp("2026-05-05T23:00:00Z")  # SP1 in BST
+        assert pd.isna(first["replacementPrice"])  # a real null stays null
+    if code == "FREQ":
+        assert set(frame["frequency"]) == {49.97, 50.017}
+
+
+@pytest.mark.parametrize("report_file", ["api_schema_report.csv", "api_schema_report_2022.csv"])
+def test_origin_sample_values_fit_the_registry(reference, report_file):
+    """One real value per field per dataset, from the system we replace: each must type cleanly."""
+    by_dataset: dict[str, dict[str, str]] = {}
+    with open(reference / "origin-samples" / report_file, newline="") as fh:
+        for rec in csv.DictReader(fh):
+            if rec["dataset"] in REGISTRY and not rec["column_name"].startswith("_"):
+                by_dataset.setdefault(rec["dataset"], {})[rec["column_name"]] = rec["sample_value"]
+    assert set(by_dataset) == {"BOALF", "COSTS", "FREQ"}
+    for code, fields in by_dataset.items():
+        ds = REGISTRY[code]
+        assert set(fields) == set(ds.column_names), code
+        row = {}
+        for col in ds.columns:
+            text = fields[col.name]
+            convert = {"int": int, "float": float, "bool": lambda t: t == "True"}.get(col.kind.value, str)
+            row[col.name] = None if text == "" else convert(text)  # the report writes a null as ''
+
+        day = partition_of(code, row)
+        frame, _ = to_frame(ds, day, [row], ingested_utc=NOW)
+        assert len(frame) == 1
+
+
+def boalf_row(**changes):
+    row = {"dataset": "BOALF", "settlementDate": "2025-12-17", "settlementPeriodFrom": 20, "settlementPeriodTo": 20,
+           "timeFrom": "2025-12-17T09:30:00Z", "timeTo": "2025-12-17T09:40:00Z", "levelFrom": 10, "levelTo": 20,
+           "acceptanceNumber": 7, "acceptanceTime": "2025-12-17T09:25:00Z", "deemedBoFlag": False, "soFlag": True,
+           "amendmentFlag": "ORI", "storFlag": False, "rrFlag": None, "nationalGridBmUnit": "X-1", "bmUnit": "T_X-1"}
+    row.update(changes)
+    return row
+
+
+DAY = date(2025, 12, 17)
+
+
+@pytest.mark.parametrize(("bad", "needle"), [
+    ({"levelFrom": "ten"}, "column levelFrom: 1 value(s) are not integers, e.g. 'ten'"),
+    ({"levelFrom": 1.5}, "column levelFrom: 1 value(s) are not integers"),
+    ({"timeFrom": "2025-12-17T09:30:00"}, "column timeFrom: 1 value(s) are not ISO-8601 timestamps with a time zone"),
+    ({"timeFrom": "2025-12-17 09:30"}, "column timeFrom"),
+    ({"settlementDate": "17/12/2025"}, "column settlementDate: 1 value(s) are not dates"),
+    ({"soFlag": "true"}, "column soFlag: 1 value(s) are not booleans"),
+    ({"bmUnit": 12}, "column bmUnit: 1 value(s) are not strings"),
+])
+def test_untypable_values_fail_naming_dataset_partition_column_and_value(bad, needle):
+    with pytest.raises(FrameError) as err:
+        to_frame(BOALF, DAY, [boalf_row(), boalf_row(**bad)], ingested_utc=NOW)
+    assert "BOALF partition 2025-12-17" in str(err.value) and needle in str(err.value)
+
+
+def test_missing_key_values_and_out_of_range_checks_fail_validation():
+    with pytest.raises(ValidationFailure) as err:
+        to_frame(BOALF, DAY, [boalf_row(acceptanceNumber=None), boalf_row(settlementPeriodTo=51)], ingested_utc=NOW)
+    text = str(err.value)
+    assert "BOALF partition 2025-12-17" in text and "acceptanceNumber" in text and "settlementPeriodTo" in text
+    assert "in_range" in text and "51" in text
+
+
+def test_a_nan_price_is_refused():
+    row = {"dataset": "FREQ", "measurementTime": "2025-12-17T00:00:15Z", "frequency": "NaN"}
+    with pytest.raises(FrameError, match="frequency: 1 value"):
+        to_frame(FREQ, DAY, [row], ingested_utc=NOW)
+
+
+def test_unknown_fields_are_kept_in_extra_and_reported():
+    rows = [boalf_row(newField="abc", anotherOne=3), boalf_row(acceptanceNumber=8)]
+    frame, report = to_frame(BOALF, DAY, rows, ingested_utc=NOW)
+    assert report.unknown_fields == ["anotherOne", "newField"]
+    assert json.loads(frame.loc[0, "_extra"]) == {"anotherOne": 3, "newField": "abc"}
+    assert json.loads(frame.loc[1, "_extra"]) == {}
+    # the extra content takes part in the change hash
+    plain, _ = to_frame(BOALF, DAY, [boalf_row()], ingested_utc=NOW)
+    assert plain.loc[0, "_hash_key"] != frame.loc[0, "_hash_key"]
+
+
+def test_rows_of_other_days_are_dropped_and_counted():
+    rows = [{"dataset": "FREQ", "measurementTime": t, "frequency": 50.0}
+            for t in ("2025-12-16T23:59:45Z", "2025-12-17T00:00:00Z", "2025-12-17T23:59:45Z", "2025-12-18T00:00:00Z")]
+    frame, report = to_frame(FREQ, DAY, rows, ingested_utc=NOW)
+    assert report.rows_outside_partition == 2
+    assert list(frame["measurementTime"].dt.strftime("%H:%M:%S")) == ["00:00:00", "23:59:45"]
+
+
+def test_hash_is_stable_and_content_sensitive():
+    a, _ = to_frame(COSTS, DAY, [], ingested_utc=NOW)
+    assert a.empty and list(a.columns)[-1] == "_hash_key"
+    one, _ = to_frame(BOALF, DAY, [boalf_row()], ingested_utc=NOW)
+    again, _ = to_frame(BOALF, DAY, [boalf_row()], ingested_utc=datetime(2030, 1, 1, tzinfo=UTC))
+    changed, _ = to_frame(BOALF, DAY, [boalf_row(levelTo=21)], ingested_utc=NOW)
+    assert one.loc[0, "_hash_key"] == again.loc[0, "_hash_key"] != changed.loc[0, "_hash_key"]
