@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 import warnings
 
+from bmrs_assets.config import setting
 from bmrs_assets.settlement import parse_day
 
 
@@ -20,8 +22,9 @@ def _run(days: int, datasets: list[str] | None, first: str | None, last: str | N
     t0 = time.perf_counter()
     result, lines = materialize_range(start, end, datasets)
     print(format_table(lines))
-    print(f"\n{'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - t0:.1f} s; "
-          f"warehouse: {os.environ.get('BMRS_DUCKDB_PATH', 'data/bmrs.duckdb')}")
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n{'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - t0:.1f} s, "
+          f"peak RSS {peak_mib:.0f} MiB; warehouse: {setting('BMRS_DUCKDB_PATH')}")
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:

@@ -133,6 +133,8 @@ def build_request(ds: Dataset, sl: Slice) -> tuple[str, dict[str, str]]:
     if ds.style is Style.TIME_WINDOW:
         assert sl.window is not None
         return path, {ds.from_param: utc_iso(sl.window.start), ds.to_param: utc_iso(sl.window.end)}
+    if ds.style is Style.SETTLEMENT_DATES:
+        return path, {ds.from_param: sl.day.isoformat(), ds.to_param: sl.day.isoformat()}
     return path, {}
 
 

@@ -96,12 +96,40 @@ def _partition_mask(ds: Dataset, day: date, frame: pd.DataFrame, window: UtcWind
     return (values >= pd.Timestamp(window.start)) & (values < pd.Timestamp(window.end))
 
 
+def _flatten(ds: Dataset, raw: pd.DataFrame) -> list[str]:
+    """Expand nested objects (``ds.flatten``) into ``<field>_<member>`` columns, in place.
+
+    Members the registry does not declare become ``<field>.<member>`` columns, which end up in
+    ``_extra`` like any other unknown field.
+    """
+    problems = []
+    for name in ds.flatten:
+        if name not in raw.columns:
+            continue
+        nested = raw.pop(name)
+        bad = nested.notna() & ~_is_type(nested, (dict,))
+        if bad.any():
+            problems.append(f"column {name}: {int(bad.sum())} value(s) are not objects, e.g. {nested[bad].head(3).tolist()}")
+        members = nested.map(lambda d: d if isinstance(d, dict) else {})
+        declared = {c.name[len(name) + 1:] for c in ds.columns if c.name.startswith(name + "_")}
+        seen = set().union(*members.tolist()) if len(members) else set()
+        for member in sorted(declared | seen):
+            target = f"{name}_{member}" if member in declared else f"{name}.{member}"
+            raw[target] = members.map(lambda d, m=member: d.get(m))
+    return problems
+
+
 def to_frame(ds: Dataset, day: date, rows: list[dict], *, ingested_utc: datetime,
              source: str = "API") -> tuple[pd.DataFrame, FrameReport]:
-    """Type, annotate, filter and validate the rows fetched for one partition day."""
+    """Type, annotate, filter and validate the rows fetched for one partition day.
+
+    Consumes ``rows`` (the list is emptied once it is a frame) so a big day is not held twice.
+    """
     window = day_window(day)
     report = FrameReport(rows_received=len(rows))
     raw = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+    rows.clear()
+    flatten_problems = _flatten(ds, raw)
     known = set(ds.column_names)
     report.unknown_fields = sorted(c for c in raw.columns if c not in known)
     clashing = [c for c in report.unknown_fields if c in METADATA_NAMES]
@@ -109,9 +137,9 @@ def to_frame(ds: Dataset, day: date, rows: list[dict], *, ingested_utc: datetime
         raise FrameError(f"{ds.code} partition {day}: API fields clash with metadata columns {clashing}")
 
     typed: dict[str, pd.Series] = {}
-    problems: list[str] = []
+    problems: list[str] = list(flatten_problems)
     for col in ds.columns:
-        source_values = raw[col.name] if col.name in raw.columns else pd.Series([None] * len(raw), dtype=object)
+        source_values = raw.pop(col.name) if col.name in raw.columns else pd.Series([None] * len(raw), dtype=object)
         source_values = source_values.astype(object).where(source_values.notna(), None)
         series, problem = _cast(ds, day, col.name, col.kind, source_values.reset_index(drop=True))
         typed[col.name] = series
@@ -121,6 +149,7 @@ def to_frame(ds: Dataset, day: date, rows: list[dict], *, ingested_utc: datetime
         raise FrameError(f"{ds.code} partition {day}: cannot type the API response, nothing written:\n  "
                          + "\n  ".join(problems))
     frame = pd.DataFrame(typed, index=pd.RangeIndex(len(raw)))
+    del typed
 
     if report.unknown_fields:
         extras = raw[report.unknown_fields].astype(object)

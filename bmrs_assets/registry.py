@@ -22,6 +22,7 @@ class Style(StrEnum):
 
     SETTLEMENT_DAY = "settlement_day"  # from=D&to=D&settlementPeriodFrom=1&settlementPeriodTo=50
     TIME_WINDOW = "time_window"  # <from_param>=start&<to_param>=end over the London day in UTC
+    SETTLEMENT_DATES = "settlement_dates"  # settlementDateFrom=D&settlementDateTo=D
     PATH_DATE = "path_date"  # the date is a path segment: /.../{settlementDate}
 
 
@@ -48,6 +49,7 @@ class Col:
     kind: Kind
     nullable: bool = True
     checks: tuple[pa.Check, ...] = ()
+    origin: str = "api"  # "api": a response field; "path": filled from the request path variant
 
     def __post_init__(self) -> None:
         if not IDENTIFIER.match(self.name):
@@ -72,6 +74,7 @@ class Dataset:
     revision_column: str | None = None
     path_variants: tuple[dict[str, str], ...] = ({},)
     allow_empty: bool = False
+    flatten: tuple[str, ...] = ()  # nested objects whose members become columns named <field>_<member>
     row_checks: tuple[pa.Check, ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -204,7 +207,308 @@ COSTS = Dataset(
     revision_column="createdDateTime",
 )
 
-REGISTRY: dict[str, Dataset] = {ds.code: ds for ds in (BOALF, FREQ, COSTS)}
+def _physical(code: str, *extra: Col) -> tuple[Col, ...]:
+    """Columns of the physical-notification family (PN, QPN, MELS, MILS)."""
+    return (
+        _dataset_label(code),
+        Col("settlementDate", D, nullable=False),
+        Col("settlementPeriod", I, nullable=False, checks=(PERIOD_CHECK,)),
+        Col("timeFrom", TS, nullable=False),
+        Col("timeTo", TS, nullable=False),
+        Col("levelFrom", I, nullable=False),
+        Col("levelTo", I, nullable=False),
+        *extra,
+        Col("nationalGridBmUnit", S),
+        Col("bmUnit", S),
+    )
+
+
+# bmUnit is null for interconnector units: nationalGridBmUnit is part of every unit key, and keys
+# compare null-safely, so those rows neither duplicate nor vanish.
+UNIT_PERIOD_KEY = ("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod", "timeFrom")
+
+BOD = Dataset(
+    code="BOD",
+    description="Bid-offer data: each unit's price/volume pairs per settlement period (negative pairId = bid).",
+    path="/datasets/BOD/stream",
+    style=Style.SETTLEMENT_DAY,
+    spec_schema="Insights.Api.Models.Responses.Balancing.DatasetRows.BidOfferDatasetResponse",
+    columns=(
+        _dataset_label("BOD"),
+        Col("settlementDate", D, nullable=False),
+        Col("settlementPeriod", I, nullable=False, checks=(PERIOD_CHECK,)),
+        Col("timeFrom", TS, nullable=False),
+        Col("levelFrom", I, nullable=False),
+        Col("timeTo", TS, nullable=False),
+        Col("levelTo", I, nullable=False),
+        Col("pairId", I, nullable=False, checks=(pa.Check.between(-6, 6), pa.Check.ne(0))),
+        Col("offer", F, nullable=False),
+        Col("bid", F, nullable=False),
+        Col("nationalGridBmUnit", S),
+        Col("bmUnit", S),
+    ),
+    key=("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod", "pairId", "timeFrom"),
+    partition_column="settlementDate",
+)
+
+PN = Dataset(
+    code="PN",
+    description="Physical notifications: each unit's expected level, as MW points per settlement period.",
+    path="/datasets/PN/stream",
+    style=Style.SETTLEMENT_DAY,
+    spec_schema="Insights.Api.Models.Responses.Balancing.Physical.DatasetRows.PhysicalNotificationData",
+    columns=_physical("PN"),
+    key=UNIT_PERIOD_KEY,
+    partition_column="settlementDate",
+)
+
+QPN = Dataset(
+    code="QPN",
+    description="Quiescent physical notifications.",
+    path="/datasets/QPN/stream",
+    style=Style.SETTLEMENT_DAY,
+    spec_schema="Insights.Api.Models.Responses.Balancing.Physical.DatasetRows.PhysicalNotificationData",
+    columns=_physical("QPN"),
+    key=UNIT_PERIOD_KEY,
+    partition_column="settlementDate",
+)
+
+_NOTIFICATION = (Col("notificationTime", TS, nullable=False), Col("notificationSequence", I, nullable=False))
+
+MELS = Dataset(
+    code="MELS",
+    description="Maximum export limits (resolved position, as the API serves it).",
+    path="/datasets/MELS/stream",
+    style=Style.SETTLEMENT_DAY,
+    spec_schema="Insights.Api.Models.Responses.Balancing.Physical.DatasetRows.DeliveryLimitMaxData",
+    columns=_physical("MELS", *_NOTIFICATION),
+    key=(*UNIT_PERIOD_KEY, "notificationTime", "notificationSequence"),
+    partition_column="settlementDate",
+)
+
+MILS = Dataset(
+    code="MILS",
+    description="Maximum import limits (resolved position, as the API serves it).",
+    path="/datasets/MILS/stream",
+    style=Style.SETTLEMENT_DAY,
+    spec_schema="Insights.Api.Models.Responses.Balancing.Physical.DatasetRows.DeliveryLimitMaxData",
+    columns=_physical("MILS", *_NOTIFICATION),
+    key=(*UNIT_PERIOD_KEY, "notificationTime", "notificationSequence"),
+    partition_column="settlementDate",
+)
+
+MID = Dataset(
+    code="MID",
+    description="Market index data: price and volume per settlement period, one row per data provider.",
+    path="/datasets/MID/stream",
+    style=Style.SETTLEMENT_DAY,
+    spec_schema="Insights.Api.Models.Responses.Balancing.DatasetRows.MarketIndexDatasetResponse",
+    columns=(
+        _dataset_label("MID"),
+        Col("startTime", TS, nullable=False),
+        Col("dataProvider", S, nullable=False),
+        Col("settlementDate", D, nullable=False),
+        Col("settlementPeriod", I, nullable=False, checks=(PERIOD_CHECK,)),
+        Col("price", F, nullable=False),
+        Col("volume", F, nullable=False),
+    ),
+    key=("dataProvider", "settlementDate", "settlementPeriod"),
+    partition_column="settlementDate",
+)
+
+def _fuel(code: str, *required: str) -> tuple[Col, ...]:
+    """Every field is nullable in the spec; we require those that key, place or order a row."""
+    kinds = {"publishTime": TS, "startTime": TS, "settlementDate": D, "settlementPeriod": I, "fuelType": S}
+    return (
+        _dataset_label(code),
+        *(Col(n, k, nullable=n not in required, checks=(PERIOD_CHECK,) if n == "settlementPeriod" else ())
+          for n, k in kinds.items()),
+        Col("generation", I),
+    )
+
+
+FUELINST = Dataset(
+    code="FUELINST",
+    description="Generation by fuel type, 5-minute averages (not the down-sampled outturn summary).",
+    path="/datasets/FUELINST/stream",
+    style=Style.SETTLEMENT_DATES,
+    from_param="settlementDateFrom",
+    to_param="settlementDateTo",
+    spec_schema="Insights.Api.Models.Responses.Generation.DatasetRows.AugmentedOutturnData",
+    columns=_fuel("FUELINST", "publishTime", "startTime", "settlementDate", "fuelType"),
+    key=("startTime", "fuelType"),
+    partition_column="settlementDate",
+    revision_column="publishTime",
+)
+
+FUELHH = Dataset(
+    code="FUELHH",
+    description="Generation by fuel type, half-hourly.",
+    path="/datasets/FUELHH/stream",
+    style=Style.SETTLEMENT_DATES,
+    from_param="settlementDateFrom",
+    to_param="settlementDateTo",
+    spec_schema="Insights.Api.Models.Responses.Generation.DatasetRows.AugmentedOutturnData",
+    columns=_fuel("FUELHH", "publishTime", "settlementDate", "settlementPeriod", "fuelType"),
+    key=("settlementDate", "settlementPeriod", "fuelType"),
+    partition_column="settlementDate",
+    revision_column="publishTime",
+)
+
+NETBSAD = Dataset(
+    code="NETBSAD",
+    description="Net balancing services adjustment data per settlement period.",
+    path="/datasets/NETBSAD/stream",
+    style=Style.SETTLEMENT_DAY,
+    spec_schema="Insights.Api.Models.Responses.Balancing.DatasetRows.NetBalancingServicesAdjustmentData",
+    columns=(
+        _dataset_label("NETBSAD"),
+        Col("settlementDate", D, nullable=False),
+        Col("settlementPeriod", I, nullable=False, checks=(PERIOD_CHECK,)),
+        *(Col(n, F, nullable=False) for n in (
+            "netBuyPriceCostAdjustmentEnergy", "netBuyPriceVolumeAdjustmentEnergy",
+            "netBuyPriceVolumeAdjustmentSystem", "buyPricePriceAdjustment",
+            "netSellPriceCostAdjustmentEnergy", "netSellPriceVolumeAdjustmentEnergy",
+            "netSellPriceVolumeAdjustmentSystem", "sellPricePriceAdjustment")),
+    ),
+    key=("settlementDate", "settlementPeriod"),
+    partition_column="settlementDate",
+)
+
+DISBSAD = Dataset(
+    code="DISBSAD",
+    description="Disaggregated balancing services adjustment actions (a zero row where a period had none).",
+    path="/datasets/DISBSAD/stream",
+    style=Style.SETTLEMENT_DAY,
+    spec_schema="Insights.Api.Models.Responses.Balancing.DatasetRows.DisaggregatedBalancingServicesAdjustmentData",
+    columns=(
+        _dataset_label("DISBSAD"),
+        Col("settlementDate", D, nullable=False),
+        Col("settlementPeriod", I, nullable=False, checks=(PERIOD_CHECK,)),
+        Col("id", I, nullable=False),
+        Col("cost", F),
+        Col("volume", F, nullable=False),
+        Col("soFlag", B, nullable=False),
+        Col("storFlag", B, nullable=False),
+        Col("partyId", S),
+        Col("assetId", S),
+        Col("isTendered", B),
+        Col("service", S),
+    ),
+    key=("settlementDate", "settlementPeriod", "id"),
+    partition_column="settlementDate",
+)
+
+
+def _indicated(code: str, value: str) -> tuple[Col, ...]:
+    return (
+        _dataset_label(code),
+        Col(value, I),
+        Col("publishTime", TS, nullable=False),
+        Col("startTime", TS, nullable=False),
+        Col("settlementDate", D, nullable=False),
+        Col("settlementPeriod", I, nullable=False, checks=(PERIOD_CHECK,)),
+        Col("boundary", S),
+    )
+
+
+# Forecasts: partitioned by the London day they were published; every vintage is kept.
+INDGEN = Dataset(
+    code="INDGEN",
+    description="Indicated generation forecasts (every published vintage), partitioned by publish day.",
+    path="/datasets/INDGEN/stream",
+    style=Style.TIME_WINDOW,
+    from_param="publishDateTimeFrom",
+    to_param="publishDateTimeTo",
+    max_window=timedelta(days=1),
+    spec_schema="Insights.Api.Models.Responses.IndicatedForecast.DatasetRows.IndicatedGeneration",
+    columns=_indicated("INDGEN", "generation"),
+    key=("publishTime", "boundary", "settlementDate", "settlementPeriod"),
+    partition_column="publishTime",
+)
+
+INDDEM = Dataset(
+    code="INDDEM",
+    description="Indicated demand forecasts (every published vintage; demand is negative), by publish day.",
+    path="/datasets/INDDEM/stream",
+    style=Style.TIME_WINDOW,
+    from_param="publishDateTimeFrom",
+    to_param="publishDateTimeTo",
+    max_window=timedelta(days=1),
+    spec_schema="Insights.Api.Models.Responses.IndicatedForecast.DatasetRows.IndicatedDemand",
+    columns=_indicated("INDDEM", "demand"),
+    key=("publishTime", "boundary", "settlementDate", "settlementPeriod"),
+    partition_column="publishTime",
+)
+
+_PAIRS = tuple(f"{side}{n}" for n in range(1, 7) for side in ("negative", "positive"))
+
+EBOCF = Dataset(
+    code="EBOCF",
+    description="Indicative period BM unit cashflows (bid and offer sides), latest settlement run.",
+    path="/balancing/settlement/indicative/cashflows/all/{bidOffer}/{settlementDate}",
+    style=Style.PATH_DATE,
+    path_variants=({"bidOffer": "bid"}, {"bidOffer": "offer"}),
+    flatten=("bidOfferPairCashflows",),
+    spec_schema="Insights.Api.Models.Responses.Balancing.Settlement.IndicativeCashflowResponse",
+    columns=(
+        Col("settlementDate", D, nullable=False),
+        Col("settlementPeriod", I, nullable=False, checks=(PERIOD_CHECK,)),
+        Col("startTime", TS, nullable=False),
+        Col("createdDateTime", TS),
+        Col("bmUnit", S),
+        Col("bmUnitType", S, nullable=False),
+        Col("leadPartyName", S),
+        Col("nationalGridBmUnit", S),
+        *(Col(f"bidOfferPairCashflows_{p}", F) for p in _PAIRS),
+        Col("totalCashflow", F, nullable=False),
+        Col("bidOffer", S, nullable=False, checks=(pa.Check.isin(["bid", "offer"]),), origin="path"),
+    ),
+    key=("settlementDate", "settlementPeriod", "bmUnit", "nationalGridBmUnit", "bidOffer"),
+    partition_column="settlementDate",
+    revision_column="createdDateTime",
+)
+
+# REMIT: every field optional (messages omit nulls); partitioned by the London day of publishTime.
+REMIT = Dataset(
+    code="REMIT",
+    description="REMIT outage and unavailability messages, every revision, by publish day.",
+    path="/datasets/REMIT/stream",
+    style=Style.TIME_WINDOW,
+    from_param="publishDateTimeFrom",
+    to_param="publishDateTimeTo",
+    max_window=timedelta(days=1),
+    spec_schema="Insights.Api.Models.Responses.Transparency.Remit.DatasetRows.RemitMessage",
+    columns=(
+        _dataset_label("REMIT"),
+        Col("mrid", S),
+        Col("revisionNumber", I),
+        Col("publishTime", TS, nullable=False),
+        Col("createdTime", TS),
+        *(Col(n, S) for n in ("messageType", "messageHeading", "eventType", "unavailabilityType",
+                              "participantId", "registrationCode", "assetId", "assetType",
+                              "affectedUnit", "affectedUnitEIC", "affectedArea", "biddingZone",
+                              "fuelType")),
+        Col("normalCapacity", F),
+        Col("availableCapacity", F),
+        Col("unavailableCapacity", F),
+        Col("eventStatus", S),
+        Col("eventStartTime", TS),
+        Col("eventEndTime", TS),
+        Col("durationUncertainty", S),
+        Col("cause", S),
+        Col("relatedInformation", S),
+        Col("outageProfile", J),
+    ),
+    key=("mrid", "revisionNumber"),
+    partition_column="publishTime",
+)
+
+REGISTRY: dict[str, Dataset] = {
+    ds.code: ds
+    for ds in (BOALF, FREQ, COSTS, BOD, PN, QPN, MELS, MILS, MID, FUELINST, FUELHH, NETBSAD, DISBSAD,
+               INDGEN, INDDEM, EBOCF, REMIT)
+}
 
 
 def get_dataset(code: str) -> Dataset:

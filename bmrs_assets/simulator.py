@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import re
 import signal
 import threading
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -28,19 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from bmrs_assets.settlement import (
-    PERIOD,
-    UTC,
-    day_window,
-    days_between,
-    london_today,
-    period_start,
-    periods_in_day,
-    settlement_period_of,
-    utc_iso,
-)
-
-Row = dict[str, object]
+from bmrs_assets.settlement import PERIOD, UTC, days_between, london_today, utc_iso
+from bmrs_assets.simulator_data import GENERATORS, Row, SimState
 
 
 @lru_cache(maxsize=1)
@@ -54,136 +41,47 @@ def spec_parameters(path: str) -> dict[str, dict]:
     return {p["name"]: p for p in spec()["paths"][path]["get"].get("parameters", [])}
 
 
-# --- deterministic data ------------------------------------------------------------------------
-def rng_for(code: str, day: date, salt: str = "") -> random.Random:
-    return random.Random(zlib.crc32(f"{code}|{day.isoformat()}|{salt}".encode()))
-
-
-def bm_units(n: int = 260) -> list[tuple[str | None, str]]:
-    """(bmUnit, nationalGridBmUnit) pairs: transmission, embedded, supplier and VLP battery units."""
-    units: list[tuple[str | None, str]] = []
-    prefixes = ["T_", "T_", "E_", "2__", "V__", "T_"]
-    for i in range(n):
-        prefix = prefixes[i % len(prefixes)]
-        name = f"SIM{i:03d}-{1 + i % 4}"
-        units.append((f"{prefix}{name}", name if prefix in ("T_", "E_") else f"AG-{name}"))
-    return units
-
-
-def gen_boalf(day: date, cfg: SimulatorConfig) -> list[Row]:
-    """About 19,000 acceptance level segments: ~4,700 acceptances of 3-5 segments each."""
-    rng = rng_for("BOALF", day)
-    window = day_window(day)
-    minutes = int(window.duration.total_seconds() // 60)
-    rows: list[Row] = []
-    base_number = (day - date(2020, 1, 1)).days * 40
-    for bm_unit, ng_unit in bm_units():
-        number = base_number
-        for _ in range(rng.randint(14, 22)):
-            number += 1
-            segments = rng.randint(3, 5)
-            length = segments * 10
-            start_min = rng.randrange(5, minutes - length - 1)
-            accepted = window.start + timedelta(minutes=start_min - rng.randint(2, 5))
-            level = rng.randint(-100, 400)
-            t = window.start + timedelta(minutes=start_min)
-            for _ in range(segments):
-                dur = timedelta(minutes=rng.choice([5, 10, 15]))
-                nxt_level = level + rng.randint(-50, 50)
-                t_to = t + dur
-                _, p_from = settlement_period_of(t)
-                _, p_to = settlement_period_of(t_to - timedelta(seconds=1) if t_to == window.end else t_to)
-                rows.append({
-                    "dataset": "BOALF", "settlementDate": day.isoformat(),
-                    "settlementPeriodFrom": p_from, "settlementPeriodTo": p_to,
-                    "timeFrom": utc_iso(t), "timeTo": utc_iso(t_to),
-                    "levelFrom": level, "levelTo": nxt_level,
-                    "acceptanceNumber": number, "acceptanceTime": utc_iso(accepted),
-                    "deemedBoFlag": rng.random() < 0.02, "soFlag": rng.random() < 0.4,
-                    "amendmentFlag": "ORI", "storFlag": rng.random() < 0.01, "rrFlag": False,
-                    "nationalGridBmUnit": ng_unit, "bmUnit": bm_unit,
-                })
-                t, level = t_to, nxt_level
-    rows.sort(key=lambda r: (r["timeFrom"], r["bmUnit"], r["acceptanceNumber"]))
-    return rows
-
-
-def gen_freq(day: date, cfg: SimulatorConfig) -> list[Row]:
-    """One spot frequency every 15 s (5,760 on a 48-period day)."""
-    rng = rng_for("FREQ", day)
-    window = day_window(day)
-    n = int(window.duration.total_seconds() // 15)
-    value, rows = 50.0, []
-    for i in range(n):
-        value += rng.gauss(0, 0.01) - (value - 50.0) * 0.05
-        rows.append({"dataset": "FREQ", "measurementTime": utc_iso(window.start + timedelta(seconds=15 * i)),
-                     "frequency": round(value, 3)})
-    return rows
-
-
-def gen_costs(day: date, cfg: SimulatorConfig) -> list[Row]:
-    """One system price per settlement period; values move with the settlement run (``cfg.run``)."""
-    rng = rng_for("COSTS", day)
-    run_rng = rng_for("COSTS", day, f"run{cfg.run}")
-    rows = []
-    for sp in range(1, periods_in_day(day) + 1):
-        price = round(rng.uniform(20, 140) + (run_rng.uniform(-3, 3) if cfg.run else 0.0), 2)
-        niv = rng.uniform(-800, 800)
-        start = period_start(day, sp)
-        created = start + timedelta(hours=24, minutes=15) + timedelta(days=cfg.run * 14)
-        rows.append({
-            "settlementDate": day.isoformat(), "settlementPeriod": sp, "startTime": utc_iso(start),
-            "createdDateTime": utc_iso(created), "systemSellPrice": price, "systemBuyPrice": price,
-            "bsadDefaulted": False, "priceDerivationCode": rng.choice(["N", "P"]),
-            "reserveScarcityPrice": 0.0, "netImbalanceVolume": niv,
-            "sellPriceAdjustment": 0.0, "buyPriceAdjustment": 0.0,
-            "replacementPrice": None if rng.random() < 0.5 else round(rng.uniform(20, 140), 4),
-            "replacementPriceReferenceVolume": None, "totalAcceptedOfferVolume": abs(niv) + 400,
-            "totalAcceptedBidVolume": -abs(niv) - 300, "totalAdjustmentSellVolume": 0.0,
-            "totalAdjustmentBuyVolume": 0.0, "totalSystemTaggedAcceptedOfferVolume": abs(niv) + 399,
-            "totalSystemTaggedAcceptedBidVolume": -abs(niv) - 299,
-            "totalSystemTaggedAdjustmentSellVolume": None, "totalSystemTaggedAdjustmentBuyVolume": None,
-        })
-    return rows
-
-
-@dataclass(frozen=True)
-class Generator:
-    """How to make a day of a dataset, and which field says when a row becomes available."""
-
-    make: Callable[[date, SimulatorConfig], list[Row]]
-    available_at: Callable[[Row], datetime]
-
-
-def _ts(name: str, plus: timedelta = timedelta(0)) -> Callable[[Row], datetime]:
-    return lambda r: datetime.fromisoformat(str(r[name]).replace("Z", "+00:00")) + plus
-
-
-GENERATORS: dict[str, Generator] = {
-    "BOALF": Generator(gen_boalf, _ts("acceptanceTime")),
-    "FREQ": Generator(gen_freq, _ts("measurementTime")),
-    "COSTS": Generator(gen_costs, _ts("startTime", PERIOD)),
-}
-
-
 @dataclass(frozen=True)
 class Route:
-    """One served path: which dataset, which envelope, which field the time filter applies to."""
+    """One served path: which generator, which envelope, which fields the filters apply to."""
 
     dataset: str
     envelope: str  # "array" | "data" | "metadata"
-    time_field: str | None = None
+    time_field: str = "startTime"
+    period_field: str = "settlementPeriod"
     max_window: timedelta | None = None
     metadata_name: str | None = None
 
 
+def _stream_and_plain(code: str, time_field: str, plain_max: timedelta | None = None, **kw: object) -> dict[str, Route]:
+    return {f"/datasets/{code}/stream": Route(code, "array", time_field, **kw),
+            f"/datasets/{code}": Route(code, "data", time_field, max_window=plain_max, **kw)}
+
+
 ROUTES: dict[str, Route] = {
-    "/datasets/BOALF/stream": Route("BOALF", "array", "timeFrom"),
-    "/datasets/BOALF": Route("BOALF", "data", "timeFrom"),
-    "/datasets/FREQ/stream": Route("FREQ", "array", "measurementTime"),
-    "/datasets/FREQ": Route("FREQ", "data", "measurementTime", max_window=timedelta(hours=24)),
+    **_stream_and_plain("BOALF", "timeFrom", period_field="settlementPeriodFrom"),
+    **_stream_and_plain("FREQ", "measurementTime", timedelta(hours=24)),
+    **_stream_and_plain("BOD", "timeFrom", timedelta(hours=1)),
+    "/datasets/PN/stream": Route("PN", "array", "timeFrom"),
+    "/datasets/QPN/stream": Route("QPN", "array", "timeFrom"),
+    "/datasets/MELS/stream": Route("MELS", "array", "timeFrom"),
+    "/datasets/MILS/stream": Route("MILS", "array", "timeFrom"),
+    "/datasets/MID/stream": Route("MID", "array", "startTime"),
+    "/datasets/FUELINST/stream": Route("FUELINST", "array", "publishTime"),
+    "/datasets/FUELHH/stream": Route("FUELHH", "array", "publishTime"),
+    "/datasets/NETBSAD/stream": Route("NETBSAD", "array"),
+    "/datasets/DISBSAD/stream": Route("DISBSAD", "array"),
+    "/datasets/INDGEN/stream": Route("INDGEN", "array", "publishTime", max_window=timedelta(days=1)),
+    "/datasets/INDDEM/stream": Route("INDDEM", "array", "publishTime", max_window=timedelta(days=1)),
+    "/datasets/REMIT/stream": Route("REMIT", "array", "publishTime", max_window=timedelta(days=1)),
+    "/datasets/REMIT": Route("REMIT", "data", "publishTime", max_window=timedelta(days=1)),
     "/balancing/settlement/system-prices/{settlementDate}": Route("COSTS", "metadata", metadata_name="DISEBSP"),
+    "/balancing/settlement/indicative/cashflows/all/{bidOffer}/{settlementDate}": Route(
+        "EBOCF", "metadata", metadata_name="EBOCF"),
 }
+# Query parameters that filter on a row field (a repeated parameter is a list of accepted values).
+LIST_FILTERS = {"bmUnit": "bmUnit", "dataProviders": "dataProvider", "boundary": "boundary", "fuelType": "fuelType",
+                "settlementPeriod": "settlementPeriod"}
 
 
 @dataclass
@@ -225,10 +123,10 @@ def _parse_date(name: str, value: str) -> date:
         raise BadRequest(f"The value '{value}' is not valid for {name}.") from None
 
 
-@lru_cache(maxsize=64)
-def _day_rows(code: str, day: date, run: int, extra: tuple[tuple[str, str], ...]) -> tuple[Row, ...]:
-    cfg = SimulatorConfig(run=run)
-    rows = GENERATORS[code].make(day, cfg)
+@lru_cache(maxsize=8)
+def _day_rows(generator: str, day: date, run: int, extra: tuple[tuple[str, str], ...]) -> tuple[Row, ...]:
+    rows = GENERATORS[generator].make(day, SimState(run=run))
+    code = generator.split("/")[0]
     for dataset, name in extra:
         if dataset == code:
             for r in rows:
@@ -251,18 +149,36 @@ def serve_rows(template: str, path_params: dict[str, str], query: dict[str, list
     limit = cfg.max_window.get(route.dataset, route.max_window)
     extra = tuple(sorted(cfg.extra_fields.items()))
     now = cfg.now()
+    generator = route.dataset
+    if "bidOffer" in path_params:
+        if path_params["bidOffer"] not in ("bid", "offer"):
+            raise BadRequest(f"The value '{path_params['bidOffer']}' is not valid for bidOffer.")
+        generator = f"{route.dataset}/{path_params['bidOffer']}"
+    filters = {LIST_FILTERS[k]: set(v) for k, v in query.items() if k in LIST_FILTERS}
 
     def rows_for(days: list[date]) -> list[Row]:
         out: list[Row] = []
-        gen = GENERATORS[route.dataset]
+        gen = GENERATORS[generator]
         for d in days:
             if d > london_today(now):
                 continue
-            out.extend(r for r in _day_rows(route.dataset, d, cfg.run, extra) if gen.available_at(r) <= now)
+            out.extend(r for r in _day_rows(generator, d, cfg.run, extra) if gen.available_at(r) <= now
+                       and all(str(r.get(f)) in accepted for f, accepted in filters.items()))
         return out
 
     if "settlementDate" in path_params:
         return rows_for([_parse_date("settlementDate", path_params["settlementDate"])])
+
+    if "settlementDateFrom" in q or "settlementDateTo" in q:
+        if "publishDateTimeFrom" in q or "publishDateTimeTo" in q:
+            raise BadRequest("Settlement Date fields cannot be set when a Publish Date field is set.")
+        first = _parse_date("settlementDateFrom", q.get("settlementDateFrom", q.get("settlementDateTo", "")))
+        last = _parse_date("settlementDateTo", q.get("settlementDateTo", q["settlementDateFrom"]))
+        if last < first:
+            raise BadRequest("The from date must be before the to date.")
+        span = days_between(first, last)
+        wanted = {d.isoformat() for d in span}
+        return [r for r in rows_for(span) if r["settlementDate"] in wanted]
 
     time_params = [("measurementDateTimeFrom", "measurementDateTimeTo"), ("publishDateTimeFrom", "publishDateTimeTo")]
     for p_from, p_to in time_params:
@@ -284,7 +200,7 @@ def serve_rows(template: str, path_params: dict[str, str], query: dict[str, list
             size = (last - first).days * timedelta(hours=24) + (sp_to - sp_from + 1) * PERIOD
             if limit and size > limit:
                 raise BadRequest(f"The requested range {size} exceeds the maximum of {limit} for {route.dataset}.")
-            period_field = "settlementPeriod" if route.dataset not in ("BOALF",) else "settlementPeriodFrom"
+            period_field = route.period_field
             rows = rows_for(days_between(first, last))
             return [r for r in rows if (r["settlementDate"] != first.isoformat() or int(r[period_field]) >= sp_from)
                     and (r["settlementDate"] != last.isoformat() or int(r[period_field]) <= sp_to)]
@@ -299,9 +215,9 @@ def _time_filtered(route: Route, start: datetime, end: datetime, limit: timedelt
     if limit and end - start > limit:
         raise BadRequest(f"The requested window {end - start} exceeds the maximum of {limit} for {route.dataset}.")
     days = days_between(london_today(start) - timedelta(days=1), london_today(end))
-    field_name = route.time_field or "startTime"
+    field_name = route.time_field
     lo, hi = utc_iso(start), utc_iso(end)
-    return [r for r in rows_for(days) if lo <= str(r[field_name]) <= hi]  # ISO 'Z' strings sort in time order
+    return [r for r in rows_for(days) if lo <= str(r.get(field_name)) <= hi]  # ISO 'Z' strings sort in time order
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -52,9 +52,9 @@ def test_insert_then_update_then_noop(wh):
     assert (r1.total("inserted"), r1.total("updated"), r1.total("unchanged")) == (48, 0, 0)
     revised = [cost(D1, p, 50.0 if p != 7 else 75.5, "2026-01-01T00:00:00Z" if p == 7 else "2025-12-18T12:00:00Z")
                for p in range(1, 49)]
-    r2 = wh.merge(batch(COSTS, {D1: revised}))
+    r2 = wh.merge(batch(COSTS, {D1: list(revised)}))
     assert (r2.total("inserted"), r2.total("updated"), r2.total("unchanged")) == (0, 1, 47)
-    r3 = wh.merge(batch(COSTS, {D1: revised}))
+    r3 = wh.merge(batch(COSTS, {D1: list(revised)}))
     assert (r3.total("inserted"), r3.total("updated"), r3.total("unchanged")) == (0, 0, 48)
     rows = table(wh, 'SELECT count(*), max("systemSellPrice"), max("createdDateTime") FROM bmrs_costs')
     assert rows[0][0] == 48 and rows[0][1] == 75.5
