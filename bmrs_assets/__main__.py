@@ -32,6 +32,26 @@ def _run(days: int, datasets: list[str] | None, first: str | None, last: str | N
     return 0 if result.success else 1
 
 
+def _gaps(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from bmrs_assets.assets import daily_partitions
+    from bmrs_assets.config import start_date
+    from bmrs_assets.definitions import warehouse_resource
+    from bmrs_assets.gaps import gaps_of, render_json, render_text, report
+    from bmrs_assets.registry import REGISTRY, get_dataset
+
+    datasets = [get_dataset(d) for d in args.dataset] if args.dataset else list(REGISTRY.values())
+    since = parse_day(args.since) if args.since else start_date()
+    until = parse_day(args.until) if args.until else None
+    warehouse = warehouse_resource(resolved=True).get()
+    with dg.DagsterInstance.get() as instance:
+        results = report(datasets, since, instance, warehouse, daily_partitions(), until)
+    print(render_json(results) if args.json else render_text(results))
+    has_gaps = any(gaps_of(statuses) for statuses in results.values())
+    return 3 if args.check and has_gaps else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="dagster")
     parser = argparse.ArgumentParser(prog="python -m bmrs_assets")
@@ -43,7 +63,15 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--dataset", action="append", help="limit to these datasets (repeatable)")
         p.add_argument("--from", dest="first", help="first settlement day (YYYY-MM-DD)")
         p.add_argument("--to", dest="last", help="last settlement day (YYYY-MM-DD)")
+    g = sub.add_parser("gaps", help="classify every partition day; print missing ranges ready for a backfill")
+    g.add_argument("--dataset", action="append", help="limit to these datasets (repeatable)")
+    g.add_argument("--since", help="first day (default BMRS_START_DATE)")
+    g.add_argument("--until", help="last day (default today)")
+    g.add_argument("--json", action="store_true", help="machine-readable output, every day included")
+    g.add_argument("--check", action="store_true", help="exit with status 3 if any day is not complete")
     args = parser.parse_args(argv)
+    if args.command == "gaps":
+        return _gaps(args)
     if args.dataset:
         from bmrs_assets.registry import get_dataset
         args.dataset = [get_dataset(d).code for d in args.dataset]

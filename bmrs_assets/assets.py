@@ -13,9 +13,11 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import pandas as pd
 
+from bmrs_assets.automation import automation_condition
 from bmrs_assets.client import ElexonClient
 from bmrs_assets.config import start_date
 from bmrs_assets.frames import to_frame
+from bmrs_assets.freshness import freshness_policy
 from bmrs_assets.registry import REGISTRY, Dataset
 from bmrs_assets.resources import ElexonApiResource
 from bmrs_assets.settlement import parse_day
@@ -74,6 +76,8 @@ def build_dataset_asset(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.
         io_manager_key="warehouse_io_manager",
         pool=API_POOL,
         group_name="elexon",
+        freshness_policy=freshness_policy(ds.freshness),
+        automation_condition=automation_condition(ds),
         kinds={"python", "duckdb"},
         description=f"{ds.description}\n\nSource: `{ds.path}`; table `{ds.table}`; key {list(ds.key)}.",
         metadata={"table": ds.table, "endpoint": ds.path, "natural_key": ", ".join(ds.key),

@@ -5,19 +5,26 @@ from __future__ import annotations
 import dagster as dg
 
 from bmrs_assets.assets import build_dataset_assets, daily_partitions
+from bmrs_assets.automation import automation_sensor
 from bmrs_assets.checks import build_checks
 from bmrs_assets.config import env_or_default, setting
 from bmrs_assets.io_managers import WarehouseIOManager
 from bmrs_assets.resources import ElexonApiResource, WarehouseResource
 
 
+def warehouse_resource(resolved: bool = False) -> WarehouseResource:
+    """The warehouse resource from the environment; ``resolved`` gives plain values for use outside a run."""
+    value = setting if resolved else env_or_default
+    return WarehouseResource(backend=value("BMRS_WAREHOUSE"), duckdb_path=value("BMRS_DUCKDB_PATH"))
+
+
 def build_definitions() -> dg.Definitions:
     partitions = daily_partitions()
-    warehouse = WarehouseResource(backend=env_or_default("BMRS_WAREHOUSE"),
-                                  duckdb_path=env_or_default("BMRS_DUCKDB_PATH"))
+    warehouse = warehouse_resource()
     return dg.Definitions(
         assets=build_dataset_assets(partitions),
         asset_checks=build_checks(partitions),
+        sensors=[automation_sensor()],
         resources={
             "elexon": ElexonApiResource(base_url=env_or_default("BMRS_API_BASE_URL"),
                                         rate_limit_per_s=float(setting("BMRS_RATE_LIMIT_PER_S"))),

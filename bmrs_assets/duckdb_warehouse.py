@@ -20,6 +20,7 @@ import pandas as pd
 from bmrs_assets.registry import Dataset, Kind
 from bmrs_assets.schemas import table_columns
 from bmrs_assets.warehouse import (
+    DayStats,
     MergeResult,
     PartitionBatch,
     partition_bounds,
@@ -178,6 +179,33 @@ class DuckDBWarehouse:
             for value, n in rows:
                 out[partition_day_of(ds, value)] += n
             return dict(out)
+        finally:
+            con.close()
+
+    def day_stats(self, ds: Dataset, first: date, last: date) -> dict[date, DayStats]:
+        """Rows, distinct periods and per-group rows of each stored partition day in the range."""
+        con = _connect_memory()
+        try:
+            self._attach(con, read_only=True)
+            if not self._exists(con, ds):
+                return {}
+            con.execute("SET TimeZone = 'Europe/London'")  # so a TIMESTAMPTZ casts to its London day
+            day = f"CAST(T.{quote(ds.partition_column)} AS DATE)"
+            period = 'T."settlementPeriod"' if "settlementPeriod" in ds.column_names else "NULL"
+            group = f"T.{quote(ds.completeness.group_by)}" if ds.completeness.group_by else "NULL"
+            rows = con.execute(
+                f"SELECT {day} AS d, {group} AS g, count(*), count(DISTINCT {period}) FROM wh.main.{quote(ds.table)} AS T "
+                f"WHERE {partition_filter(ds, 'T', 1)} GROUP BY ALL", list(partition_bounds(ds, first, last))).fetchall()
+            periods = dict(con.execute(
+                f"SELECT {day}, count(DISTINCT {period}) FROM wh.main.{quote(ds.table)} AS T "
+                f"WHERE {partition_filter(ds, 'T', 1)} GROUP BY ALL", list(partition_bounds(ds, first, last))).fetchall())
+            out: dict[date, DayStats] = {}
+            for d, g, n, _ in rows:
+                stats = out.setdefault(d, DayStats(periods=periods.get(d, 0)))
+                stats.rows += n
+                if ds.completeness.group_by:
+                    stats.groups[str(g)] = n
+            return out
         finally:
             con.close()
 

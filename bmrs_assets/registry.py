@@ -56,6 +56,39 @@ class Col:
             raise ValueError(f"column name {self.name!r} is not a safe SQL identifier")
 
 
+@dataclass(frozen=True)
+class Completeness:
+    """What a complete partition day looks like, so a partial day fails loudly.
+
+    Exact rules where the shape is fixed, a trailing-median floor where it is not (the old
+    system's BOALF fell from 31,553 rows to 50 and nobody noticed).
+    """
+
+    per_period: int | None = None  # exact rows per settlement period (COSTS 1, MID 2)
+    interval: timedelta | None = None  # exact rows per interval of the London day (FREQ 15 s)
+    group_by: str | None = None  # apply the exact rule to each value of this column (fuelType)
+    all_periods: bool = False  # every settlement period of the day must appear
+    median_fraction: float | None = None  # fail under this fraction of the trailing median
+    median_days: int = 28
+    min_rows: int = 1
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How stale the newest materialization may get before the dataset is late.
+
+    ``cron`` (with ``cron_lower_bound``) is for datasets published on a schedule (settlement runs);
+    otherwise a time window since the last materialization.
+    """
+
+    fail_after: timedelta = timedelta(hours=6)
+    warn_after: timedelta | None = None
+    cron: str | None = None
+    cron_lower_bound: timedelta | None = None
+    realtime: bool = False  # refresh today's and yesterday's partitions every 15 minutes
+    resettlement_days: tuple[int, ...] = ()  # ages (days) at which later settlement runs revise a day
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """A registry entry. See the module docstring."""
@@ -75,6 +108,8 @@ class Dataset:
     path_variants: tuple[dict[str, str], ...] = ({},)
     allow_empty: bool = False
     flatten: tuple[str, ...] = ()  # nested objects whose members become columns named <field>_<member>
+    completeness: Completeness = Completeness(median_fraction=0.5)
+    freshness: Freshness = Freshness()
     row_checks: tuple[pa.Check, ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -124,6 +159,17 @@ def _dataset_label(code: str) -> Col:
     return Col("dataset", S, checks=(pa.Check.isin([code]),))
 
 
+# --- publication cadences -------------------------------------------------------------------
+# Real-time feeds: late within the hour (FREQ, FUELINST) or within a few hours of the period.
+REALTIME_FAST = Freshness(fail_after=timedelta(hours=1), warn_after=timedelta(minutes=30), realtime=True)
+REALTIME_BM = Freshness(fail_after=timedelta(hours=3), warn_after=timedelta(hours=1), realtime=True)
+# Settlement-derived feeds: yesterday's day must be in by 08:00 London; later settlement runs
+# (approximately SF, R1, R2, R3, RF of the BSC timetable, in calendar days) revise past days.
+SETTLEMENT_RUN_AGES = (1, 7, 22, 55, 117, 216, 410)
+SETTLEMENT_RUNS = Freshness(fail_after=timedelta(hours=32), cron="0 8 * * *", cron_lower_bound=timedelta(hours=24),
+                            resettlement_days=SETTLEMENT_RUN_AGES)
+
+
 # --- the registry -------------------------------------------------------------------------
 BOALF = Dataset(
     code="BOALF",
@@ -153,6 +199,8 @@ BOALF = Dataset(
     key=("bmUnit", "nationalGridBmUnit", "acceptanceNumber", "settlementDate", "timeFrom"),
     partition_column="settlementDate",
     revision_column="acceptanceTime",
+    completeness=Completeness(median_fraction=0.5),
+    freshness=REALTIME_BM,
 )
 
 FREQ = Dataset(
@@ -170,6 +218,8 @@ FREQ = Dataset(
     ),
     key=("measurementTime",),
     partition_column="measurementTime",
+    completeness=Completeness(interval=timedelta(seconds=15)),
+    freshness=REALTIME_FAST,
 )
 
 COSTS = Dataset(
@@ -205,6 +255,8 @@ COSTS = Dataset(
     key=("settlementDate", "settlementPeriod"),
     partition_column="settlementDate",
     revision_column="createdDateTime",
+    completeness=Completeness(per_period=1),
+    freshness=SETTLEMENT_RUNS,
 )
 
 def _physical(code: str, *extra: Col) -> tuple[Col, ...]:
@@ -249,6 +301,8 @@ BOD = Dataset(
     ),
     key=("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod", "pairId", "timeFrom"),
     partition_column="settlementDate",
+    completeness=Completeness(median_fraction=0.5),
+    freshness=REALTIME_BM,
 )
 
 PN = Dataset(
@@ -260,6 +314,8 @@ PN = Dataset(
     columns=_physical("PN"),
     key=UNIT_PERIOD_KEY,
     partition_column="settlementDate",
+    completeness=Completeness(median_fraction=0.5),
+    freshness=REALTIME_BM,
 )
 
 QPN = Dataset(
@@ -271,6 +327,8 @@ QPN = Dataset(
     columns=_physical("QPN"),
     key=UNIT_PERIOD_KEY,
     partition_column="settlementDate",
+    completeness=Completeness(median_fraction=0.5),
+    freshness=REALTIME_BM,
 )
 
 _NOTIFICATION = (Col("notificationTime", TS, nullable=False), Col("notificationSequence", I, nullable=False))
@@ -284,6 +342,8 @@ MELS = Dataset(
     columns=_physical("MELS", *_NOTIFICATION),
     key=(*UNIT_PERIOD_KEY, "notificationTime", "notificationSequence"),
     partition_column="settlementDate",
+    completeness=Completeness(median_fraction=0.5),
+    freshness=REALTIME_BM,
 )
 
 MILS = Dataset(
@@ -295,6 +355,8 @@ MILS = Dataset(
     columns=_physical("MILS", *_NOTIFICATION),
     key=(*UNIT_PERIOD_KEY, "notificationTime", "notificationSequence"),
     partition_column="settlementDate",
+    completeness=Completeness(median_fraction=0.5),
+    freshness=REALTIME_BM,
 )
 
 MID = Dataset(
@@ -314,6 +376,8 @@ MID = Dataset(
     ),
     key=("dataProvider", "settlementDate", "settlementPeriod"),
     partition_column="settlementDate",
+    completeness=Completeness(per_period=2),
+    freshness=REALTIME_BM,
 )
 
 def _fuel(code: str, *required: str) -> tuple[Col, ...]:
@@ -339,6 +403,8 @@ FUELINST = Dataset(
     key=("startTime", "fuelType"),
     partition_column="settlementDate",
     revision_column="publishTime",
+    completeness=Completeness(interval=timedelta(minutes=5), group_by="fuelType"),
+    freshness=REALTIME_FAST,
 )
 
 FUELHH = Dataset(
@@ -353,6 +419,8 @@ FUELHH = Dataset(
     key=("settlementDate", "settlementPeriod", "fuelType"),
     partition_column="settlementDate",
     revision_column="publishTime",
+    completeness=Completeness(per_period=1, group_by="fuelType"),
+    freshness=REALTIME_BM,
 )
 
 NETBSAD = Dataset(
@@ -373,6 +441,8 @@ NETBSAD = Dataset(
     ),
     key=("settlementDate", "settlementPeriod"),
     partition_column="settlementDate",
+    completeness=Completeness(per_period=1),
+    freshness=REALTIME_BM,
 )
 
 DISBSAD = Dataset(
@@ -397,6 +467,8 @@ DISBSAD = Dataset(
     ),
     key=("settlementDate", "settlementPeriod", "id"),
     partition_column="settlementDate",
+    completeness=Completeness(all_periods=True),
+    freshness=REALTIME_BM,
 )
 
 
@@ -425,6 +497,8 @@ INDGEN = Dataset(
     columns=_indicated("INDGEN", "generation"),
     key=("publishTime", "boundary", "settlementDate", "settlementPeriod"),
     partition_column="publishTime",
+    completeness=Completeness(median_fraction=0.5),
+    freshness=REALTIME_BM,
 )
 
 INDDEM = Dataset(
@@ -439,6 +513,8 @@ INDDEM = Dataset(
     columns=_indicated("INDDEM", "demand"),
     key=("publishTime", "boundary", "settlementDate", "settlementPeriod"),
     partition_column="publishTime",
+    completeness=Completeness(median_fraction=0.5),
+    freshness=REALTIME_BM,
 )
 
 _PAIRS = tuple(f"{side}{n}" for n in range(1, 7) for side in ("negative", "positive"))
@@ -467,6 +543,8 @@ EBOCF = Dataset(
     key=("settlementDate", "settlementPeriod", "bmUnit", "nationalGridBmUnit", "bidOffer"),
     partition_column="settlementDate",
     revision_column="createdDateTime",
+    completeness=Completeness(median_fraction=0.5),
+    freshness=SETTLEMENT_RUNS,
 )
 
 # REMIT: every field optional (messages omit nulls); partitioned by the London day of publishTime.
@@ -502,6 +580,8 @@ REMIT = Dataset(
     ),
     key=("mrid", "revisionNumber"),
     partition_column="publishTime",
+    completeness=Completeness(median_fraction=0.5),
+    freshness=REALTIME_BM,
 )
 
 REGISTRY: dict[str, Dataset] = {

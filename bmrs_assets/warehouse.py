@@ -59,6 +59,15 @@ class DayCounts:
 
 
 @dataclass
+class DayStats:
+    """The shape of one stored partition day, for completeness checks."""
+
+    rows: int = 0
+    periods: int = 0  # distinct settlement periods (0 if the dataset has none)
+    groups: dict[str, int] = field(default_factory=dict)  # rows per value of the completeness group column
+
+
+@dataclass
 class MergeResult:
     """What one MERGE did, per partition day and in total."""
 
@@ -89,6 +98,8 @@ class Warehouse(Protocol):
     def read(self, ds: Dataset, first: date, last: date) -> pd.DataFrame: ...
 
     def count_by_day(self, ds: Dataset, first: date, last: date) -> dict[date, int]: ...
+
+    def day_stats(self, ds: Dataset, first: date, last: date) -> dict[date, DayStats]: ...
 
 
 def partition_day_of(ds: Dataset, value: object) -> date:

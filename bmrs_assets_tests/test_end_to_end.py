@@ -50,8 +50,12 @@ def test_each_dataset_materializes_a_partition(platform_env, instance, code):
     expected = {"COSTS": 48, "FREQ": 5760, "MID": 96, "NETBSAD": 48, "FUELINST": 288 * 20, "FUELHH": 48 * 20}.get(code)
     if expected:
         assert len(rows) == expected
-    checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert checks and all(e.event_specific_data.passed for e in checks)
+    checks = {e.event_specific_data.check_name: e.event_specific_data
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks["unique_natural_key"].passed and checks["complete_partition"].passed
+    # only one day is stored, so the recent-days gap check must say so
+    gap = checks["no_gaps_recent_days"]
+    assert not gap.passed and gap.metadata["missing"].value == 14
 
 
 def test_materializing_three_times_changes_nothing(platform_env, instance):
