@@ -89,6 +89,6 @@ def test_freshness_status_time_window_and_cron():
     # COSTS: yesterday's prices due by 08:00 London; materialized within the 24 h before the deadline
     assert last_cron_deadline("0 8 * * *", now) == datetime(2025, 12, 17, 8, tzinfo=UTC)
     assert last_cron_deadline("0 8 * * *", datetime(2025, 7, 1, 7, 30, tzinfo=UTC)) == datetime(2025, 7, 1, 7, tzinfo=UTC)
-    assert last_cron_deadline("0 8 * * *", datetime(2025, 7, 1, 6, tzinfo=UTC)) == datetime(2025, 6, 30, 7, tzinfo=UTC)  # 07:00 BST: before
+    assert last_cron_deadline("0 8 * * *", datetime(2025, 7, 1, 6, tzinfo=UTC)) == datetime(2025, 6, 30, 7, tzinfo=UTC)
     assert freshness_status(COSTS, datetime(2025, 12, 16, 9, tzinfo=UTC), now).state == "pass"
     assert freshness_status(COSTS, datetime(2025, 12, 16, 7, tzinfo=UTC), now).state == "fail"
