@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml:
+$(DAGSTER_HOME)/dagster.yaml: bmrs_assets/instance/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
-	touch $@
+	cp $< $@
 
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## offline: bundled simulator -> embedded DuckDB, last 3 days
 	$(BIN)/python -m bmrs_assets demo

@@ -58,7 +58,9 @@ def automation_condition(ds: Dataset) -> dg.AutomationCondition:
 
 
 def automation_sensor() -> dg.AutomationConditionSensorDefinition:
-    """The daemon evaluates every dataset's condition; on by default so `make ui` heals gaps."""
+    """The daemon evaluates every dataset's condition; on by default (``BMRS_AUTOMATION=off`` to start it stopped)."""
+    running = (os.environ.get("BMRS_AUTOMATION") or "on").lower() != "off"
     return dg.AutomationConditionSensorDefinition(
         "bmrs_automation", target=dg.AssetSelection.groups("elexon"),
-        default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
+        default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
+        minimum_interval_seconds=60)

@@ -89,6 +89,9 @@ class DuckDBWarehouse:
     path: str
 
     def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool = False) -> None:
+        if read_only and not Path(self.path).exists():
+            con.execute("ATTACH ':memory:' AS wh")  # no warehouse yet: an empty one, not an error
+            return
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         mode = " (READ_ONLY)" if read_only else ""
         deadline = time.monotonic() + LOCK_RETRY_SECONDS
