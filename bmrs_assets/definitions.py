@@ -14,7 +14,10 @@ from bmrs_assets.resources import ElexonApiResource, WarehouseResource
 def build_definitions() -> dg.Definitions:
     partitions = daily_partitions()
     warehouse = WarehouseResource(backend=env_or_default("BMRS_WAREHOUSE"),
-                                  duckdb_path=env_or_default("BMRS_DUCKDB_PATH"))
+                                  duckdb_path=env_or_default("BMRS_DUCKDB_PATH"),
+                                  bq_project=env_or_default("BMRS_BQ_PROJECT"),
+                                  bq_dataset=env_or_default("BMRS_BQ_DATASET"),
+                                  bq_location=env_or_default("BMRS_BQ_LOCATION"))
     return dg.Definitions(
         assets=build_dataset_assets(partitions),
         asset_checks=build_checks(partitions),
