@@ -224,6 +224,24 @@ def test_staging_is_dropped_when_bigquery_rejects_the_merge(wh, client, monkeypa
     assert [r["p"] for r in client.query(f"SELECT systemSellPrice AS p FROM `{table_id(wh, 'bmrs_costs')}`").result()] == [1.0]
 
 
+def test_a_failed_staging_drop_neither_fails_a_committed_write_nor_stays_silent(wh, client, monkeypatch, caplog):
+    real_delete = bigquery.Client.delete_table
+
+    def unavailable(self, table, *args, **kwargs):
+        if STAGE_PREFIX in str(table):
+            raise ConnectionError("network down")
+        return real_delete(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(bigquery.Client, "delete_table", unavailable)
+    with caplog.at_level(logging.WARNING, logger="bmrs_assets.bigquery_warehouse"):
+        result = wh.merge(batch(COSTS, {D1: [cost(D1, 1, 1.0)]}))
+    assert counts(result) == (1, 0, 0)
+    assert "could not drop staging table" in caplog.text and "network down" in caplog.text
+    [left] = wh.staging_tables()  # left for its expiration to remove
+    monkeypatch.setattr(bigquery.Client, "delete_table", real_delete)
+    client.delete_table(table_id(wh, left))
+
+
 def test_an_empty_batch_runs_no_load_and_no_merge(wh, wire):
     wh.merge(batch(COSTS, {D1: [cost(D1, 1, 1.0)]}))
     wire.queries.clear()
@@ -320,8 +338,9 @@ def test_dml_stats_are_preferred_when_the_server_returns_them():
     assert (ok.job_inserted, ok.job_updated, ok.bytes_processed, ok.per_day_exact) == (10, 3, 4096, True)
     assert ok.duplicates_in_batch == 2 and ok.days[D1].unchanged == 45
     off = BigQueryMergeResult("COSTS", {})
-    BigQueryWarehouse._account(off, {D1: DayCounts(48, 1, 3)}, job, 48, [D1])
-    assert not off.per_day_exact
+    BigQueryWarehouse._account(off, {D1: DayCounts(58, 11, 3)}, job, 58, [D1])
+    assert not off.per_day_exact and off.days[D1].inserted == 11  # the classification, flagged
+    assert (off.total("inserted"), off.total("updated"), off.total("unchanged")) == (10, 3, 45)  # the job's
 
 
 # --- Dagster -----------------------------------------------------------------------------------------
