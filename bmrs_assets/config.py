@@ -20,6 +20,9 @@ DEFAULTS: dict[str, str] = {
     "BMRS_API_BASE_URL": LIVE_BASE_URL,
     "BMRS_WAREHOUSE": "duckdb",
     "BMRS_DUCKDB_PATH": str(PROJECT_ROOT / "data" / "bmrs.duckdb"),
+    "BMRS_BQ_PROJECT": "",  # empty: the application-default credentials' project
+    "BMRS_BQ_DATASET": "bmrs",
+    "BMRS_BQ_LOCATION": "",  # empty: the dataset's location (BigQuery's default when it is created)
     "BMRS_START_DATE": "2022-01-01",
     "BMRS_RATE_LIMIT_PER_S": "4",
 }

@@ -15,7 +15,9 @@ from bmrs_assets.resources import ElexonApiResource, WarehouseResource
 def warehouse_resource(resolved: bool = False) -> WarehouseResource:
     """The warehouse resource from the environment; ``resolved`` gives plain values for use outside a run."""
     value = setting if resolved else env_or_default
-    return WarehouseResource(backend=value("BMRS_WAREHOUSE"), duckdb_path=value("BMRS_DUCKDB_PATH"))
+    return WarehouseResource(backend=value("BMRS_WAREHOUSE"), duckdb_path=value("BMRS_DUCKDB_PATH"),
+                             bq_project=value("BMRS_BQ_PROJECT"), bq_dataset=value("BMRS_BQ_DATASET"),
+                             bq_location=value("BMRS_BQ_LOCATION"))
 
 
 def build_definitions() -> dg.Definitions:

@@ -25,12 +25,24 @@ class ElexonApiResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse backend selected by ``BMRS_WAREHOUSE``."""
+    """The warehouse backend selected by ``BMRS_WAREHOUSE``.
+
+    BigQuery: ``bq_project`` empty means the project of the application-default credentials;
+    ``bq_location`` empty means the dataset's own location (and BigQuery's default when the
+    platform has to create the dataset)."""
 
     backend: str = "duckdb"
     duckdb_path: str = "data/bmrs.duckdb"
+    bq_project: str = ""
+    bq_dataset: str = "bmrs"
+    bq_location: str = ""
 
     def get(self) -> Warehouse:
         if self.backend == "duckdb":
             return DuckDBWarehouse(self.duckdb_path)
-        raise ValueError(f"BMRS_WAREHOUSE={self.backend!r} is not a supported backend (use 'duckdb')")
+        if self.backend == "bigquery":
+            from bmrs_assets.bigquery_warehouse import BigQueryWarehouse  # google-cloud-bigquery only when used
+
+            return BigQueryWarehouse(project=self.bq_project or None, dataset=self.bq_dataset,
+                                     location=self.bq_location or None)
+        raise ValueError(f"BMRS_WAREHOUSE={self.backend!r} is not a supported backend (use 'duckdb' or 'bigquery')")

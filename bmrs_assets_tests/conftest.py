@@ -1,4 +1,4 @@
-"""Shared fixtures: a real simulator on loopback, the shared reference folder, temp warehouses."""
+"""Shared fixtures: a real simulator on loopback, a real BigQuery emulator, the shared reference folder."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import dagster as dg
 import pytest
 
 from bmrs_assets.simulator import SimulatorConfig, SimulatorServer, start_in_thread
+
+from .bq_emulator import BigQueryEmulator
 
 warnings.filterwarnings("ignore", module="dagster")
 REPO = Path(__file__).resolve().parents[1]
@@ -53,3 +55,13 @@ def platform_env(simulator: SimulatorServer, tmp_path: Path, monkeypatch: pytest
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.DagsterInstance.ephemeral() as inst:
         yield inst
+
+
+@pytest.fixture(scope="session")
+def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQueryEmulator]:
+    """One BigQuery emulator process for the session (each test uses its own dataset in it)."""
+    emulator = BigQueryEmulator(tmp_path_factory.mktemp("bqemu") / "bqemulator.log").start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

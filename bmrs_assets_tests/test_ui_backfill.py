@@ -69,7 +69,7 @@ def test_backfill_through_graphql_heals_the_gap(platform_env, tmp_path, monkeypa
     shutil.copy(REPO / "bmrs_assets" / "instance" / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "BMRS_AUTOMATION": "off", "PYTHONUNBUFFERED": "1"}
     port = free_port()
-    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("webserver", "daemon")}  # noqa: SIM115
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("webserver", "daemon")}
     webserver = subprocess.Popen([str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
                                  cwd=REPO, env=env, stdout=logs["webserver"], stderr=subprocess.STDOUT, start_new_session=True)
     daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
