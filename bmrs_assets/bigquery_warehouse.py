@@ -34,6 +34,7 @@ one transaction, are not emulated; a stray concurrent writer is detected instead
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tempfile
 import time
@@ -50,6 +51,7 @@ import pyarrow.parquet as pq
 from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
+from bmrs_assets.faults import crash_point
 from bmrs_assets.registry import IDENTIFIER, Dataset, Kind
 from bmrs_assets.schemas import table_columns
 from bmrs_assets.settlement import day_window
@@ -254,6 +256,9 @@ class BigQueryWarehouse:
     location: str | None = None
     client_factory: Callable[[], bigquery.Client] | None = None
     staging_ttl: timedelta = field(default=timedelta(hours=24))
+    # a staging table older than this belongs to a crashed write (a live one lasts seconds)
+    stale_after: timedelta = field(
+        default_factory=lambda: timedelta(seconds=float(os.environ.get("BMRS_BQ_STAGING_STALE_S") or 3600)))
 
     # --- plumbing ---------------------------------------------------------------------
     @contextmanager
@@ -342,20 +347,36 @@ class BigQueryWarehouse:
                 if staged == 0:
                     return result  # an empty batch changes nothing (and deletes nothing)
                 started = time.perf_counter()
+                self._drop_stale_stages(client, ds)
                 stage_name = self._create_stage(client, ds)
                 stage_id = self._table_id(client, stage_name)
                 try:
                     self._load_stage(client, ds, stage_id, path, staged)
+                    crash_point("bigquery:staged")
                     stage = table_ref(self._project(client), self.dataset, stage_name)
                     plan = self._classify(client, ds, target, stage, first, last)
                     sql = merge_sql(ds, target, stage, first, last)
                     job = self._run_merge(client, sql)
+                    crash_point("bigquery:merged")
                 finally:
                     self._drop_stage(client, stage_id)
                 result.merge_sql = sql
                 result.seconds = time.perf_counter() - started
         self._account(result, plan, job, staged, batch.days)
         return result
+
+    def _drop_stale_stages(self, client: bigquery.Client, ds: Dataset) -> None:
+        """Drop staging tables of ``ds`` that a crashed writer left behind (older than
+        ``stale_after``), so none outlives the next run even where expiration is not honoured."""
+        prefix = f"{STAGE_PREFIX}{ds.table}_"
+        cutoff = datetime.now(UTC) - self.stale_after
+        for item in client.list_tables(f"{self._project(client)}.{self.dataset}"):
+            if not item.table_id.startswith(prefix):
+                continue
+            created = item.created
+            if (created is None and self.stale_after.total_seconds() == 0) or (created is not None and created <= cutoff):
+                log.warning("dropping staging table %s left by a crashed write", item.table_id)
+                client.delete_table(item.reference, not_found_ok=True)
 
     def _create_stage(self, client: bigquery.Client, ds: Dataset) -> str:
         """An empty staging table with an expiration, so a crash cannot leave it forever."""

@@ -9,6 +9,7 @@ is an exception - never the same thing.
 
 from __future__ import annotations
 
+import fcntl
 import re
 import threading
 import time
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import httpx
 import orjson
@@ -43,6 +45,11 @@ class ElexonApiError(RuntimeError):
         if body:
             parts.append(f"body={body[:BODY_IN_ERRORS]!r}")
         super().__init__("; ".join(parts))
+
+
+class _TooBig(Exception):
+    def __init__(self, head: str) -> None:
+        self.head = head
 
 
 @dataclass(frozen=True)
@@ -86,24 +93,49 @@ class FetchStats:
 
 
 class RateLimiter:
-    """Spaces request starts at least 1/rate seconds apart, across threads."""
+    """Spaces request starts at least 1/rate seconds apart, across threads - and, given a
+    ``state_path``, across every process on the machine sharing that file (concurrent Dagster
+    runs of a backfill), so the configured rate is a global budget, not a per-run one.
+    """
 
     def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, state_path: str | None = None) -> None:
         if per_second <= 0:
             raise ValueError("rate limit must be positive")
         self.interval = 1.0 / per_second
         self._next = 0.0
         self._lock = threading.Lock()
-        self._clock, self._sleep = clock, sleep
+        self._clock, self._sleep = (time.time, sleep) if state_path else (clock, sleep)
+        self._path = state_path
 
     def acquire(self) -> None:
         with self._lock:
             now = self._clock()
-            start = max(now, self._next)
-            self._next = start + self.interval
+            if self._path:
+                start = self._reserve_shared(now)
+            else:
+                start = max(now, self._next)
+                self._next = start + self.interval
         if start > now:
             self._sleep(start - now)
+
+    def _reserve_shared(self, now: float) -> float:
+        """Take the next free slot from the shared file, under an exclusive file lock."""
+        Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        with open(self._path, "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                fh.seek(0)
+                text = fh.read().strip()
+                nxt = float(text) if text else 0.0
+                start = max(now, nxt)
+                fh.seek(0)
+                fh.truncate()
+                fh.write(repr(start + self.interval))
+                fh.flush()
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        return start
 
 
 def initial_slices(ds: Dataset, day: date) -> list[Slice]:
@@ -169,6 +201,8 @@ class ElexonClient:
     backoff_s: float = 1.0
     max_backoff_s: float = 30.0
     timeout_s: float = 60.0
+    max_body_bytes: int = 512 * 1024 * 1024
+    rate_limit_file: str | None = None
     sleep: Callable[[float], None] = time.sleep
     _http: httpx.Client = field(init=False, repr=False)
     _limiter: RateLimiter = field(init=False, repr=False)
@@ -176,7 +210,7 @@ class ElexonClient:
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self._http = httpx.Client(timeout=self.timeout_s, headers={"Accept": "application/json"})
-        self._limiter = RateLimiter(self.rate_limit_per_s, sleep=self.sleep)
+        self._limiter = RateLimiter(self.rate_limit_per_s, sleep=self.sleep, state_path=self.rate_limit_file)
 
     def close(self) -> None:
         self._http.close()
@@ -226,10 +260,12 @@ class ElexonClient:
             self._limiter.acquire()
             stats.requests += 1
             try:
-                response = self._http.get(url, params=params)
-                body = response.content
+                body, response = self._get(url, params)
             except httpx.TransportError as exc:  # timeouts, resets, truncated bodies
                 status, text, wait = None, f"{type(exc).__name__}: {exc}", None
+            except _TooBig as exc:
+                raise ElexonApiError(ds.code, day, f"response larger than {self.max_body_bytes} bytes; refused",
+                                     url=url, body=exc.head) from None
             else:
                 status, text = response.status_code, ""
                 if status == 200:
@@ -247,6 +283,17 @@ class ElexonClient:
             stats.retries += 1
             backoff = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
             self.sleep(max(backoff, wait or 0.0))
+
+    def _get(self, url: str, params: dict[str, str]) -> tuple[bytes, httpx.Response]:
+        """GET with the body read in chunks, so an absurd response is refused, not buffered."""
+        with self._http.stream("GET", url, params=params) as response:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise _TooBig(b"".join(chunks)[:BODY_IN_ERRORS].decode("utf-8", "replace"))
+                chunks.append(chunk)
+            return b"".join(chunks), response
 
     @staticmethod
     def _parse(ds: Dataset, day: date, url: str, body: bytes) -> list[dict]:

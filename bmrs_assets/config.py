@@ -25,6 +25,10 @@ DEFAULTS: dict[str, str] = {
     "BMRS_BQ_LOCATION": "",  # empty: the dataset's location (BigQuery's default when it is created)
     "BMRS_START_DATE": "2022-01-01",
     "BMRS_RATE_LIMIT_PER_S": "4",
+    "BMRS_RATE_LIMIT_FILE": str(PROJECT_ROOT / "data" / ".elexon_rate_limit"),
+    "BMRS_API_MAX_RETRIES": "5",
+    "BMRS_API_BACKOFF_S": "1",
+    "BMRS_API_TIMEOUT_S": "60",
 }
 
 

@@ -29,7 +29,11 @@ def build_definitions() -> dg.Definitions:
         sensors=[automation_sensor()],
         resources={
             "elexon": ElexonApiResource(base_url=env_or_default("BMRS_API_BASE_URL"),
-                                        rate_limit_per_s=float(setting("BMRS_RATE_LIMIT_PER_S"))),
+                                        rate_limit_per_s=float(setting("BMRS_RATE_LIMIT_PER_S")),
+                                        rate_limit_file=setting("BMRS_RATE_LIMIT_FILE"),
+                                        max_retries=int(setting("BMRS_API_MAX_RETRIES")),
+                                        backoff_s=float(setting("BMRS_API_BACKOFF_S")),
+                                        timeout_s=float(setting("BMRS_API_TIMEOUT_S"))),
             "warehouse": warehouse,
             "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
         },

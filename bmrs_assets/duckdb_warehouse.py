@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from bmrs_assets.faults import crash_point
 from bmrs_assets.registry import Dataset, Kind
 from bmrs_assets.schemas import table_columns
 from bmrs_assets.warehouse import (
@@ -137,12 +138,14 @@ class DuckDBWarehouse:
                 fetched[partition_day_of(ds, value)] += n
             duplicates = ordinal - sum(fetched.values())
             con.execute("DROP TABLE stage")
+            crash_point("duckdb:staged")
             self._attach(con)
             try:
                 con.execute("BEGIN TRANSACTION")
                 self.ensure_table(con, ds)
                 first, last = partition_bounds(ds, min(batch.days), max(batch.days))
                 actions = con.execute(merge_sql(ds, f"wh.main.{quote(ds.table)}", "src"), [first, last]).fetchall()
+                crash_point("duckdb:merged-uncommitted")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

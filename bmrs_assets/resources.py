@@ -17,11 +17,12 @@ class ElexonApiResource(dg.ConfigurableResource):
     max_retries: int = 5
     backoff_s: float = 1.0
     timeout_s: float = 60.0
+    rate_limit_file: str = ""
 
     def client(self) -> ElexonClient:
         return ElexonClient(base_url=self.base_url, rate_limit_per_s=self.rate_limit_per_s,
                             max_retries=self.max_retries, backoff_s=self.backoff_s,
-                            timeout_s=self.timeout_s)
+                            timeout_s=self.timeout_s, rate_limit_file=self.rate_limit_file or None)
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
+import socket
+import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -26,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from bmrs_assets.faults import KINDS, FaultPlan
 from bmrs_assets.settlement import PERIOD, UTC, days_between, london_today, utc_iso
 from bmrs_assets.simulator_data import GENERATORS, Row, SimState
 
@@ -92,6 +97,7 @@ class SimulatorConfig:
     extra_fields: dict[str, str] = field(default_factory=dict)
     run: int = 0
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    faults: FaultPlan = field(default_factory=FaultPlan)
 
 
 # --- request handling -----------------------------------------------------------------------
@@ -224,6 +230,7 @@ class Handler(BaseHTTPRequestHandler):
     server: SimulatorServer
 
     def do_GET(self) -> None:
+        self.arrived = time.time()
         parts = urlsplit(self.path)
         path = parts.path
         base = self.server.base_path
@@ -231,6 +238,13 @@ class Handler(BaseHTTPRequestHandler):
             path = path[len(base):]
         matched = _match(path)
         status, body = 404, b'{"error":"Not Found"}'
+        fault = self.server.config.faults.draw(splittable="{settlementDate}" not in matched[0]) if matched else None
+        if matched and self._outage(ROUTES[matched[0]].dataset, matched[1], parts.query):
+            fault = "outage"
+        if fault:
+            self.server.log_request_line(path, parts.query, -1, fault, self.arrived)
+            self._inject(fault)
+            return
         if matched:
             template, path_params = matched
             route = ROUTES[template]
@@ -246,12 +260,55 @@ class Handler(BaseHTTPRequestHandler):
                     body = orjson.dumps({"data": rows})
                 else:
                     body = orjson.dumps({"metadata": {"datasets": [route.metadata_name]}, "data": rows})
-        self.server.log_request_line(path, parts.query, status)
+        self.server.log_request_line(path, parts.query, status, None, self.arrived)
+        self._reply(status, body)
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None, cut: int | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body if cut is None else body[:cut])
+            if cut is not None:
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout): nothing to do
+            self.close_connection = True
+        if cut is not None:
+            self.close_connection = True
+
+    def _outage(self, dataset: str, path_params: dict[str, str], query: str) -> bool:
+        outage = self.server.config.faults.outage
+        if not outage:
+            return False
+        q = parse_qs(query)
+        day = path_params.get("settlementDate") or (q.get("from") or q.get("settlementDateFrom") or [""])[0][:10]
+        return (dataset, day) in outage
+
+    def _inject(self, fault: str) -> None:
+        """Misbehave the way real servers and networks do."""
+        plan = self.server.config.faults
+        n = sum(plan.injected.values())
+        if fault == "429":
+            self._reply(429, b'{"status":429,"title":"Too Many Requests"}')
+        elif fault == "429-retry-after":
+            self._reply(429, b'{"status":429,"title":"Too Many Requests"}', {"Retry-After": str(plan.retry_after_s)})
+        elif fault in ("500", "503"):
+            self._reply(int(fault), orjson.dumps({"status": int(fault), "title": f"simulated failure #{n}"}))
+        elif fault == "outage":
+            self._reply(503, b'{"status":503,"title":"simulated outage: this day never answers"}')
+        elif fault == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+        elif fault == "truncate":
+            self._reply(200, b'[{"dataset": "X", "padding": "' + b"x" * 4096 + b'"}]', cut=1000)
+        elif fault == "slow":
+            time.sleep(plan.slow_s)
+            self._reply(503, b'{"status":503,"title":"too late"}')
+        elif fault == "400-too-large":
+            self._reply(400, b'{"status":400,"errors":["The requested range exceeds the maximum allowed (simulated)."]}')
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         return
@@ -265,11 +322,14 @@ class SimulatorServer(ThreadingHTTPServer):
         super().__init__((host, port), Handler)
         self.config = config
         self.requests: list[tuple[str, str, int]] = []
+        self.request_times: list[tuple[float, str, str | None]] = []
         self._lock = threading.Lock()
 
-    def log_request_line(self, path: str, query: str, status: int) -> None:
+    def log_request_line(self, path: str, query: str, status: int, fault: str | None = None,
+                         arrived: float | None = None) -> None:
         with self._lock:
             self.requests.append((path, query, status))
+            self.request_times.append((arrived or time.time(), path, fault))
 
     @property
     def url(self) -> str:
@@ -298,11 +358,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-window", action="append", default=[], metavar="DATASET=DURATION")
     parser.add_argument("--extra-field", action="append", default=[], metavar="DATASET=FIELD")
     parser.add_argument("--run", type=int, default=0, help="settlement run number (revises COSTS)")
+    parser.add_argument("--fault-rate", type=float, default=float(os.environ.get("BMRS_SIM_FAULT_RATE") or 0),
+                        help="fraction of requests answered with a fault (default 0, env BMRS_SIM_FAULT_RATE)")
+    parser.add_argument("--fault-kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
+    parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument("--slow-seconds", type=float, default=3.0, help="delay of a 'slow' fault")
+    parser.add_argument("--outage", action="append", default=[], metavar="DATASET=YYYY-MM-DD",
+                        help="a day that always answers 503")
     args = parser.parse_args(argv)
     cfg = SimulatorConfig(
         max_window={k.upper(): _duration(v) for k, v in (x.split("=", 1) for x in args.max_window)},
         extra_fields={k.upper(): v for k, v in (x.split("=", 1) for x in args.extra_field)},
         run=args.run,
+        faults=FaultPlan(rate=args.fault_rate, kinds=tuple(k for k in args.fault_kinds.split(",") if k),
+                         seed=args.fault_seed, slow_s=args.slow_seconds,
+                         outage={(k.upper(), v) for k, v in (x.split("=", 1) for x in args.outage)}),
     )
     server = SimulatorServer(args.host, args.port, cfg)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())

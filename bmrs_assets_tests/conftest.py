@@ -48,6 +48,7 @@ def platform_env(simulator: SimulatorServer, tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("BMRS_DUCKDB_PATH", str(db))
     monkeypatch.setenv("BMRS_START_DATE", "2024-01-01")
     monkeypatch.setenv("BMRS_RATE_LIMIT_PER_S", "50")
+    monkeypatch.setenv("BMRS_RATE_LIMIT_FILE", str(tmp_path / "rate_limit"))
     return db
 
 

@@ -1,0 +1,204 @@
+"""Nothing lost, nothing doubled: faults, crashes, concurrent writers and the rate limit.
+
+Figures these tests measure are printed (``-s``) and summarised in README "Reliability".
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from bmrs_assets.faults import FaultPlan
+from bmrs_assets.registry import REGISTRY
+from bmrs_assets.runner import materialize_range
+from bmrs_assets.simulator import SimulatorConfig, start_in_thread
+
+FIRST = date(2025, 11, 1)
+LAST = FIRST + timedelta(days=29)
+
+
+def key_hashes(db: Path, code: str) -> set[tuple]:
+    ds = REGISTRY[code]
+    cols = ", ".join(f'"{k}"' for k in (*ds.key, "_hash_key"))
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return set(con.execute(f"SELECT {cols} FROM {ds.table}").fetchall())
+    finally:
+        con.close()
+
+
+def metadata(result, code):
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        if mat.asset_key.path[-1] == code.lower():
+            return {k: v.value for k, v in mat.metadata.items()}
+    raise AssertionError(code)
+
+
+def fast_client(monkeypatch, tmp_path):
+    monkeypatch.setenv("BMRS_API_BACKOFF_S", "0.02")
+    monkeypatch.setenv("BMRS_API_TIMEOUT_S", "1.0")
+    monkeypatch.setenv("BMRS_API_MAX_RETRIES", "8")
+    monkeypatch.setenv("BMRS_RATE_LIMIT_PER_S", "200")
+    monkeypatch.setenv("BMRS_RATE_LIMIT_FILE", str(tmp_path / "rate"))
+    monkeypatch.setenv("BMRS_START_DATE", "2024-01-01")
+
+
+@pytest.mark.slow
+def test_a_30_day_backfill_with_20_percent_faults_equals_a_fault_free_one(tmp_path, monkeypatch):
+    fast_client(monkeypatch, tmp_path)
+    codes = ["BOALF", "COSTS", "MID"]
+    plan = FaultPlan(rate=0.2, seed=7, slow_s=1.5, retry_after_s=1)
+    faulty = start_in_thread(SimulatorConfig(faults=plan))
+    clean = start_in_thread(SimulatorConfig())
+    try:
+        results = {}
+        for name, server in (("faulty", faulty), ("clean", clean)):
+            monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
+            monkeypatch.setenv("BMRS_DUCKDB_PATH", str(tmp_path / f"{name}.duckdb"))
+            with dg.DagsterInstance.ephemeral() as instance:
+                result, lines = materialize_range(FIRST, LAST, codes, instance=instance)
+            assert result.success, name
+            results[name] = result
+    finally:
+        faulty.shutdown()
+        clean.shutdown()
+    injected = dict(plan.injected)
+    print(f"\nfaults injected: {sum(injected.values())} of {len(faulty.requests)} requests: {injected}")
+    assert sum(injected.values()) >= 20 and set(injected) == set(plan.kinds)
+    for code in codes:
+        assert key_hashes(tmp_path / "faulty.duckdb", code) == key_hashes(tmp_path / "clean.duckdb", code), code
+    rows = {c: len(key_hashes(tmp_path / "clean.duckdb", c)) for c in codes}
+    print(f"rows compared (key + content hash): {rows}")
+    assert rows["COSTS"] == 30 * 48 and rows["MID"] == 2 * rows["COSTS"]  # November 2025: no clock change
+    retries = {c: metadata(results["faulty"], c)["api_retries"] for c in codes}
+    splits = {c: metadata(results["faulty"], c)["api_window_splits"] for c in codes}
+    assert sum(retries.values()) > 0 and all(metadata(results["clean"], c)["api_retries"] == 0 for c in codes)
+    print(f"retries recorded in metadata: {retries}; window splits: {splits}")
+
+
+def test_a_day_whose_faults_outlast_the_retry_budget_fails_with_the_body(tmp_path, monkeypatch):
+    fast_client(monkeypatch, tmp_path)
+    monkeypatch.setenv("BMRS_API_MAX_RETRIES", "2")
+    server = start_in_thread(SimulatorConfig(faults=FaultPlan(outage={("COSTS", "2025-11-02")})))
+    try:
+        monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
+        monkeypatch.setenv("BMRS_DUCKDB_PATH", str(tmp_path / "w.duckdb"))
+        with dg.DagsterInstance.ephemeral() as instance:
+            ok, _ = materialize_range(FIRST, FIRST, ["COSTS"], instance=instance)
+            bad, _ = materialize_range(FIRST, date(2025, 11, 3), ["COSTS"], instance=instance)
+    finally:
+        server.shutdown()
+    assert ok.success and not bad.success
+    error = next(e for e in bad.all_events if e.is_step_failure).step_failure_data.error
+    text = error.message + (error.cause.message if error.cause else "")
+    assert "COSTS partition 2025-11-02" in text and "gave up after 3 attempts" in text
+    assert "simulated outage: this day never answers" in text
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    days = con.execute('SELECT DISTINCT "settlementDate" FROM bmrs_costs').fetchall()
+    con.close()
+    assert days == [(FIRST,)], "a failed range writes nothing, not even its good days"
+
+
+CRASH_SCRIPT = """
+import sys, warnings
+warnings.filterwarnings("ignore")
+from datetime import date
+import dagster as dg
+from bmrs_assets.runner import materialize_range
+with dg.DagsterInstance.ephemeral() as instance:
+    result, _ = materialize_range(date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2]), [sys.argv[3]], instance=instance)
+sys.exit(0 if result.success else 1)
+"""
+
+
+def run_child(env: dict, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", CRASH_SCRIPT, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["duckdb:staged", "duckdb:merged-uncommitted"])
+def test_a_killed_duckdb_write_leaves_the_table_before_or_after(tmp_path, monkeypatch, point):
+    fast_client(monkeypatch, tmp_path)
+    config = SimulatorConfig()
+    server = start_in_thread(config)
+    db = tmp_path / "w.duckdb"
+    env = {**os.environ, "BMRS_API_BASE_URL": server.url, "BMRS_DUCKDB_PATH": str(db), "BMRS_RATE_LIMIT_PER_S": "200",
+           "BMRS_RATE_LIMIT_FILE": str(tmp_path / "rate"), "BMRS_START_DATE": "2024-01-01"}
+    try:
+        assert run_child(env, "2025-11-01", "2025-11-02", "COSTS").returncode == 0
+        before = key_hashes(db, "COSTS")
+        config.run = 1  # a later settlement run revises every price
+        crashed = run_child({**env, "BMRS_CRASH_AT": point}, "2025-11-01", "2025-11-03", "COSTS")
+        assert crashed.returncode == -9, crashed.stderr[-2000:]  # SIGKILL, mid-write
+        assert key_hashes(db, "COSTS") == before, "the table is as it was before the run"
+        again = run_child(env, "2025-11-01", "2025-11-03", "COSTS")
+        assert again.returncode == 0, again.stderr[-2000:]
+    finally:
+        server.shutdown()
+    after = key_hashes(db, "COSTS")
+    assert len(after) == 3 * 48 and not (after & before), "every row revised, none duplicated"
+    assert not list(tmp_path.glob("w.duckdb.wal")) or db.exists()
+
+
+def test_concurrent_runs_share_the_duckdb_file_and_the_rate_limit(tmp_path, monkeypatch):
+    fast_client(monkeypatch, tmp_path)
+    server = start_in_thread(SimulatorConfig())
+    home = tmp_path / "home"
+    home.mkdir()
+    with dg.DagsterInstance.local_temp(str(home)):
+        pass  # the instance exists (storage created) before runs start, as in any deployment
+    db = tmp_path / "w.duckdb"
+    rate = 4.0
+    env = {**os.environ, "BMRS_API_BASE_URL": server.url, "BMRS_DUCKDB_PATH": str(db), "DAGSTER_HOME": str(home),
+           "BMRS_RATE_LIMIT_PER_S": str(rate), "BMRS_RATE_LIMIT_FILE": str(tmp_path / "rate"),
+           "BMRS_START_DATE": "2024-01-01"}
+    jobs = [("BOALF", "2025-11-01", "2025-11-02"), ("BOALF", "2025-11-03", "2025-11-04"),
+            ("COSTS", "2025-11-01", "2025-11-04"), ("MID", "2025-11-01", "2025-11-04"), ("FREQ", "2025-11-01", "2025-11-03")]
+    try:
+        started = time.monotonic()
+        procs = [subprocess.Popen([sys.executable, "-m", "bmrs_assets", "run", "--dataset", c, "--from", a, "--to", b],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c, a, b in jobs]
+        outputs = [p.communicate(timeout=300) for p in procs]
+        elapsed = time.monotonic() - started
+    finally:
+        server.shutdown()
+    assert [p.returncode for p in procs] == [0] * len(jobs), "\n".join(o[0][-800:] + o[1][-1500:] for o in outputs)
+    con = duckdb.connect(str(db), read_only=True)
+    counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("bmrs_costs", "bmrs_mid", "bmrs_freq")}
+    boalf_days = con.execute('SELECT count(DISTINCT "settlementDate") FROM bmrs_boalf').fetchone()[0]
+    con.close()
+    assert counts == {"bmrs_costs": 4 * 48, "bmrs_mid": 4 * 96, "bmrs_freq": 3 * 5760} and boalf_days == 4
+    times = sorted(t for t, _, _ in server.request_times)
+    busiest = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
+    print(f"\n{len(jobs)} concurrent runs, {len(times)} API requests in {elapsed:.1f} s; busiest second: {busiest} requests")
+    assert busiest <= rate + 1  # starts spaced 1/rate apart across processes (+1: a window can hold both ends)
+
+
+LIMITER_SCRIPT = """
+import sys, time
+from bmrs_assets.client import RateLimiter
+limiter = RateLimiter(20, state_path=sys.argv[1])
+for _ in range(10):
+    limiter.acquire()
+    print(time.time(), flush=True)
+"""
+
+
+def test_the_shared_rate_limiter_spaces_requests_across_processes(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-c", LIMITER_SCRIPT, str(tmp_path / "rate")], stdout=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    starts = sorted(float(line) for p in procs for line in p.communicate(timeout=60)[0].split())
+    assert len(starts) == 30
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) >= 0.045, gaps  # 20 per second across all three processes: 50 ms apart
+    assert starts[-1] - starts[0] >= 29 * 0.05 - 0.01
