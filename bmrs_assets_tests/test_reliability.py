@@ -65,7 +65,7 @@ def test_a_30_day_backfill_with_20_percent_faults_equals_a_fault_free_one(tmp_pa
             monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
             monkeypatch.setenv("BMRS_DUCKDB_PATH", str(tmp_path / f"{name}.duckdb"))
             with dg.DagsterInstance.ephemeral() as instance:
-                result, lines = materialize_range(FIRST, LAST, codes, instance=instance)
+                result, _ = materialize_range(FIRST, LAST, codes, instance=instance)
             assert result.success, name
             results[name] = result
     finally:
@@ -115,7 +115,8 @@ from datetime import date
 import dagster as dg
 from bmrs_assets.runner import materialize_range
 with dg.DagsterInstance.ephemeral() as instance:
-    result, _ = materialize_range(date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2]), [sys.argv[3]], instance=instance)
+    first, last = date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2])
+    result, _ = materialize_range(first, last, [sys.argv[3]], instance=instance)
 sys.exit(0 if result.success else 1)
 """
 
