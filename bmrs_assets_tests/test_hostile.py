@@ -86,7 +86,8 @@ def test_hostile_responses_fail_clearly_and_write_nothing(platform_env, instance
 
 
 def test_duplicate_keys_with_different_values_resolve_to_the_latest_revision(platform_env, instance, monkeypatch):
-    rows = [*full_day(), price(11, 99.0, createdDateTime="2025-12-19T10:00:00Z"), price(11, 12.0, createdDateTime="2025-12-18T09:00:00Z")]
+    rows = [*full_day(), price(11, 99.0, createdDateTime="2025-12-19T10:00:00Z"),
+            price(11, 12.0, createdDateTime="2025-12-18T09:00:00Z")]
     server = ScriptedServer(lambda p, n: Reply(body=day_of(rows)))
     try:
         monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
