@@ -204,3 +204,75 @@ def test_the_shared_rate_limiter_spaces_requests_across_processes(tmp_path):
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= 0.045, gaps  # 20 per second across all three processes: 50 ms apart
     assert starts[-1] - starts[0] >= 29 * 0.05 - 0.01
+
+
+BQ_CHILD = """
+import sys, warnings
+warnings.filterwarnings("ignore")
+from datetime import date
+import google.auth
+from google.auth.credentials import AnonymousCredentials
+import dagster as dg
+sys.path.insert(0, sys.argv[4])
+from bmrs_assets_tests.bq_emulator import prepare_client_library
+prepare_client_library()
+google.auth.default = lambda *a, **k: (AnonymousCredentials(), sys.argv[5])  # the emulator needs no credentials
+from bmrs_assets.runner import materialize_range
+with dg.DagsterInstance.ephemeral() as instance:
+    first, last = date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2])
+    result, _ = materialize_range(first, last, [sys.argv[3]], instance=instance)
+sys.exit(0 if result.success else 1)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["bigquery:staged", "bigquery:merged"])
+def test_a_killed_bigquery_write_leaves_the_table_before_or_after(tmp_path, monkeypatch, bq_emulator, point):
+    import uuid
+
+    from .conftest import REPO
+    fast_client(monkeypatch, tmp_path)
+    config = SimulatorConfig()
+    server = start_in_thread(config)
+    dataset = f"crash_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "BMRS_API_BASE_URL": server.url, "BMRS_WAREHOUSE": "bigquery", "BMRS_BQ_PROJECT": bq_emulator.project,
+           "BMRS_BQ_DATASET": dataset, "BIGQUERY_EMULATOR_HOST": bq_emulator.url, "BMRS_BQ_STAGING_STALE_S": "0",
+           "BMRS_RATE_LIMIT_PER_S": "200", "BMRS_RATE_LIMIT_FILE": str(tmp_path / "rate"), "BMRS_START_DATE": "2024-01-01"}
+
+    def child(*args: str, crash: str | None = None) -> subprocess.CompletedProcess:
+        extra = {"BMRS_CRASH_AT": crash} if crash else {}
+        return subprocess.run([sys.executable, "-c", BQ_CHILD, *args, str(REPO), bq_emulator.project],
+                              env={**env, **extra}, capture_output=True, text=True, timeout=300)
+
+    client = bq_emulator.client()
+
+    def stored():
+        table = f"`{bq_emulator.project}.{dataset}.bmrs_costs`"
+        rows = client.query(f"SELECT settlementDate, settlementPeriod, _hash_key FROM {table}").result()
+        return {(r["settlementDate"], r["settlementPeriod"], r["_hash_key"]) for r in rows}
+
+    def staging():
+        tables = client.list_tables(f"{bq_emulator.project}.{dataset}")
+        return [t.table_id for t in tables if t.table_id.startswith("_bmrs_stage_")]
+
+    try:
+        first = child("2025-11-01", "2025-11-02", "COSTS")
+        assert first.returncode == 0, first.stderr[-2000:]
+        before = stored()
+        config.run = 1
+        crashed = child("2025-11-01", "2025-11-03", "COSTS", crash=point)
+        assert crashed.returncode == -9, crashed.stderr[-2000:]
+        now = stored()
+        if point == "bigquery:staged":
+            assert now == before, "killed before the MERGE: the table is as it was"
+        else:
+            assert len(now) == 3 * 48 and not (now & before), "killed after the MERGE: the table is as after the run"
+        assert len(staging()) == 1, "the killed run left its staging table"
+        again = child("2025-11-01", "2025-11-03", "COSTS")
+        assert again.returncode == 0, again.stderr[-2000:]
+        after = stored()
+        assert len(after) == 3 * 48 and not (after & before)
+        assert staging() == [], "the next run removed the stale staging table"
+    finally:
+        client.close()
+        server.shutdown()
