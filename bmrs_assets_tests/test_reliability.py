@@ -57,7 +57,8 @@ def fast_client(monkeypatch, tmp_path):
 def test_a_30_day_backfill_with_20_percent_faults_equals_a_fault_free_one(tmp_path, monkeypatch):
     fast_client(monkeypatch, tmp_path)
     codes = ["BOALF", "COSTS", "MID"]
-    plan = FaultPlan(rate=0.2, seed=7, slow_s=1.5, retry_after_s=1)
+    plan = FaultPlan(rate=0.2, seed=7, slow_s=4.0, retry_after_s=1)
+    monkeypatch.setenv("BMRS_API_TIMEOUT_S", "3.0")  # a 'slow' fault outlasts it; a loaded machine does not
     faulty = start_in_thread(SimulatorConfig(faults=plan))
     clean = start_in_thread(SimulatorConfig())
     try:
@@ -82,7 +83,7 @@ def test_a_30_day_backfill_with_20_percent_faults_equals_a_fault_free_one(tmp_pa
     assert rows["COSTS"] == 30 * 48 and rows["MID"] == 2 * rows["COSTS"]  # November 2025: no clock change
     retries = {c: metadata(results["faulty"], c)["api_retries"] for c in codes}
     splits = {c: metadata(results["faulty"], c)["api_window_splits"] for c in codes}
-    assert sum(retries.values()) > 0 and all(metadata(results["clean"], c)["api_retries"] == 0 for c in codes)
+    assert sum(retries.values()) >= sum(injected.values()) - sum(splits.values())  # every fault cost a retry or a split
     print(f"retries recorded in metadata: {retries}; window splits: {splits}")
 
 
@@ -181,9 +182,11 @@ def test_concurrent_runs_share_the_duckdb_file_and_the_rate_limit(tmp_path, monk
     con.close()
     assert counts == {"bmrs_costs": 4 * 48, "bmrs_mid": 4 * 96, "bmrs_freq": 3 * 5760} and boalf_days == 4
     times = sorted(t for t, _, _ in server.request_times)
-    busiest = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
-    print(f"\n{len(jobs)} concurrent runs, {len(times)} API requests in {elapsed:.1f} s; busiest second: {busiest} requests")
-    assert busiest <= rate + 1  # starts spaced 1/rate apart across processes (+1: a window can hold both ends)
+    busiest = max(sum(1 for u in times if t <= u < t + 2.0) for t in times)
+    print(f"\n{len(jobs)} concurrent runs, {len(times)} API requests in {elapsed:.1f} s; busiest 2 s: {busiest} requests")
+    # request starts are spaced 1/rate apart across the processes (exactly: see the limiter test below);
+    # arrivals at the server jitter with load, so allow one extra in any 2-second window
+    assert busiest <= 2 * rate + 1
 
 
 LIMITER_SCRIPT = """
