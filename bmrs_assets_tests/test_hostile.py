@@ -231,3 +231,9 @@ def test_applying_any_sequence_of_batches_twice_equals_applying_it_once(tmp_path
     assert apply(twice_path) == once
     keys = [r[0] for r in once]
     assert len(keys) == len(set(keys))
+
+
+def test_the_ui_binds_loopback_by_default():
+    from .conftest import REPO
+    recipe = (REPO / "Makefile").read_text().split("\nui:", 1)[1].split("\n\n", 1)[0]
+    assert "dagster dev" in recipe and "-h 127.0.0.1" in recipe
