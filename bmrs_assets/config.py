@@ -22,6 +22,7 @@ DEFAULTS: dict[str, str] = {
     "BMRS_DUCKDB_PATH": str(PROJECT_ROOT / "data" / "bmrs.duckdb"),
     "BMRS_START_DATE": "2022-01-01",
     "BMRS_RATE_LIMIT_PER_S": "4",
+    "BMRS_DASHBOARD_PATH": str(PROJECT_ROOT / "data" / "dashboard" / "index.html"),
 }
 
 
