@@ -143,11 +143,11 @@ main{padding:16px 24px}
 .status-pass{background:#2e7d32}.status-warn{background:#f57f17}.status-fail{background:#c62828}
 .badge{display:inline-block;min-width:44px;text-align:center;padding:2px 6px;border-radius:3px;color:#fff;font-weight:600}
 table{border-collapse:collapse;width:100%;background:#fff}
-th,td{padding:6px 8px;border-bottom:1px solid #e0e0e0;text-align:left;vertical-align:middle;white-space:nowrap}
+th,td{padding:6px 7px;border-bottom:1px solid #e0e0e0;text-align:left;vertical-align:middle;white-space:nowrap}
 th{background:#eeeeee;font-weight:600}
-td.reasons{white-space:normal;font-size:12px;color:#555;max-width:260px}
+td.freshness{white-space:normal;max-width:230px}
 .heatmap{display:flex;gap:1px}
-.cell{display:inline-block;width:9px;height:16px;border-radius:1px}
+.cell{display:inline-block;width:7px;height:16px;border-radius:1px;flex:none}
 .axis{display:flex;justify-content:space-between;font-size:10px;color:#757575}
 .legend{display:flex;gap:16px;align-items:center;margin:12px 0;flex-wrap:wrap}
 .legend .cell{margin-right:4px;vertical-align:middle}
@@ -166,23 +166,27 @@ def _cell(c: dict) -> str:
             f'style="background:{COLOURS[c["status"]]}" title="{_e(title)}" aria-label="{_e(label)}"></span>')
 
 
+def _when(iso: str | None) -> str:
+    return "never" if not iso else datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _row(d: dict) -> str:
     f = d["freshness"]
     counts = d["counts"]
     cells = "".join(_cell(c) for c in d["days"])
     axis = f'<div class="axis"><span>{_e(d["days"][0]["day"])}</span><span>{_e(d["days"][-1]["day"])}</span></div>' \
         if d["days"] else ""
+    why = "; ".join(d["reasons"]) or "ok"
     return (
         f'<tr class="dataset" data-dataset="{_e(d["dataset"])}" data-status="{_e(d["status"])}">'
         f'<td><strong>{_e(d["dataset"])}</strong></td>'
-        f'<td><span class="badge status-{_e(d["status"])}">{_e(d["status"].upper())}</span></td>'
+        f'<td><span class="badge status-{_e(d["status"])}" title="{_e(why)}">{_e(d["status"].upper())}</span></td>'
         f'<td class="age" data-age-seconds="{"" if f["age_seconds"] is None else f["age_seconds"]}">{_e(f["age"])}</td>'
-        f'<td class="last-materialized">{_e(f["last_materialized"] or "never")}</td>'
+        f'<td class="last-materialized" data-value="{_e(f["last_materialized"] or "")}">{_e(_when(f["last_materialized"]))}</td>'
         f'<td class="freshness" data-state="{_e(f["state"])}"><span class="badge status-{_e(f["state"])}">'
         f'{_e(f["state"].upper())}</span> <span class="meta">{_e(f["detail"])}</span></td>'
-        f'<td class="counts">' + " / ".join(f'<span data-count="{k}">{counts[k]}</span>' for k in STATUSES) + '</td>'
+        '<td class="counts">' + " / ".join(f'<span data-count="{k}">{counts[k]}</span>' for k in STATUSES) + '</td>'
         f'<td><div class="heatmap" aria-label="{_e(d["dataset"])}, last {len(d["days"])} days">{cells}</div>{axis}</td>'
-        f'<td class="reasons">{_e("; ".join(d["reasons"]) or "ok")}</td>'
         "</tr>")
 
 
@@ -204,7 +208,7 @@ def render_html(view: dict) -> str:
 <header id="overall" class="banner status-{_e(o["status"])}" data-status="{_e(o["status"])}">
 <h1>BMRS data: <span id="overall-status">{_e(o["status"].upper())}</span></h1>
 <p>{c["fail"]} failing, {c["warn"]} warning, {c["pass"]} passing of {len(view["datasets"])} datasets.
-Generated {_e(view["generated_utc"])}.</p>
+Generated {_e(_when(view["generated_utc"]))}.</p>
 <p class="rule">{_e(o["rule"])}</p>
 <ul id="problems">{problems}{more}</ul>
 </header>
@@ -215,7 +219,7 @@ newest materialization of any day.</p>
 <div class="legend">{legend}</div>
 <table id="datasets">
 <thead><tr><th>Dataset</th><th>Status</th><th>Newest data age</th><th>Last materialized (UTC)</th>
-<th>Freshness policy</th><th>complete / partial / missing / failed</th><th>Last {w["days"]} days</th><th>Why</th></tr></thead>
+<th>Freshness policy</th><th>complete / partial /<br>missing / failed</th><th>Last {w["days"]} days</th></tr></thead>
 <tbody>
 {"".join(_row(d) for d in view["datasets"])}
 </tbody></table>
