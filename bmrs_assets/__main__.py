@@ -1,4 +1,4 @@
-"""Command line: ``python -m bmrs_assets {demo,run}``."""
+"""Command line: ``python -m bmrs_assets {demo,run,gaps,dashboard}``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,26 @@ def _gaps(args: argparse.Namespace) -> int:
     return 3 if args.check and has_gaps else 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import dagster as dg
+
+    from bmrs_assets.assets import daily_partitions
+    from bmrs_assets.dashboard import collect, write
+    from bmrs_assets.definitions import warehouse_resource
+    from bmrs_assets.registry import REGISTRY
+
+    warehouse = warehouse_resource(resolved=True).get()
+    with dg.DagsterInstance.get() as instance:
+        view = collect(REGISTRY.values(), instance, warehouse, daily_partitions(), days=args.days)
+    html_path, _ = write(view, Path(args.out) if args.out else None)
+    counts = view["overall"]["counts"]
+    print(f"overall {view['overall']['status'].upper()} ({counts['fail']} fail, {counts['warn']} warn, "
+          f"{counts['pass']} pass); open {html_path.resolve().as_uri()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="dagster")
     parser = argparse.ArgumentParser(prog="python -m bmrs_assets")
@@ -69,9 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--until", help="last day (default today)")
     g.add_argument("--json", action="store_true", help="machine-readable output, every day included")
     g.add_argument("--check", action="store_true", help="exit with status 3 if any day is not complete")
+    h = sub.add_parser("dashboard", help="write the freshness dashboard (HTML + JSON) from the instance and warehouse")
+    h.add_argument("--out", help="HTML file to write (default BMRS_DASHBOARD_PATH)")
+    h.add_argument("--days", type=int, default=60, help="days in the coverage heatmap (default 60)")
     args = parser.parse_args(argv)
     if args.command == "gaps":
         return _gaps(args)
+    if args.command == "dashboard":
+        return _dashboard(args)
     if args.dataset:
         from bmrs_assets.registry import get_dataset
         args.dataset = [get_dataset(d).code for d in args.dataset]

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, str] = {
     "BMRS_API_MAX_RETRIES": "5",
     "BMRS_API_BACKOFF_S": "1",
     "BMRS_API_TIMEOUT_S": "60",
+    "BMRS_DASHBOARD_PATH": str(PROJECT_ROOT / "data" / "dashboard" / "index.html"),
 }
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
+from bmrs_assets.alerts import build_alert_sensor
 from bmrs_assets.assets import build_dataset_assets, daily_partitions
 from bmrs_assets.automation import automation_sensor
 from bmrs_assets.checks import build_checks
 from bmrs_assets.config import env_or_default, setting
+from bmrs_assets.dashboard import build_dashboard_asset, monitoring_automation_sensor
 from bmrs_assets.io_managers import WarehouseIOManager
 from bmrs_assets.resources import ElexonApiResource, WarehouseResource
 
@@ -24,9 +26,9 @@ def build_definitions() -> dg.Definitions:
     partitions = daily_partitions()
     warehouse = warehouse_resource()
     return dg.Definitions(
-        assets=build_dataset_assets(partitions),
+        assets=[*build_dataset_assets(partitions), build_dashboard_asset()],
         asset_checks=build_checks(partitions),
-        sensors=[automation_sensor()],
+        sensors=[automation_sensor(), build_alert_sensor(), monitoring_automation_sensor()],
         resources={
             "elexon": ElexonApiResource(base_url=env_or_default("BMRS_API_BASE_URL"),
                                         rate_limit_per_s=float(setting("BMRS_RATE_LIMIT_PER_S")),
