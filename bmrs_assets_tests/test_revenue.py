@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from bmrs_assets import revenue as rv
+from bmrs_assets.derived_assets import VLP_COSTS_ENV, VLP_REFERENCE_ENV, vlp_resource_from_env
 from bmrs_assets.derived_registry import BOALF_WITH_PRICES, DERIVED, get_table_spec
 from bmrs_assets.registry import BOALF
 from bmrs_assets.settlement import UTC, period_start, periods_in_day
@@ -317,3 +318,22 @@ def test_unit_id_rule_and_table_declarations():
         assert table.table == f"bmrs_{table.asset_name}"
     with pytest.raises(KeyError):
         get_table_spec("nope")
+
+
+def test_vlp_configuration_comes_from_the_environment_and_defaults_to_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv(VLP_REFERENCE_ENV, raising=False)
+    monkeypatch.delenv(VLP_COSTS_ENV, raising=False)
+    empty = vlp_resource_from_env()
+    assert empty.reference() is None and empty.costs() == []
+    csv = tmp_path / "units.csv"
+    csv.write_text("bmUnit,classification\n2__FOXTROT,vlp\nI_IFA-1,interconnector\n")
+    monkeypatch.setenv(VLP_REFERENCE_ENV, str(csv))
+    monkeypatch.setenv(VLP_COSTS_ENV, '[{"name": "aggregator", "share_of_revenue": 0.15}, {"name": "nd", "per_mwh_gbp": 1.5}]')
+    configured = vlp_resource_from_env()
+    assert configured.reference().to_dict("records") == [{"bmUnit": "2__FOXTROT", "classification": "vlp"},
+                                                         {"bmUnit": "I_IFA-1", "classification": "interconnector"}]
+    assert configured.costs() == [rv.CostComponent("aggregator", 0.0, 0.15), rv.CostComponent("nd", 1.5, 0.0)]
+    (tmp_path / "bad.csv").write_text("unit,class\nX,vlp\n")
+    monkeypatch.setenv(VLP_REFERENCE_ENV, str(tmp_path / "bad.csv"))
+    with pytest.raises(ValueError, match="missing column"):
+        vlp_resource_from_env().reference()
