@@ -10,6 +10,7 @@ from bmrs_assets.automation import automation_sensor
 from bmrs_assets.checks import build_checks
 from bmrs_assets.config import env_or_default, setting
 from bmrs_assets.dashboard import build_dashboard_asset, monitoring_automation_sensor
+from bmrs_assets.derived_assets import build_revenue_definitions
 from bmrs_assets.io_managers import WarehouseIOManager
 from bmrs_assets.resources import ElexonApiResource, WarehouseResource
 
@@ -42,4 +43,9 @@ def build_definitions() -> dg.Definitions:
     )
 
 
-defs = build_definitions()
+def build_all_definitions() -> dg.Definitions:
+    """The datasets plus the Balancing Mechanism revenue assets, checks, sensor and resource."""
+    return dg.Definitions.merge(build_definitions(), build_revenue_definitions())
+
+
+defs = build_all_definitions()

@@ -11,7 +11,7 @@ import time
 import dagster as dg
 import pandas as pd
 
-from bmrs_assets.registry import get_dataset
+from bmrs_assets.derived_registry import get_table_spec
 from bmrs_assets.resources import WarehouseResource
 from bmrs_assets.settlement import parse_day
 from bmrs_assets.warehouse import MergeResult, PartitionBatch
@@ -65,7 +65,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             f"unchanged {metadata['rows_unchanged']}")
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        ds = get_dataset(context.asset_key.path[-1])
+        ds = get_table_spec(context.asset_key.path[-1])  # a dataset or a derived (revenue) table
         keys = context.asset_partition_keys
         days = sorted(parse_day(k) for k in keys)
         return self.warehouse.get().read(ds, days[0], days[-1])

@@ -41,10 +41,10 @@ def last_complete_days(n: int, today: date | None = None) -> list[date]:
 def materialize_range(first: date, last: date, selection: list[str] | None = None,
                       instance: dg.DagsterInstance | None = None,
                       log_level: str = "WARNING") -> tuple[dg.ExecuteInProcessResult, list[DayLine]]:
-    """One run over [first, last] for the selected dataset assets (all of them by default)."""
-    from bmrs_assets.definitions import build_definitions  # reads the environment at call time
+    """One run over [first, last] for the selected assets (all of them, revenue assets included, by default)."""
+    from bmrs_assets.definitions import build_all_definitions  # reads the environment at call time
 
-    defs = build_definitions()
+    defs = build_all_definitions()
     job = defs.resolve_implicit_global_asset_job_def()
     if selection:
         job = job.get_subset(asset_selection={dg.AssetKey(["bmrs", s.lower()]) for s in selection})
@@ -67,8 +67,9 @@ def materialize_range(first: date, last: date, selection: list[str] | None = Non
 
 
 def format_table(lines: list[DayLine]) -> str:
-    header = f"{'dataset':<10} {'day':<10} {'rows':>9} {'inserted':>9} {'updated':>8} {'unchanged':>9}"
-    body = [f"{ln.dataset:<10} {ln.day:<10} {ln.rows:>9} {ln.inserted:>9} {ln.updated:>8} {ln.unchanged:>9}"
+    w = max([10, *(len(ln.dataset) for ln in lines)])  # derived tables have longer names
+    header = f"{'dataset':<{w}} {'day':<10} {'rows':>9} {'inserted':>9} {'updated':>8} {'unchanged':>9}"
+    body = [f"{ln.dataset:<{w}} {ln.day:<10} {ln.rows:>9} {ln.inserted:>9} {ln.updated:>8} {ln.unchanged:>9}"
             for ln in lines]
     return "\n".join([header, "-" * len(header), *body])
 

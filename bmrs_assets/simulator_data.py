@@ -66,53 +66,108 @@ def _periods(day: date) -> list[tuple[int, datetime, str, str]]:
     return out
 
 
+def _level_at(points: list[tuple[datetime, datetime, float, float]], t: datetime) -> float:
+    """The value at ``t`` of a profile given as sorted (timeFrom, timeTo, levelFrom, levelTo) pieces."""
+    for t0, t1, l0, l1 in points:
+        if t0 <= t < t1:
+            return l0 + (l1 - l0) * ((t - t0) / (t1 - t0))
+    return points[-1][3] if t >= points[-1][1] else points[0][2]
+
+
+def _pn_profile(day: date, unit: tuple[str | None, str]) -> list[tuple[datetime, datetime, float, float]]:
+    """The unit's PN as the simulator serves it (PN rows come from a per-unit seed)."""
+    return [(datetime.fromisoformat(str(r["timeFrom"]).replace("Z", "+00:00")),
+             datetime.fromisoformat(str(r["timeTo"]).replace("Z", "+00:00")), float(r["levelFrom"]), float(r["levelTo"]))
+            for r in _physical("PN", day, [unit], (1, 3), per_unit=True)]
+
+
 def gen_boalf(day: date, state: SimState) -> list[Row]:
-    """About 19,000 acceptance level segments: ~4,700 acceptances of 3-5 segments each."""
-    rng = rng_for("BOALF", day)
+    """About 19,000 acceptance level segments: ~4,700 acceptances of 3-5 segments each.
+
+    Acceptances are consistent with the unit's PN and BOD (both from per-unit seeds): each starts at
+    the level in force (the PN, or the earlier acceptance it overlaps), moves to PN plus an offset
+    inside the unit's usable BOD bands (offers above PN, bids below), holds, and returns to PN.
+    About 2% deliberately exceed the bands (so they can be priced only in part). Acceptance numbers
+    follow acceptance time per unit, as on the live API. Four interconnectors (null ``bmUnit``) too.
+    """
     window = day_window(day)
     minutes = int(window.duration.total_seconds() // 60)
     rows: list[Row] = []
     base_number = (day - date(2020, 1, 1)).days * 40
-    for bm_unit, ng_unit in bm_units(260):
-        number = base_number
-        for _ in range(rng.randint(14, 22)):
-            number += 1
-            segments = rng.randint(3, 5)
-            start_min = rng.randrange(5, minutes - segments * 15 - 1)
-            accepted = window.start + timedelta(minutes=start_min - rng.randint(2, 5))
-            level = rng.randint(-100, 400)
+    for unit in [*bm_units(260), *INTERCONNECTORS[:4]]:
+        bm_unit, ng_unit = unit
+        rng = rng_for("BOALF", day, ng_unit)
+        pn = _pn_profile(day, unit)
+        room = _bod_room(day, ng_unit)
+        previous: list[tuple[datetime, datetime, float, float]] = []  # pieces of the unit's last acceptance
+        starts = sorted(rng.sample(range(5, minutes - 80), rng.randint(14, 22)))
+        for number, start_min in enumerate(starts, start=base_number + 1):
             t = window.start + timedelta(minutes=start_min)
-            for _ in range(segments):
-                t_to = t + timedelta(minutes=rng.choice([5, 10, 15]))
-                nxt_level = level + rng.randint(-50, 50)
+            accepted = t - timedelta(minutes=rng.randint(2, 5))
+            side = 1 if rng.random() < 0.55 else -1
+            side = side if room[side] or not room[-side] else -side
+            fraction = rng.uniform(1.1, 1.5) if rng.random() < 0.02 else rng.uniform(0.15, 0.8)
+            offset = side * max(1.0, fraction * room[side])
+            times = [t]
+            for _ in range(rng.randint(3, 5)):
+                times.append(times[-1] + timedelta(minutes=rng.choice([5, 10, 15])))
+            overlaps = bool(previous) and previous[0][0] <= t < previous[-1][1]
+            levels = [round(_level_at(previous if overlaps else pn, t)),
+                      *(round(_level_at(pn, x) + offset) for x in times[1:-1]), round(_level_at(pn, times[-1]))]
+            flags = {"deemedBoFlag": rng.random() < 0.02, "soFlag": rng.random() < 0.4, "storFlag": rng.random() < 0.01}
+            previous = [(t0, t1, float(l0), float(l1))
+                        for t0, t1, l0, l1 in zip(times, times[1:], levels, levels[1:], strict=False)]
+            for t0, t1, l0, l1 in previous:
                 rows.append({
                     "dataset": "BOALF", "settlementDate": day.isoformat(),
-                    "settlementPeriodFrom": settlement_period_of(t)[1], "settlementPeriodTo": settlement_period_of(t_to)[1],
-                    "timeFrom": utc_iso(t), "timeTo": utc_iso(t_to), "levelFrom": level, "levelTo": nxt_level,
+                    "settlementPeriodFrom": settlement_period_of(t0)[1], "settlementPeriodTo": settlement_period_of(t1)[1],
+                    "timeFrom": utc_iso(t0), "timeTo": utc_iso(t1), "levelFrom": int(l0), "levelTo": int(l1),
                     "acceptanceNumber": number, "acceptanceTime": utc_iso(accepted),
-                    "deemedBoFlag": rng.random() < 0.02, "soFlag": rng.random() < 0.4,
-                    "amendmentFlag": "ORI", "storFlag": rng.random() < 0.01, "rrFlag": False,
+                    "deemedBoFlag": flags["deemedBoFlag"], "soFlag": flags["soFlag"],
+                    "amendmentFlag": "ORI", "storFlag": flags["storFlag"], "rrFlag": False,
                     "nationalGridBmUnit": ng_unit, "bmUnit": bm_unit,
                 })
-                t, level = t_to, nxt_level
-    rows.sort(key=lambda r: (r["timeFrom"], r["bmUnit"], r["acceptanceNumber"]))
+    rows.sort(key=lambda r: (r["timeFrom"], r["nationalGridBmUnit"], r["acceptanceNumber"]))
     return rows
 
 
+def _bod_unit(day: date, ng_unit: str) -> tuple[random.Random, int, float, int, set[int]]:
+    """Per-unit BOD parameters: (rng, pairs, base price, band step MW, pair ids priced +-9999 all day)."""
+    rng = rng_for("BOD", day, ng_unit)
+    pairs, base, level = rng.randint(1, 5), rng.uniform(30, 120), rng.randint(5, 60)
+    unavailable = {pair_id for k in range(1, pairs + 1) for pair_id in (-k, k) if rng.random() < 0.03}
+    return rng, pairs, base, level, unavailable
+
+
+def _bod_room(day: date, ng_unit: str) -> dict[int, float]:
+    """MW above (1) and below (-1) PN covered by the unit's BOD pairs before the first unavailable one."""
+    _, pairs, _, level, unavailable = _bod_unit(day, ng_unit)
+    room = {}
+    for side in (1, -1):
+        total = 0.0
+        for k in range(1, pairs + 1):
+            if side * k in unavailable:
+                break
+            total += level * k
+        room[side] = total
+    return room
+
+
 def gen_bod(day: date, state: SimState) -> list[Row]:
-    """About 270,000 bid-offer pairs: ~950 units x 48 periods x ~6 pairs."""
-    rng = rng_for("BOD", day)
+    """About 270,000 bid-offer pairs: ~950 units x 48 periods x ~6 pairs.
+
+    Pair +-k spans ``k x step`` MW from PN; offer prices rise and bid prices fall away from PN. An
+    unavailable pair (3% of pairs, from a per-unit seed) is priced at the +-9999 sentinel all day.
+    """
     rows: list[Row] = []
     d = day.isoformat()
     periods = _periods(day)
     for bm_unit, ng_unit in [*bm_units(940), *INTERCONNECTORS]:
-        pairs = rng.randint(1, 5)
-        base = rng.uniform(30, 120)
-        level = rng.randint(5, 60)
+        rng, pairs, base, level, unavailable = _bod_unit(day, ng_unit)
         for sp, _, start, end in periods:
             for k in range(1, pairs + 1):
                 for pair_id in (-k, k):
-                    unused = rng.random() < 0.03
+                    unused = pair_id in unavailable
                     offer = 9999.0 if unused else round(base + 10 * k + rng.uniform(0, 5), 2)
                     bid = -9999.0 if unused else round(base - 10 * k - rng.uniform(0, 5), 2)
                     lvl = level * k if pair_id > 0 else -level * k
@@ -123,12 +178,14 @@ def gen_bod(day: date, state: SimState) -> list[Row]:
 
 
 def _physical(code: str, day: date, units: list[tuple[str | None, str]], segments: tuple[int, int],
-              notification: bool = False) -> list[Row]:
-    rng = rng_for(code, day)
+              notification: bool = False, per_unit: bool = False) -> list[Row]:
+    """``per_unit``: each unit's rows come from its own seed, so one unit's PN can be regenerated alone."""
+    shared = rng_for(code, day)
     rows: list[Row] = []
     d = day.isoformat()
     sequence = 160_000_000 + (day - date(2020, 1, 1)).days * 5_000
     for bm_unit, ng_unit in units:
+        rng = rng_for(code, day, ng_unit) if per_unit else shared
         level = rng.randint(-50, 400)
         notified = utc_iso(day_window(day).start - timedelta(hours=13, minutes=rng.randint(0, 59)))
         sequence += 1
@@ -153,7 +210,7 @@ def _physical(code: str, day: date, units: list[tuple[str | None, str]], segment
 
 def gen_pn(day: date, state: SimState) -> list[Row]:
     """About 125,000 MW points: ~1,300 units x 48 periods x 1-3 segments, interconnectors included."""
-    return _physical("PN", day, [*bm_units(1300), *INTERCONNECTORS], (1, 3))
+    return _physical("PN", day, [*bm_units(1300), *INTERCONNECTORS], (1, 3), per_unit=True)
 
 
 def gen_qpn(day: date, state: SimState) -> list[Row]:

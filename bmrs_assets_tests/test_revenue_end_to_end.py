@@ -1,0 +1,162 @@
+"""The revenue assets through Dagster: simulator -> BOALF/BOD/PN/EBOCF -> derived tables, and the sensor."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import duckdb
+
+from bmrs_assets.derived_assets import DERIVED_KEYS, HYBRID_KEY, PRICED_KEY, VLP_KEY
+from bmrs_assets.runner import materialize_range
+from bmrs_assets.sensors import build_revenue_sensor, plan_requests
+
+DAY = date(2025, 12, 17)
+DERIVED = ["boalf_with_prices", "bm_cashflow_hybrid", "vlp_revenue"]
+
+
+def query(db, sql):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def tables(db):
+    return {t: query(db, f"SELECT * EXCLUDE (_ingested_utc) FROM bmrs_{t} ORDER BY ALL") for t in DERIVED}
+
+
+def key(*path: str) -> dg.AssetKey:
+    return dg.AssetKey(["bmrs", *path])
+
+
+def run_request(instance, request: dg.RunRequest):
+    """Execute a sensor's run request as the daemon would: its asset selection, its partition."""
+    from bmrs_assets.definitions import build_all_definitions
+
+    job = build_all_definitions().resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection=set(request.asset_selection))
+    return job.execute_in_process(instance=instance, partition_key=request.partition_key, tags=request.tags,
+                                  raise_on_error=False)
+
+
+def check_metadata(result, name):
+    for e in result.all_events:
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == name:
+            return e.event_specific_data.passed, {k: v.value for k, v in e.event_specific_data.metadata.items()}
+    raise AssertionError(f"no evaluation of check {name}")
+
+
+def materialization_metadata(result, asset_key):
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        if mat.asset_key == asset_key:
+            return {k: v.value for k, v in mat.metadata.items()}
+    raise AssertionError(f"no materialization of {asset_key}")
+
+
+def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simulator):
+    db = platform_env
+    assert materialize_range(DAY, DAY, ["EBOCF"], instance=instance)[0].success
+    early, _ = materialize_range(DAY, DAY, DERIVED, instance=instance)  # no acceptances to price yet: fails loudly
+    failure = next(e for e in early.all_events if e.is_step_failure).step_failure_data.error
+    text = failure.message + str(failure.cause and failure.cause.message)
+    assert not early.success and "BOALF has no rows for 2025-12-17" in text
+
+    sources, _ = materialize_range(DAY, DAY, ["BOALF", "BOD", "PN"], instance=instance)
+    assert sources.success
+
+    # the sensor, evaluated against the instance holding those real materializations, asks for the day
+    sensor = build_revenue_sensor()
+    tick = sensor(dg.build_sensor_context(instance=instance, cursor=None))
+    assert [(r.partition_key, set(r.asset_selection)) for r in tick.run_requests] == [(DAY.isoformat(), set(DERIVED_KEYS))]
+    derived = run_request(instance, tick.run_requests[0])
+    assert derived.success
+
+    # each (unit, date, period) once in the hybrid, interconnectors (null bmUnit) included
+    assert query(db, 'SELECT count(*) FROM (SELECT "bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod" '
+                     'FROM bmrs_bm_cashflow_hybrid GROUP BY ALL HAVING count(*) > 1)') == [(0,)]
+    assert query(db, 'SELECT count(*) > 0 FROM bmrs_bm_cashflow_hybrid WHERE "bmUnit" IS NULL') == [(True,)]
+    assert query(db, 'SELECT count(*) > 0 FROM bmrs_boalf_with_prices WHERE "bmUnit" IS NULL') == [(True,)]
+    # EBOCF is used wherever it has the unit and period (its two sides summed), the estimate nowhere else
+    unit_period = ('"settlementDate", "settlementPeriod", coalesce("bmUnit", \'NG:\' || "nationalGridBmUnit") AS u')
+    mismatches = query(db, f"""
+        WITH e AS (SELECT {unit_period}, sum("totalCashflow") AS cf FROM bmrs_ebocf GROUP BY ALL),
+             p AS (SELECT {unit_period}, sum("cashflow_gbp") AS cf FROM bmrs_boalf_with_prices GROUP BY ALL),
+             h AS (SELECT {unit_period}, source, cashflow_gbp FROM bmrs_bm_cashflow_hybrid)
+        SELECT count(*) FILTER (WHERE e.u IS NOT NULL AND (h.source <> 'EBOCF' OR abs(h.cashflow_gbp - e.cf) > 1e-3)),
+               count(*) FILTER (WHERE e.u IS NULL AND (h.source <> 'BOALF_BOD_estimate' OR abs(h.cashflow_gbp - p.cf) > 1e-3)),
+               count(*) FILTER (WHERE h.u IS NULL), count(*) FILTER (WHERE e.u IS NOT NULL), count(*)
+        FROM e FULL JOIN p USING ("settlementDate", "settlementPeriod", u)
+               FULL JOIN h USING ("settlementDate", "settlementPeriod", u)""")
+    bad_ebocf, bad_estimate, missing, from_ebocf, total = mismatches[0]
+    assert (bad_ebocf, bad_estimate, missing) == (0, 0, 0) and 0 < from_ebocf < total
+    assert query(db, "SELECT count(*) FROM bmrs_bm_cashflow_hybrid") == [(total,)]
+
+    # match rate: in the materialization metadata, and the check reports the same figure from the table
+    md = materialization_metadata(derived, PRICED_KEY)
+    passed, check = check_metadata(derived, "match_rate")
+    assert 0.9 < md["match_rate"] <= 1 and md["match_rate"] == check["match_rate"] and passed
+    assert md["energy_match_rate"] == check["energy_match_rate"]
+    _, rec = check_metadata(derived, "reconciliation_with_ebocf")
+    assert rec["compared"] > 0 and "median_abs_error_gbp" in rec
+
+    # VLP revenue: V__ units only, each the sum of its hybrid periods
+    assert query(db, "SELECT bool_and(starts_with(\"bmUnit\", 'V__')), count(*) > 0 FROM bmrs_vlp_revenue") == [(True, True)]
+    assert query(db, """SELECT count(*) FROM bmrs_vlp_revenue v JOIN (SELECT "bmUnit", sum(cashflow_gbp) s
+                        FROM bmrs_bm_cashflow_hybrid GROUP BY 1) h USING ("bmUnit")
+                        WHERE abs(v.gross_revenue_gbp - h.s) > 1e-6""") == [(0,)]
+    assert {r[0]: r[1] for r in query(db, "SELECT column_name, data_type FROM information_schema.columns "
+                                          "WHERE table_name = 'bmrs_boalf_with_prices'")}["settlementDate"] == "DATE"
+
+    # nothing new for the sensor (the derived days are newer than their sources); re-running changes nothing
+    tick2 = sensor(dg.build_sensor_context(instance=instance, cursor=tick.cursor))
+    assert tick2.run_requests == [] and int(tick2.cursor) >= int(tick.cursor)
+    before = tables(db)
+    again, lines = materialize_range(DAY, DAY, DERIVED, instance=instance)
+    assert again.success and len(lines) == 3
+    assert all(ln.inserted == ln.updated == 0 and ln.unchanged == ln.rows for ln in lines)
+    assert tables(db) == before
+
+    # a later settlement run re-materializes EBOCF: the sensor re-runs that day's hybrid and VLP revenue
+    simulator.config.run = 1
+    assert materialize_range(DAY, DAY, ["EBOCF"], instance=instance)[0].success
+    tick3 = sensor(dg.build_sensor_context(instance=instance, cursor=tick2.cursor))
+    assert [(r.partition_key, set(r.asset_selection)) for r in tick3.run_requests] == [
+        (DAY.isoformat(), {HYBRID_KEY, VLP_KEY})]
+    rerun = run_request(instance, tick3.run_requests[0])
+    assert rerun.success
+    assert materialization_metadata(rerun, HYBRID_KEY)["rows_updated"] > 0
+    after = tables(db)
+    assert after["boalf_with_prices"] == before["boalf_with_prices"]
+    assert after["bm_cashflow_hybrid"] != before["bm_cashflow_hybrid"]
+
+
+def test_sensor_requests_the_materialized_day_and_reruns_rematerialized_sources():
+    with dg.DagsterInstance.ephemeral() as instance:
+        def report(asset_key, day):
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset_key, partition=day))
+
+        report(key("boalf"), "2025-12-17")
+        report(key("pn"), "2025-12-17")
+        report(key("ebocf"), "2025-12-18")
+        requests, cursor = plan_requests(instance, 0)
+        # one run per day: all three for the BOALF/PN day, hybrid + VLP revenue for the EBOCF-only day
+        assert [(r.partition_key, list(r.asset_selection)) for r in requests] == [
+            ("2025-12-17", list(DERIVED_KEYS)), ("2025-12-18", [HYBRID_KEY, VLP_KEY])]
+        assert plan_requests(instance, cursor) == ([], cursor)
+
+        for asset_key in DERIVED_KEYS:  # the derived days get computed
+            report(asset_key, "2025-12-17")
+            report(asset_key, "2025-12-18")
+        assert plan_requests(instance, cursor)[0] == []
+        report(key("boalf"), "2025-12-17")  # BOALF re-materialized: that day, and the next (it reads it too)
+        requests, cursor2 = plan_requests(instance, cursor)
+        assert [(r.partition_key, list(r.asset_selection)) for r in requests] == [
+            ("2025-12-17", list(DERIVED_KEYS)), ("2025-12-18", list(DERIVED_KEYS))]
+        assert len({r.run_key for r in requests}) == 2 and cursor2 > cursor
+        report(key("bod"), "2025-12-20")  # a day whose derived partitions never existed
+        assert [r.partition_key for r in plan_requests(instance, cursor2)[0]] == ["2025-12-20"]
+        result = build_revenue_sensor()(dg.build_sensor_context(instance=instance, cursor=str(cursor2)))
+        assert [r.partition_key for r in result.run_requests] == ["2025-12-20"]
