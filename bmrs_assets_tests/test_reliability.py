@@ -5,7 +5,6 @@ Figures these tests measure are printed (``-s``) and summarised in README "Relia
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
@@ -204,8 +203,10 @@ def test_the_shared_rate_limiter_spaces_requests_across_processes(tmp_path):
                               text=True) for _ in range(3)]
     starts = sorted(float(line) for p in procs for line in p.communicate(timeout=60)[0].split())
     assert len(starts) == 30
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.045, gaps  # 20 per second across all three processes: 50 ms apart
+    # slots are 50 ms apart across all three processes; a process may wake a little late from its
+    # sleep on a loaded machine, never early: so no half second ever holds more than 10 (+1) starts
+    busiest = max(sum(1 for u in starts if t <= u < t + 0.5) for t in starts)
+    assert busiest <= 11, starts
     assert starts[-1] - starts[0] >= 29 * 0.05 - 0.01
 
 
