@@ -25,6 +25,10 @@ DEFAULTS: dict[str, str] = {
     "BMRS_BQ_LOCATION": "",  # empty: the dataset's location (BigQuery's default when it is created)
     "BMRS_START_DATE": "2022-01-01",
     "BMRS_RATE_LIMIT_PER_S": "4",
+    # IRIS (real-time push); client id, secret and queue have no default (see ``iris.py``)
+    "BMRS_IRIS_NAMESPACE": "elexon-insights-iris.servicebus.windows.net",
+    "BMRS_IRIS_TENANT_ID": "4203b7a0-7773-4de5-b830-8b263a20426e",
+    "BMRS_IRIS_LANDING_PATH": str(PROJECT_ROOT / "data" / "iris_landing.sqlite"),
 }
 
 

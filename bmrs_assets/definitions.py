@@ -9,6 +9,7 @@ from bmrs_assets.automation import automation_sensor
 from bmrs_assets.checks import build_checks
 from bmrs_assets.config import env_or_default, setting
 from bmrs_assets.io_managers import WarehouseIOManager
+from bmrs_assets.iris_runs import iris_sensor
 from bmrs_assets.resources import ElexonApiResource, WarehouseResource
 
 
@@ -26,7 +27,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=build_dataset_assets(partitions),
         asset_checks=build_checks(partitions),
-        sensors=[automation_sensor()],
+        sensors=[automation_sensor(), iris_sensor()],
         resources={
             "elexon": ElexonApiResource(base_url=env_or_default("BMRS_API_BASE_URL"),
                                         rate_limit_per_s=float(setting("BMRS_RATE_LIMIT_PER_S"))),
