@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: demo test run ui gaps lint install clean
+.PHONY: demo test run ui gaps iris lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## the same against BMRS_API_BASE_UR
 
 gaps: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## every day since BMRS_START_DATE: complete/partial/missing/failed
 	$(BIN)/python -m bmrs_assets gaps
+
+iris: $(STAMP)  ## the IRIS consumer (real-time push -> landing store); run beside `make ui`
+	$(BIN)/python -m bmrs_assets iris
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI + daemon on 127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -41,6 +41,7 @@ IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dag
              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 # IRIS runs are small: one process, steps in sequence (no process per step).
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+RUN_CHECKS = ("unique_natural_key", "complete_partition")
 
 
 class NoLandedRows(RuntimeError):
@@ -88,6 +89,9 @@ def landed_frames(ds: Dataset, days: list[date], info: dict, run_id: str | None,
         frame, report = to_frame(ds, day, landed.rows, ingested_utc=datetime.now(UTC), source="IRIS")
         info["rows_outside_partition"] += report.rows_outside_partition
         info["unknown_fields"] = sorted(set(info["unknown_fields"]) | set(report.unknown_fields))
+        if report.unknown_fields and log is not None:
+            log.warning(f"{ds.code} {day}: IRIS sent fields the registry does not know, kept in _extra: "
+                        f"{report.unknown_fields}")
         info["metadata"].update(totals)
         yield day, frame
 
@@ -151,9 +155,11 @@ def plan_runs(pending: list[PendingPartition], in_flight_days: set[str], cursor:
             continue
         plan.cursor[key] = [max_seq, now_s, attempt]
         codes = sorted(p.dataset for p in parts)
+        keys = [dg.AssetKey(["bmrs", REGISTRY[c].asset_name]) for c in codes]
         plan.requests.append(dg.RunRequest(
-            asset_selection=[dg.AssetKey(["bmrs", REGISTRY[c].asset_name]) for c in codes],
-            partition_key=key, tags={SOURCE_TAG: IRIS, DAY_TAG: key}, run_config=IN_PROCESS))
+            asset_selection=keys, partition_key=key, tags={SOURCE_TAG: IRIS, DAY_TAG: key}, run_config=IN_PROCESS,
+            # the partition's own checks; the 14-day gap check keeps its hourly schedule
+            asset_check_keys=[dg.AssetCheckKey(k, name) for k in keys for name in RUN_CHECKS]))
     return plan
 
 

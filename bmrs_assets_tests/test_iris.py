@@ -71,7 +71,8 @@ def drain(queue: FakeQueue, store: LandingStore, **kw) -> BatchStats:
 
 def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
     """What the daemon does with a sensor's run request, in process."""
-    job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(request.asset_selection))
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection=set(request.asset_selection), asset_check_selection=set(request.asset_check_keys))
     return job.execute_in_process(instance=instance, partition_key=request.partition_key, tags=request.tags,
                                   raise_on_error=False)
 
@@ -334,6 +335,9 @@ def test_iris_and_api_rows_merge_into_one_table_without_duplicates(landing, inst
     mats = {e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata
             for e in first.get_asset_materialization_events()}
     assert sorted(mats) == ["boalf", "indgen", "mid"]
+    checks = {(e.event_specific_data.asset_key.path[-1], e.event_specific_data.check_name): e.event_specific_data.passed
+              for e in first.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {(a, c): True for a in ("boalf", "indgen", "mid") for c in ("unique_natural_key", "complete_partition")}
     assert mats["boalf"]["source"].value == "IRIS" and mats["boalf"]["rows_inserted"].value == 0
     assert mats["boalf"]["rows_unchanged"].value == api_count and mats["boalf"]["iris_messages"].value > 40
     assert not landing.pending_partitions()
