@@ -17,7 +17,7 @@
    its maximum delivery count).
 
 A subject the registry does not know is landed as ``unknown_dataset`` and reported. Landed rows
-reach the warehouse through the dataset assets (``iris_sensor.py``).
+reach the warehouse through the dataset assets (``iris_runs.py``).
 
 The client secret is held in :class:`Secret`, whose text form is masked, and is never logged.
 """
