@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: demo test run ui gaps dashboard lint install clean
+.PHONY: demo test run ui gaps dashboard iris lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ gaps: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## every day since BMRS_START_DATE:
 
 dashboard: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## write data/dashboard/index.html (freshness, coverage) from the instance
 	$(BIN)/python -m bmrs_assets dashboard
+
+iris: $(STAMP)  ## the IRIS consumer (real-time push -> landing store); run beside `make ui`
+	$(BIN)/python -m bmrs_assets iris
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI + daemon on 127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

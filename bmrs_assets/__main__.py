@@ -1,4 +1,4 @@
-"""Command line: ``python -m bmrs_assets {demo,run,gaps,dashboard}``."""
+"""Command line: ``python -m bmrs_assets {demo,run,gaps,dashboard,iris}``."""
 
 from __future__ import annotations
 
@@ -72,6 +72,43 @@ def _dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _iris(args: argparse.Namespace) -> int:
+    import fcntl
+    import json
+    import logging
+    import threading
+    from datetime import timedelta
+    from pathlib import Path
+
+    from bmrs_assets.iris import ConfigError, IrisConfig, install_signal_handlers, run_forever
+    from bmrs_assets.landing import LandingStore
+
+    if args.status:
+        print(json.dumps(LandingStore(Path(setting("BMRS_IRIS_LANDING_PATH"))).summary(), indent=1, default=str))
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("azure", "uamqp", "msal"):  # the SDKs' own chatter; never the credential either way
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        config = IrisConfig.from_env()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    lock_path = Path(config.landing_path + ".consumer.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:  # IRIS allows one connection per queue: one consumer per landing store
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"error: another IRIS consumer holds {lock_path}", file=sys.stderr)
+            return 2
+        stop = threading.Event()
+        install_signal_handlers(stop)
+        run_forever(config, stop, max_messages=args.max_messages, max_batch_bytes=args.max_batch_mib * 1024 * 1024,
+                    max_wait_s=args.max_wait, retention=timedelta(days=args.retention_days))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="dagster")
     parser = argparse.ArgumentParser(prog="python -m bmrs_assets")
@@ -92,11 +129,20 @@ def main(argv: list[str] | None = None) -> int:
     h = sub.add_parser("dashboard", help="write the freshness dashboard (HTML + JSON) from the instance and warehouse")
     h.add_argument("--out", help="HTML file to write (default BMRS_DASHBOARD_PATH)")
     h.add_argument("--days", type=int, default=60, help="days in the coverage heatmap (default 60)")
+    i = sub.add_parser("iris", help="the long-lived IRIS consumer (run beside `dagster dev`): queue -> landing store")
+    i.add_argument("--max-messages", type=int, default=100, help="most messages received per batch (default 100)")
+    i.add_argument("--max-batch-mib", type=int, default=32, help="most body bytes landed per transaction (default 32 MiB)")
+    i.add_argument("--max-wait", type=float, default=5.0, help="seconds a receive waits for messages (default 5)")
+    i.add_argument("--retention-days", type=int, default=30,
+                   help="delete landed messages this long after they were merged (never unmerged ones; default 30)")
+    i.add_argument("--status", action="store_true", help="print the landing store's counts and exit")
     args = parser.parse_args(argv)
     if args.command == "gaps":
         return _gaps(args)
     if args.command == "dashboard":
         return _dashboard(args)
+    if args.command == "iris":
+        return _iris(args)
     if args.dataset:
         from bmrs_assets.registry import get_dataset
         args.dataset = [get_dataset(d).code for d in args.dataset]

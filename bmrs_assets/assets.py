@@ -18,6 +18,7 @@ from bmrs_assets.client import ElexonClient
 from bmrs_assets.config import start_date
 from bmrs_assets.frames import to_frame
 from bmrs_assets.freshness import freshness_policy
+from bmrs_assets.iris_runs import is_iris_run, landed_frames
 from bmrs_assets.registry import REGISTRY, Dataset
 from bmrs_assets.resources import ElexonApiResource
 from bmrs_assets.settlement import parse_day
@@ -86,6 +87,8 @@ def build_dataset_asset(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.
     def dataset_asset(context: dg.AssetExecutionContext, elexon: ElexonApiResource) -> PartitionBatch:
         days = sorted(parse_day(k) for k in context.partition_keys)
         info: dict = {}
+        if is_iris_run(context.run.tags):  # tag bmrs/source=iris: the days' landed IRIS rows, not the API
+            return PartitionBatch(ds, days, landed_frames(ds, days, info, context.run_id, log=context.log), info)
         return PartitionBatch(ds, days, fetch_frames(ds, days, elexon.client(), info, context.log), info)
 
     return dataset_asset

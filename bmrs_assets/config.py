@@ -30,6 +30,10 @@ DEFAULTS: dict[str, str] = {
     "BMRS_API_BACKOFF_S": "1",
     "BMRS_API_TIMEOUT_S": "60",
     "BMRS_DASHBOARD_PATH": str(PROJECT_ROOT / "data" / "dashboard" / "index.html"),
+    # IRIS (real-time push); client id, secret and queue have no default (see ``iris.py``)
+    "BMRS_IRIS_NAMESPACE": "elexon-insights-iris.servicebus.windows.net",
+    "BMRS_IRIS_TENANT_ID": "4203b7a0-7773-4de5-b830-8b263a20426e",
+    "BMRS_IRIS_LANDING_PATH": str(PROJECT_ROOT / "data" / "iris_landing.sqlite"),
 }
 
 

@@ -12,6 +12,7 @@ from bmrs_assets.config import env_or_default, setting
 from bmrs_assets.dashboard import build_dashboard_asset, monitoring_automation_sensor
 from bmrs_assets.derived_assets import build_revenue_definitions
 from bmrs_assets.io_managers import WarehouseIOManager
+from bmrs_assets.iris_runs import iris_sensor
 from bmrs_assets.resources import ElexonApiResource, WarehouseResource
 
 
@@ -29,7 +30,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[*build_dataset_assets(partitions), build_dashboard_asset()],
         asset_checks=build_checks(partitions),
-        sensors=[automation_sensor(), build_alert_sensor(), monitoring_automation_sensor()],
+        sensors=[automation_sensor(), build_alert_sensor(), monitoring_automation_sensor(), iris_sensor()],
         resources={
             "elexon": ElexonApiResource(base_url=env_or_default("BMRS_API_BASE_URL"),
                                         rate_limit_per_s=float(setting("BMRS_RATE_LIMIT_PER_S")),

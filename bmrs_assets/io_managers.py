@@ -57,7 +57,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             raise TypeError(f"{context.asset_key.to_user_string()}: expected a PartitionBatch, got {type(obj)}")
         started = time.perf_counter()
         result = self.warehouse.get().merge(obj)
+        for callback in obj.info.get("after_merge", ()):  # e.g. mark IRIS messages merged, once committed
+            callback(result)
         metadata = merge_metadata(obj, result, time.perf_counter() - started)
+        metadata.update(obj.info.get("metadata", {}))
         context.add_output_metadata(metadata)
         context.log.info(
             f"{obj.dataset.code} {obj.days[0]}..{obj.days[-1]}: fetched {metadata['rows_fetched']}, "

@@ -111,6 +111,10 @@ class Dataset:
     completeness: Completeness = Completeness(median_fraction=0.5)
     freshness: Freshness = Freshness()
     row_checks: tuple[pa.Check, ...] = field(default=())
+    # IRIS (real-time push): "merge" its messages into the table like API rows; "land": validate and
+    # keep them in the landing store but leave the table to the API; "raw": keep them as sent.
+    iris: str = "merge"
+    iris_subject: str | None = None  # the IRIS message subject, when it is not ``code``
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Z0-9]{2,12}", self.code):
@@ -126,6 +130,8 @@ class Dataset:
         part = self.column(self.partition_column)
         if part.nullable:
             raise ValueError(f"{self.code}: partition column {part.name} must be non-nullable")
+        if self.iris not in ("merge", "land", "raw"):
+            raise ValueError(f"{self.code}: iris must be 'merge', 'land' or 'raw', not {self.iris!r}")
 
     @property
     def asset_name(self) -> str:
@@ -257,6 +263,7 @@ COSTS = Dataset(
     revision_column="createdDateTime",
     completeness=Completeness(per_period=1),
     freshness=SETTLEMENT_RUNS,
+    iris_subject="DISEBSP",  # Elexon's code for system prices; IRIS messages carry it
 )
 
 def _physical(code: str, *extra: Col) -> tuple[Col, ...]:
@@ -344,6 +351,9 @@ MELS = Dataset(
     partition_column="settlementDate",
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
+    # IRIS sends raw re-declarations, the API the resolved position (different timeFrom/timeTo):
+    # the table keeps the API's; IRIS messages are validated and kept in the landing store only.
+    iris="land",
 )
 
 MILS = Dataset(
@@ -357,6 +367,9 @@ MILS = Dataset(
     partition_column="settlementDate",
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
+    # IRIS sends raw re-declarations, the API the resolved position (different timeFrom/timeTo):
+    # the table keeps the API's; IRIS messages are validated and kept in the landing store only.
+    iris="land",
 )
 
 MID = Dataset(
@@ -545,6 +558,7 @@ EBOCF = Dataset(
     revision_column="createdDateTime",
     completeness=Completeness(median_fraction=0.5),
     freshness=SETTLEMENT_RUNS,
+    iris="raw",  # IRIS rows do not carry the bid/offer side the API path gives: kept as sent, not merged
 )
 
 # REMIT: every field optional (messages omit nulls); partitioned by the London day of publishTime.
@@ -589,6 +603,9 @@ REGISTRY: dict[str, Dataset] = {
     for ds in (BOALF, FREQ, COSTS, BOD, PN, QPN, MELS, MILS, MID, FUELINST, FUELHH, NETBSAD, DISBSAD,
                INDGEN, INDDEM, EBOCF, REMIT)
 }
+
+
+IRIS_SUBJECTS: dict[str, Dataset] = {ds.iris_subject or ds.code: ds for ds in REGISTRY.values()}
 
 
 def get_dataset(code: str) -> Dataset:
