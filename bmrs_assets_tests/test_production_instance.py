@@ -162,6 +162,10 @@ def test_range_run_is_recorded_in_postgres(prod_home, pg_env, platform_env):
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
         costs = dg.AssetKey(["bmrs", "costs"])
         assert instance.get_materialized_partitions(costs) == set(DAYS)
+        # an in-process run bypasses the run queue but not the pool: its step took the elexon_api slot,
+        # which created the pool in PostgreSQL with the default limit, and gave it back
+        pool = instance.event_log_storage.get_concurrency_info("elexon_api")
+        assert pool.slot_count == 1 and pool.claimed_slots == []
 
     assert [(ln.day, ln.rows, ln.inserted) for ln in lines] == [(d, 48, 48) for d in DAYS]
     # ... stored in PostgreSQL, read back with a plain driver connection
