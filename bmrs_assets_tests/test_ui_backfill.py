@@ -67,6 +67,8 @@ def test_backfill_through_graphql_heals_the_gap(platform_env, tmp_path, monkeypa
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "bmrs_assets" / "instance" / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)):
+        pass  # storage created once, before two processes would race to migrate it
     env = {**os.environ, "DAGSTER_HOME": str(home), "BMRS_AUTOMATION": "off", "PYTHONUNBUFFERED": "1"}
     port = free_port()
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("webserver", "daemon")}
