@@ -29,7 +29,7 @@ DEFAULTS: dict[str, str] = {
     "BMRS_API_MAX_RETRIES": "5",
     "BMRS_API_BACKOFF_S": "1",
     "BMRS_API_TIMEOUT_S": "60",
-    "BMRS_API_IN_FLIGHT": "4",
+    "BMRS_API_IN_FLIGHT": "1",
 }
 
 

@@ -197,6 +197,7 @@ class _Fallback(Exception):
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_EXACT = 2**53  # integers a float64 holds exactly
 _NS_MIN, _NS_MAX = date(1678, 1, 1), date(2262, 4, 11)  # pandas' datetime64[ns] range, as to_frame parses
 
 
@@ -219,6 +220,10 @@ def _fast_column(kind: Kind, values: list) -> tuple[pa.Array, pa.Array | None]:
     if pa.types.is_null(t):
         source = {Kind.DATE: pa.string(), Kind.TIMESTAMP: pa.timestamp("ns", tz="UTC")}.get(kind)
         return pa.nulls(len(arr), ARROW_TYPES[kind]), None if source is None else pa.nulls(len(arr), source)
+    if kind in (Kind.INT, Kind.FLOAT) and t == pa.int64():
+        lo, hi = pc.min_max(arr).values()
+        if lo.is_valid and (lo.as_py() < -_EXACT or hi.as_py() > _EXACT):
+            raise _Fallback  # to_frame goes through float64: beyond 2**53 only it knows what it makes of them
     if kind is Kind.INT:
         if t != pa.int64():
             raise _Fallback
