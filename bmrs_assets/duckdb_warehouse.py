@@ -83,6 +83,12 @@ def merge_sql(ds: Dataset, target: str, source: str) -> str:
     )
 
 
+def insert_sql(ds: Dataset, target: str, source: str) -> str:
+    """Every source row into the target, by column name (what the MERGE does when nothing matches)."""
+    names = ", ".join(quote(c.name) for c in table_columns(ds))
+    return f"INSERT INTO {target} ({names}) SELECT {names} FROM {source}"
+
+
 def dedup_sql(ds: Dataset, stage: str) -> str:
     """Latest revision wins within a batch; ties go to the row the API sent last."""
     part = ", ".join(quote(k) for k in ds.key)
@@ -175,9 +181,18 @@ class DuckDBWarehouse:
                 con.execute("BEGIN TRANSACTION")
                 self.ensure_table(con, ds)
                 first, last = partition_bounds(ds, min(batch.days), max(batch.days))
-                actions = con.execute(merge_sql(ds, f"wh.main.{quote(ds.table)}", "src"), [first, last]).to_arrow_table()
-                counts = tally(ds, _action_counts(actions), fetched, batch.days)
-                del actions
+                target = f"wh.main.{quote(ds.table)}"
+                if con.execute(f"SELECT EXISTS (SELECT 1 FROM {target} AS T WHERE {partition_filter(ds, 'T', 1)})",
+                               [first, last]).fetchone()[0]:
+                    actions = con.execute(merge_sql(ds, target, "src"), [first, last]).to_arrow_table()
+                    counts = tally(ds, _action_counts(actions), fetched, batch.days)
+                    del actions
+                else:
+                    # Nothing stored in the range yet (a first load): the MERGE, whose ON clause only
+                    # matches rows inside the range, would insert every row. A plain INSERT does just
+                    # that with half the memory (no join, no RETURNING).
+                    con.execute(insert_sql(ds, target, "src"))
+                    counts = {d: DayCounts(fetched=fetched.get(d, 0), inserted=fetched.get(d, 0)) for d in batch.days}
                 for day, n in skipped.items():
                     counts[day] = DayCounts(fetched=n, unchanged=n)
                 self._remember_bodies(con, ds, {d: (digest, counts[d].fetched)

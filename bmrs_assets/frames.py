@@ -321,7 +321,7 @@ def _check_ok(check: object, arr: pa.Array) -> bool:
 def _columns(names: list[str], rows: list[dict]) -> list[list]:
     """The rows' values column by column, in ``names`` order; _Fallback unless every row has exactly them."""
     width = len(names)
-    if any(len(r) != width for r in rows):
+    if rows and set(map(len, rows)) != {width}:
         raise _Fallback  # unknown or missing fields: the reference path (``_extra``, nulls) decides
     if not rows:
         return [[] for _ in names]

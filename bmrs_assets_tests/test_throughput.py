@@ -98,6 +98,7 @@ def test_a_failed_write_remembers_no_response(platform_env, instance, parse_call
 
     with monkeypatch.context() as m:
         m.setattr(duckdb_warehouse, "merge_sql", failing)
+        m.setattr(duckdb_warehouse, "insert_sql", failing)  # a first load INSERTs: nothing in the range to match
         assert not materialize_range(DAY, DAY, ["COSTS"], instance=instance)[0].success
     again, _ = materialize_range(DAY, DAY, ["COSTS"], instance=instance)
     assert again.success and len(parse_calls) == 2  # nothing was remembered, so it is parsed again
