@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: demo test run ui gaps dashboard iris lint install clean
+.PHONY: demo test run ui gaps dashboard iris lint install clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI + daemon on 127.0.0.1:3
 test: $(STAMP)  ## lint, then the whole pytest suite
 	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)  ## platform vs the floor vs dlt on loopback (~20 min; not part of make test): bench/results/
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bmrs_assets.bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools

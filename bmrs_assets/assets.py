@@ -3,20 +3,23 @@
 Reading top to bottom: for each partition day, the client fetches every row the API has
 (``client.py``), ``frames.py`` types and validates them against the registry's schema, and the
 warehouse IO manager MERGEs the whole batch (``io_managers.py``). Days are fetched lazily while
-the IO manager stages them, so a long range never sits in memory at once.
+the IO manager stages them (a few days ahead, bounded), so a long range never sits in memory at
+once; a day whose response is byte-for-byte what the warehouse last merged is not parsed again.
 """
 
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import dagster as dg
-import pandas as pd
+import pyarrow as pa
 
 from bmrs_assets.automation import automation_condition
-from bmrs_assets.client import ElexonClient
+from bmrs_assets.client import ElexonClient, bodies_digest, parse_body
 from bmrs_assets.config import start_date
-from bmrs_assets.frames import to_frame
+from bmrs_assets.frames import to_table, typing_fingerprint
 from bmrs_assets.freshness import freshness_policy
 from bmrs_assets.iris_runs import is_iris_run, landed_frames
 from bmrs_assets.registry import REGISTRY, Dataset
@@ -37,33 +40,73 @@ def daily_partitions() -> dg.DailyPartitionsDefinition:
 
 
 def fetch_frames(ds: Dataset, days: list[date], client: ElexonClient, info: dict,
-                 log: object | None = None) -> Iterator[tuple[date, pd.DataFrame]]:
-    """Fetch, type and validate each day in turn; counters go into ``info`` for metadata."""
+                 log: object | None = None, known: dict[date, tuple[str, int]] | None = None,
+                 in_flight: int = 1) -> Iterator[tuple[date, pa.Table | None]]:
+    """Fetch, type and validate each day in turn; counters go into ``info`` for metadata.
+
+    Up to ``in_flight`` days are fetched ahead, on threads, while the current one is typed and
+    staged (each request still takes its turn of the client's rate limit). A day whose response
+    bodies hash to the digest in ``known`` (what the warehouse remembers having merged from that
+    exact response) is yielded as ``None`` without being parsed: nothing about it can change.
+    Digests of the days that were typed are left in ``info["body_digests"]`` for the warehouse
+    to remember, in the same transaction as the MERGE.
+    """
     info.update(rows_fetched=0, rows_outside_partition=0, unknown_fields=[], api_requests=0,
-                api_retries=0, api_window_splits=0, api_bytes=0, fetch_seconds=0.0)
+                api_retries=0, api_window_splits=0, api_bytes=0, fetch_seconds=0.0,
+                days_unchanged_body=0, body_digests={})
+    known = {} if known is None else known
+    fingerprint = typing_fingerprint(ds)
+    pool = ThreadPoolExecutor(max_workers=max(1, in_flight), thread_name_prefix=f"fetch-{ds.code}")
+    pending: deque[tuple[date, Future]] = deque()
+    queue = iter(days)
     try:
-        for day in days:
-            rows, stats = client.fetch_day(ds, day)
+        def top_up() -> None:
+            while len(pending) < max(1, in_flight):
+                day = next(queue, None)
+                if day is None:
+                    return
+                pending.append((day, pool.submit(client.fetch_day_bodies, ds, day)))
+
+        top_up()
+        while pending:
+            day, future = pending.popleft()
+            bodies, stats = future.result()
+            del future
+            top_up()
             info["api_requests"] += stats.requests
             info["api_retries"] += stats.retries
             info["api_window_splits"] += stats.splits
             info["api_bytes"] += stats.bytes
             info["fetch_seconds"] += stats.seconds
+            digest = bodies_digest(fingerprint, bodies)
+            if day in known and known[day][0] == digest:
+                del bodies
+                info["days_unchanged_body"] += 1
+                info["rows_fetched"] += known[day][1]
+                yield day, None
+                continue
+            rows: list[dict] = []
+            while bodies:  # parse and free each body in turn
+                rows.extend(parse_body(ds, bodies.pop(0)))
             info["rows_fetched"] += len(rows)
-            frame, report = to_frame(ds, day, rows, ingested_utc=datetime.now(UTC))
+            table, report = to_table(ds, day, rows, ingested_utc=datetime.now(UTC))
             del rows
             info["rows_outside_partition"] += report.rows_outside_partition
             info["unknown_fields"] = sorted(set(info["unknown_fields"]) | set(report.unknown_fields))
             if report.unknown_fields and log is not None:
                 log.warning(f"{ds.code} {day}: API sent fields the registry does not know, kept in "
                             f"_extra: {report.unknown_fields}")
-            if frame.empty and not ds.allow_empty:
+            if table.num_rows == 0 and not ds.allow_empty:
                 raise EmptyPartition(
                     f"{ds.code} partition {day}: the API returned {report.rows_received} row(s) and none "
                     f"belong to this settlement day; {ds.code} always has data, so this partition fails "
                     "rather than succeed empty (re-run it once Elexon has published the day)")
-            yield day, frame
+            info["body_digests"][day] = digest
+            yield day, table
     finally:
+        for _, future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
         client.close()
 
 
@@ -89,7 +132,9 @@ def build_dataset_asset(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.
         info: dict = {}
         if is_iris_run(context.run.tags):  # tag bmrs/source=iris: the days' landed IRIS rows, not the API
             return PartitionBatch(ds, days, landed_frames(ds, days, info, context.run_id, log=context.log), info)
-        return PartitionBatch(ds, days, fetch_frames(ds, days, elexon.client(), info, context.log), info)
+        known: dict[date, tuple[str, int]] = {}  # filled by the warehouse before it reads the frames
+        frames = fetch_frames(ds, days, elexon.client(), info, context.log, known=known, in_flight=elexon.in_flight)
+        return PartitionBatch(ds, days, frames, info, known_bodies=known)
 
     return dataset_asset
 

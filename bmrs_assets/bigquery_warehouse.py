@@ -517,7 +517,7 @@ class BigQueryWarehouse:
             return sorted(t.table_id for t in tables if t.table_id.startswith(STAGE_PREFIX))
 
 
-def spool_parquet(ds: Dataset, frames: Iterable[tuple[date, pd.DataFrame]], path: Path) -> int:
+def spool_parquet(ds: Dataset, frames: Iterable[tuple[date, pd.DataFrame | pa.Table | None]], path: Path) -> int:
     """Write the frames, typed exactly as the registry says, to one Parquet file; return the row count.
 
     ``_ordinal`` numbers rows in the order they came, which breaks revision ties in the MERGE."""
@@ -525,7 +525,7 @@ def spool_parquet(ds: Dataset, frames: Iterable[tuple[date, pd.DataFrame]], path
     ordinal = 0
     try:
         for _day, frame in frames:
-            if frame.empty:
+            if frame is None or len(frame) == 0:
                 continue
             arrow = to_arrow(ds, frame)
             arrow = arrow.append_column(ORDINAL, pa.array(range(ordinal + 1, ordinal + 1 + len(frame)), pa.int64()))

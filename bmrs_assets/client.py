@@ -10,6 +10,7 @@ is an exception - never the same thing.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import re
 import threading
 import time
@@ -173,9 +174,47 @@ def build_request(ds: Dataset, sl: Slice) -> tuple[str, dict[str, str]]:
 def rows_of(payload: object) -> list[dict] | None:
     """The rows of either envelope (bare array or ``{"data": [...]}``); None if neither."""
     rows = payload.get("data") if isinstance(payload, dict) else payload
-    if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
-        return rows
+    if isinstance(rows, list) and (set(map(type, rows)) <= {dict} or all(isinstance(r, dict) for r in rows)):
+        return rows  # (the type set answers for plain dicts, as parsed JSON objects are, without Python per row)
     return None
+
+
+@dataclass(frozen=True)
+class Body:
+    """One 200 response body as received, and the slice it answers."""
+
+    slice: Slice
+    url: str
+    content: bytes
+
+
+def parse_body(ds: Dataset, body: Body) -> list[dict]:
+    """The rows of one response body (either envelope), with the slice's path variant as fields."""
+    day, url, raw = body.slice.day, body.url, body.content
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ElexonApiError(ds.code, day, f"response is not JSON ({exc})", status=200,
+                             url=url, body=raw[:BODY_IN_ERRORS].decode("utf-8", "replace")) from None
+    rows = rows_of(payload)
+    if rows is None:
+        raise ElexonApiError(ds.code, day, "response is neither a JSON array of rows nor "
+                             '{"data": [rows]}', status=200, url=url,
+                             body=raw[:BODY_IN_ERRORS].decode("utf-8", "replace"))
+    extra = dict(body.slice.variant)
+    if extra:
+        for r in rows:
+            r.update(extra)
+    return rows
+
+
+def bodies_digest(fingerprint: str, bodies: list[Body]) -> str:
+    """A digest of everything that decides a day's rows: the typing rules and every body received."""
+    h = hashlib.sha256(fingerprint.encode())  # SHA-256: hardware-accelerated, about 2 GB/s here
+    for b in bodies:
+        h.update(repr((b.slice.variant, b.slice.window, b.slice.periods, len(b.content))).encode())
+        h.update(b.content)
+    return h.hexdigest()
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -233,12 +272,29 @@ class ElexonClient:
 
     def iter_slices(self, ds: Dataset, slices: list[Slice], stats: FetchStats) -> Iterator[list[dict]]:
         """Rows per slice, splitting any slice the API calls too large."""
+        for body in self.iter_bodies(ds, slices, stats):
+            yield parse_body(ds, body)
+
+    def fetch_day_bodies(self, ds: Dataset, day: date) -> tuple[list[Body], FetchStats]:
+        """The raw response bodies that cover ``ds`` on ``day`` (not parsed), with request counters.
+
+        What :meth:`fetch_day` returns is ``parse_body`` of each; fetching the bytes first lets the
+        caller recognise a body it has already loaded before paying for parsing it.
+        """
+        stats = FetchStats()
+        started = time.perf_counter()
+        bodies = list(self.iter_bodies(ds, initial_slices(ds, day), stats))
+        stats.seconds = time.perf_counter() - started
+        return bodies, stats
+
+    def iter_bodies(self, ds: Dataset, slices: list[Slice], stats: FetchStats) -> Iterator[Body]:
+        """The 200 body of each slice, splitting any slice the API calls too large."""
         pending = list(reversed(slices))
         while pending:
             sl = pending.pop()
             path, params = build_request(ds, sl)
             try:
-                rows = self._get_rows(ds, sl.day, path, params, stats)
+                url, body = self._get_body(ds, sl.day, path, params, stats)
             except ElexonApiError as exc:
                 halves = sl.split() if exc.status == 400 and TOO_LARGE.search(exc.body) else None
                 if halves is None:
@@ -246,36 +302,33 @@ class ElexonClient:
                 stats.splits += 1
                 pending.extend(reversed(halves))
                 continue
-            extra = dict(sl.variant)
-            if extra:
-                for r in rows:
-                    r.update(extra)
-            yield rows
+            yield Body(sl, url, body)
 
-    def _get_rows(self, ds: Dataset, day: date, path: str, params: dict[str, str],
-                  stats: FetchStats) -> list[dict]:
+    def _get_body(self, ds: Dataset, day: date, path: str, params: dict[str, str],
+                  stats: FetchStats) -> tuple[str, bytes]:
         url = self.base_url + path
         attempt = 0
         while True:
             self._limiter.acquire()
             stats.requests += 1
             try:
-                body, response = self._get(url, params)
+                body, status, response_url, retry_after = self._get(url, params)
             except httpx.TransportError as exc:  # timeouts, resets, truncated bodies
                 status, text, wait = None, f"{type(exc).__name__}: {exc}", None
             except _TooBig as exc:
                 raise ElexonApiError(ds.code, day, f"response larger than {self.max_body_bytes} bytes; refused",
                                      url=url, body=exc.head) from None
             else:
-                status, text = response.status_code, ""
+                text = ""
                 if status == 200:
                     stats.bytes += len(body)
-                    return self._parse(ds, day, str(response.url), body)
+                    return response_url, body
                 text = body.decode("utf-8", "replace")
+                del body
                 if status not in RETRYABLE_STATUS:
                     raise ElexonApiError(ds.code, day, "request refused", status=status,
-                                         url=str(response.url), body=text)
-                wait = _retry_after(response)
+                                         url=response_url, body=text)
+                wait = retry_after
             if attempt >= self.max_retries:
                 raise ElexonApiError(ds.code, day, f"gave up after {attempt + 1} attempts",
                                      status=status, url=url, body=text)
@@ -284,8 +337,13 @@ class ElexonClient:
             backoff = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
             self.sleep(max(backoff, wait or 0.0))
 
-    def _get(self, url: str, params: dict[str, str]) -> tuple[bytes, httpx.Response]:
-        """GET with the body read in chunks, so an absurd response is refused, not buffered."""
+    def _get(self, url: str, params: dict[str, str]) -> tuple[bytes, int, str, float | None]:
+        """GET with the body read in chunks, so an absurd response is refused, not buffered.
+
+        Returns (body, status, final URL, Retry-After seconds) rather than the response: an httpx
+        response sits in reference cycles and would keep its body alive until a full garbage
+        collection, so nothing of it outlives this call but the bytes the caller asked for.
+        """
         with self._http.stream("GET", url, params=params) as response:
             chunks, size = [], 0
             for chunk in response.iter_bytes():
@@ -293,18 +351,6 @@ class ElexonClient:
                 if size > self.max_body_bytes:
                     raise _TooBig(b"".join(chunks)[:BODY_IN_ERRORS].decode("utf-8", "replace"))
                 chunks.append(chunk)
-            return b"".join(chunks), response
-
-    @staticmethod
-    def _parse(ds: Dataset, day: date, url: str, body: bytes) -> list[dict]:
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise ElexonApiError(ds.code, day, f"response is not JSON ({exc})", status=200,
-                                 url=url, body=body[:BODY_IN_ERRORS].decode("utf-8", "replace")) from None
-        rows = rows_of(payload)
-        if rows is None:
-            raise ElexonApiError(ds.code, day, "response is neither a JSON array of rows nor "
-                                 '{"data": [rows]}', status=200, url=url,
-                                 body=body[:BODY_IN_ERRORS].decode("utf-8", "replace"))
-        return rows
+            body = b"".join(chunks)
+            del chunks
+            return body, response.status_code, str(response.url), _retry_after(response)

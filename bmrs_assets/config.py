@@ -34,6 +34,7 @@ DEFAULTS: dict[str, str] = {
     "BMRS_IRIS_NAMESPACE": "elexon-insights-iris.servicebus.windows.net",
     "BMRS_IRIS_TENANT_ID": "4203b7a0-7773-4de5-b830-8b263a20426e",
     "BMRS_IRIS_LANDING_PATH": str(PROJECT_ROOT / "data" / "iris_landing.sqlite"),
+    "BMRS_API_IN_FLIGHT": "1",
 }
 
 

@@ -3,27 +3,33 @@
 Frames are staged in a private in-memory DuckDB while they are fetched, so the warehouse file is
 locked only for the MERGE itself; then the file is attached and one transaction creates or widens
 the table and runs one ``MERGE INTO`` on the natural key (null-safe), restricted to the partition
-range being written.
+range being written, and remembers a digest of each day's response bodies (``_bmrs_response_digests``)
+so that a re-run can recognise an unchanged response before parsing it.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from bmrs_assets.faults import crash_point
 from bmrs_assets.registry import Dataset, Kind
 from bmrs_assets.schemas import table_columns
 from bmrs_assets.warehouse import (
+    DayCounts,
     DayStats,
     MergeResult,
     PartitionBatch,
+    arrow_schema,
     partition_bounds,
     partition_day_of,
     quote,
@@ -41,6 +47,8 @@ DUCKDB_TYPES: dict[Kind, str] = {
     Kind.JSON: "JSON",
 }
 LOCK_RETRY_SECONDS = 120.0
+# (dataset, partition day) -> digest of the response bodies last merged, written with the MERGE.
+BODIES_TABLE = "_bmrs_response_digests"
 
 
 def _connect_memory() -> duckdb.DuckDBPyConnection:
@@ -75,12 +83,24 @@ def merge_sql(ds: Dataset, target: str, source: str) -> str:
     )
 
 
+def insert_sql(ds: Dataset, target: str, source: str) -> str:
+    """Every source row into the target, by column name (what the MERGE does when nothing matches)."""
+    names = ", ".join(quote(c.name) for c in table_columns(ds))
+    return f"INSERT INTO {target} ({names}) SELECT {names} FROM {source}"
+
+
 def dedup_sql(ds: Dataset, stage: str) -> str:
     """Latest revision wins within a batch; ties go to the row the API sent last."""
     part = ", ".join(quote(k) for k in ds.key)
     order = (f"{quote(ds.revision_column)} DESC NULLS LAST, " if ds.revision_column else "") + '"_ordinal" DESC'
     return (f"SELECT * EXCLUDE (\"_ordinal\") FROM {stage} "
             f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY {order}) = 1")
+
+
+def _action_counts(actions: pa.Table) -> Iterator[tuple[str, object, int]]:
+    """(action, partition value, rows) from the rows the MERGE returned, grouped without Python per row."""
+    grouped = actions.group_by(actions.column_names).aggregate([([], "count_all")])
+    yield from zip(*(grouped.column(i).to_pylist() for i in range(3)), strict=True)
 
 
 @dataclass
@@ -118,33 +138,65 @@ class DuckDBWarehouse:
 
     def merge(self, batch: PartitionBatch) -> MergeResult:
         ds = batch.dataset
+        batch.known_bodies.update(self.known_bodies(ds, batch.days))
         con = _connect_memory()
         try:
             ordinal = 0
-            cols = ",\n  ".join(f"{quote(c.name)} {DUCKDB_TYPES[c.kind]}" for c in table_columns(ds))
-            con.execute(f'CREATE TEMP TABLE stage ({cols}, "_ordinal" BIGINT)')
-            for _day, frame in batch.frames:
-                if frame.empty:
+            skipped: dict[date, int] = {}
+            staged: list[pa.Table] = []  # Arrow, as typed: scanned by DuckDB in place, never copied
+            for day, frame in batch.frames:
+                if frame is None:  # the response the warehouse last merged for this day, unchanged
+                    skipped[day] = batch.known_bodies[day][1]
+                    continue
+                if len(frame) == 0:
                     continue
                 arrow = to_arrow(ds, frame)
-                con.register("incoming", arrow)
-                con.execute(f"INSERT INTO stage SELECT *, {ordinal} + row_number() OVER () FROM incoming")
-                con.unregister("incoming")
-                ordinal += len(frame)
+                del frame
+                n = arrow.num_rows
+                staged.append(arrow.append_column(
+                    pa.field("_ordinal", pa.int64(), nullable=False),
+                    pa.array(np.arange(ordinal + 1, ordinal + 1 + n, dtype=np.int64))))
+                ordinal += n
+                del arrow
             started = time.perf_counter()
-            con.execute(f"CREATE TEMP TABLE src AS {dedup_sql(ds, 'stage')}")
+            schema = arrow_schema(ds).append(pa.field("_ordinal", pa.int64(), nullable=False))
+            stage = pa.concat_tables(staged) if staged else schema.empty_table()
+            del staged
+            con.register("stage", stage)
+            keys = ", ".join(quote(k) for k in ds.key)
+            has_duplicates = con.execute(f"SELECT EXISTS (SELECT 1 FROM stage GROUP BY {keys} HAVING count(*) > 1)").fetchone()[0]
+            if has_duplicates:
+                con.execute(f"CREATE TEMP TABLE src AS {dedup_sql(ds, 'stage')}")
+                con.unregister("stage")
+                del stage
+            else:  # the common case: no key twice, so the staged rows are the source as they are
+                con.execute('CREATE TEMP VIEW src AS SELECT * EXCLUDE ("_ordinal") FROM stage')
             fetched: Counter = Counter()
             for value, n in con.execute(f"SELECT {quote(ds.partition_column)}, count(*) FROM src GROUP BY 1").fetchall():
                 fetched[partition_day_of(ds, value)] += n
             duplicates = ordinal - sum(fetched.values())
-            con.execute("DROP TABLE stage")
             crash_point("duckdb:staged")
             self._attach(con)
             try:
                 con.execute("BEGIN TRANSACTION")
                 self.ensure_table(con, ds)
                 first, last = partition_bounds(ds, min(batch.days), max(batch.days))
-                actions = con.execute(merge_sql(ds, f"wh.main.{quote(ds.table)}", "src"), [first, last]).fetchall()
+                target = f"wh.main.{quote(ds.table)}"
+                if con.execute(f"SELECT EXISTS (SELECT 1 FROM {target} AS T WHERE {partition_filter(ds, 'T', 1)})",
+                               [first, last]).fetchone()[0]:
+                    actions = con.execute(merge_sql(ds, target, "src"), [first, last]).to_arrow_table()
+                    counts = tally(ds, _action_counts(actions), fetched, batch.days)
+                    del actions
+                else:
+                    # Nothing stored in the range yet (a first load): the MERGE, whose ON clause only
+                    # matches rows inside the range, would insert every row. A plain INSERT does just
+                    # that with half the memory (no join, no RETURNING).
+                    con.execute(insert_sql(ds, target, "src"))
+                    counts = {d: DayCounts(fetched=fetched.get(d, 0), inserted=fetched.get(d, 0)) for d in batch.days}
+                for day, n in skipped.items():
+                    counts[day] = DayCounts(fetched=n, unchanged=n)
+                self._remember_bodies(con, ds, {d: (digest, counts[d].fetched)
+                                                for d, digest in batch.info.get("body_digests", {}).items()})
                 crash_point("duckdb:merged-uncommitted")
                 con.execute("COMMIT")
             except BaseException:
@@ -152,11 +204,38 @@ class DuckDBWarehouse:
                 raise
             finally:
                 con.execute("DETACH wh")
-            result = MergeResult(ds.code, tally(ds, iter(actions), fetched, batch.days), duplicates)
+            result = MergeResult(ds.code, counts, duplicates)
             result.seconds = time.perf_counter() - started
             return result
         finally:
             con.close()
+
+    def known_bodies(self, ds: Dataset, days: list[date]) -> dict[date, tuple[str, int]]:
+        """What the warehouse remembers of each day's last merged response: (body digest, rows)."""
+        if not days or not Path(self.path).exists():
+            return {}
+        con = _connect_memory()
+        try:
+            self._attach(con, read_only=True)
+            if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' AND table_name = ?",
+                               [BODIES_TABLE]).fetchone()[0]:
+                return {}
+            rows = con.execute(f"SELECT day, digest, rows FROM wh.main.{BODIES_TABLE} "
+                               "WHERE dataset = ? AND day BETWEEN ? AND ?", [ds.code, min(days), max(days)]).fetchall()
+            return {d: (digest, n) for d, digest, n in rows}
+        finally:
+            con.close()
+
+    @staticmethod
+    def _remember_bodies(con: duckdb.DuckDBPyConnection, ds: Dataset, digests: dict[date, tuple[str, int]]) -> None:
+        """Record each merged day's body digest, inside the MERGE's transaction (both or neither)."""
+        if not digests:
+            return
+        con.execute(f"CREATE TABLE IF NOT EXISTS wh.main.{BODIES_TABLE} (dataset VARCHAR NOT NULL, day DATE NOT NULL, "
+                    "digest VARCHAR NOT NULL, rows BIGINT NOT NULL, recorded_utc TIMESTAMPTZ NOT NULL, "
+                    "PRIMARY KEY (dataset, day))")
+        con.executemany(f"INSERT OR REPLACE INTO wh.main.{BODIES_TABLE} VALUES (?, ?, ?, ?, now())",
+                        [[ds.code, d, digest, n] for d, (digest, n) in sorted(digests.items())])
 
     def read(self, ds: Dataset, first: date, last: date) -> pd.DataFrame:
         """Rows of the partition days first..last, ordered by key (empty frame if no table)."""

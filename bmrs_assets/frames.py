@@ -10,14 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import chain
 
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.core.util.hashing import combine_hash_arrays, hash_array
 
 from bmrs_assets.registry import Dataset, Kind
 from bmrs_assets.schemas import METADATA_NAMES, hashed_columns, validate
 from bmrs_assets.settlement import UtcWindow, day_window
+from bmrs_assets.warehouse import ARROW_TYPES, arrow_schema, to_arrow
 
 ZONED_ISO = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$"
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -178,3 +183,236 @@ def to_frame(ds: Dataset, day: date, rows: list[dict], *, ingested_utc: datetime
     for c in ("_dataset", "_source_api", "_extra", "_hash_key"):
         frame[c] = frame[c].astype(object)
     return validate(ds, day, frame), report
+
+
+# --- the fast path: rows -> typed Arrow table, no per-value Python ---------------------------------
+# ``to_table`` produces exactly what ``to_arrow(ds, to_frame(...)[0])`` would - same values, same
+# ``_hash_key`` - but types each column with one Arrow conversion and vectorised checks. Whenever a
+# batch is not plainly clean (a value of the wrong type, a failed check, unknown fields, nested
+# objects to flatten), it hands the rows to ``to_frame``, the reference path, which produces the
+# frame or the exact error; so every error and edge case behaves as ``to_frame`` does.
+
+class _Fallback(Exception):
+    """The fast path declines this batch; the reference path decides."""
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_EXACT = 2**53  # integers a float64 holds exactly
+_NS_MIN, _NS_MAX = date(1678, 1, 1), date(2262, 4, 11)  # pandas' datetime64[ns] range, as to_frame parses
+
+
+def _inferred(values: list) -> pa.Array:
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+        raise _Fallback from None
+
+
+def _all_true(mask: pa.Array | pa.ChunkedArray) -> bool:
+    """Every non-null entry is true."""
+    return pc.all(mask).as_py() is not False
+
+
+def _fast_column(kind: Kind, values: list) -> tuple[pa.Array, pa.Array | None]:
+    """(column typed as the warehouse stores it, or the hash input for timestamps/dates), or _Fallback."""
+    arr = _inferred(values)
+    t = arr.type
+    if pa.types.is_null(t):
+        source = {Kind.DATE: pa.string(), Kind.TIMESTAMP: pa.timestamp("ns", tz="UTC")}.get(kind)
+        return pa.nulls(len(arr), ARROW_TYPES[kind]), None if source is None else pa.nulls(len(arr), source)
+    if kind in (Kind.INT, Kind.FLOAT) and t == pa.int64():
+        lo, hi = pc.min_max(arr).values()
+        if lo.is_valid and (lo.as_py() < -_EXACT or hi.as_py() > _EXACT):
+            raise _Fallback  # to_frame goes through float64: beyond 2**53 only it knows what it makes of them
+    if kind is Kind.INT:
+        if t != pa.int64():
+            raise _Fallback
+        return arr, None
+    if kind is Kind.FLOAT:
+        if t == pa.int64():
+            return pc.cast(arr, pa.float64()), None
+        if t != pa.float64() or not _all_true(pc.is_finite(arr)):
+            raise _Fallback
+        return arr, None
+    if kind is Kind.BOOL:
+        if t != pa.bool_():
+            raise _Fallback
+        return arr, None
+    if kind in (Kind.STRING, Kind.JSON):
+        if t != pa.string() or kind is Kind.JSON:
+            raise _Fallback
+        return arr, None
+    if t != pa.string():
+        raise _Fallback
+    try:
+        if kind is Kind.DATE:
+            if not _all_true(pc.match_substring_regex(arr, ISO_DATE)):
+                raise _Fallback
+            days = pc.cast(arr, pa.date32())
+            lo, hi = pc.min_max(days).values()
+            if lo.is_valid and (lo.as_py() < _NS_MIN or hi.as_py() >= _NS_MAX):
+                raise _Fallback
+            return days, arr
+        if not _all_true(pc.match_substring_regex(arr, ZONED_ISO)):
+            raise _Fallback
+        ns = pc.cast(arr, pa.timestamp("ns", tz="UTC"))
+        return pc.cast(ns, ARROW_TYPES[Kind.TIMESTAMP]), ns  # safe cast: refuses to drop nanoseconds
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise _Fallback from None
+
+
+def _hash_input(kind: Kind, arr: pa.Array, source: pa.Array | None) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """The column as the reference frame holds it, for ``pd.util.hash_array`` (same hash, no frame)."""
+    n = len(arr)
+    mask = arr.is_null().to_numpy(zero_copy_only=False) if arr.null_count else np.zeros(n, dtype=bool)
+    if kind is Kind.INT:
+        return pd.arrays.IntegerArray(arr.fill_null(0).to_numpy(zero_copy_only=False).astype("int64", copy=False), mask)
+    if kind is Kind.BOOL:
+        return pd.arrays.BooleanArray(arr.fill_null(False).to_numpy(zero_copy_only=False), mask)
+    if kind is Kind.FLOAT:
+        values = arr.fill_null(0.0).to_numpy(zero_copy_only=False)
+        return np.where(mask, np.nan, values) if arr.null_count else values
+    if kind is Kind.TIMESTAMP:
+        assert source is not None
+        return pc.cast(source, pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy().view("datetime64[ns]")
+    if kind is Kind.DATE:
+        # to_frame holds datetime.date objects, which pandas hashes as str(date) (or 'None' for a null):
+        # the validated ISO text itself, with no per-value object.
+        assert source is not None
+        if arr.null_count == n:
+            return np.full(n, None, dtype=object)
+        return source.fill_null("None").to_numpy(zero_copy_only=False)
+    return arr.to_numpy(zero_copy_only=False)
+
+
+def _hash_hex(hashes: np.ndarray) -> pa.Array:
+    """uint64 hashes as 16-character lower-case hex strings, built without a Python string per row."""
+    n = len(hashes)
+    octets = hashes.astype(">u8").view(np.uint8).reshape(n, 8)
+    nibbles = np.empty((n, 16), dtype=np.uint8)
+    nibbles[:, 0::2] = octets >> 4
+    nibbles[:, 1::2] = octets & 15
+    data = _HEX[nibbles].tobytes()
+    offsets = np.arange(0, 16 * (n + 1), 16, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _row_hashes(inputs: list) -> np.ndarray:
+    """``pd.util.hash_pandas_object(frame, index=False, categorize=False)`` over these columns."""
+    return combine_hash_arrays((hash_array(v, categorize=False) for v in inputs), len(inputs))
+
+
+def _check_ok(check: object, arr: pa.Array) -> bool:
+    """Evaluate a registry check natively (nulls ignored, as Pandera does); unknown checks decline."""
+    name, stats = getattr(check, "name", None), getattr(check, "statistics", None) or {}
+    if not getattr(check, "ignore_na", False):
+        raise _Fallback
+    if name == "isin":
+        return _all_true(pc.is_in(arr, value_set=pa.array(list(stats["allowed_values"]), arr.type)))
+    if name == "in_range":
+        lo = (pc.greater_equal if stats["include_min"] else pc.greater)(arr, stats["min_value"])
+        hi = (pc.less_equal if stats["include_max"] else pc.less)(arr, stats["max_value"])
+        return _all_true(pc.and_(lo, hi))
+    if name == "not_equal_to":
+        return _all_true(pc.not_equal(arr, stats["value"]))
+    raise _Fallback
+
+
+def _columns(names: list[str], rows: list[dict]) -> list[list]:
+    """The rows' values column by column, in ``names`` order; _Fallback unless every row has exactly them."""
+    width = len(names)
+    if rows and set(map(len, rows)) != {width}:
+        raise _Fallback  # unknown or missing fields: the reference path (``_extra``, nulls) decides
+    if not rows:
+        return [[] for _ in names]
+    order = list(rows[0])
+    if set(order) != set(names):
+        raise _Fallback
+    keys = list(chain.from_iterable(rows))
+    same_order = keys == order * len(rows)
+    del keys
+    if same_order:  # the usual case: one C-level pass over all values, then a slice per column
+        flat = list(chain.from_iterable(map(dict.values, rows)))
+        return [flat[order.index(n)::width] for n in names]
+    try:
+        return [[r[n] for r in rows] for n in names]  # equal widths and no KeyError: the same fields
+    except KeyError:
+        raise _Fallback from None
+
+
+def _fast_table(ds: Dataset, day: date, rows: list[dict], ingested_utc: datetime, source: str) -> tuple[pa.Table, FrameReport]:
+    if ds.flatten or ds.row_checks:
+        raise _Fallback
+    window = day_window(day)
+    names = ds.column_names
+    typed: list[pa.Array] = []
+    sources: list[pa.Array | None] = []
+    for col, values in zip(ds.columns, _columns(names, rows), strict=True):
+        arr, src = _fast_column(col.kind, values)
+        del values
+        typed.append(arr)
+        sources.append(src)
+    part = names.index(ds.partition_column)
+    if ds.partition_kind is Kind.DATE:
+        inside = pc.equal(typed[part], pa.scalar(day, pa.date32()))
+    else:
+        ts = ARROW_TYPES[Kind.TIMESTAMP]
+        inside = pc.and_(pc.greater_equal(typed[part], pa.scalar(window.start, ts)),
+                         pc.less(typed[part], pa.scalar(window.end, ts)))
+    inside = pc.fill_null(inside, False)
+    n_inside = pc.sum(inside).as_py() or 0
+    report = FrameReport(rows_received=len(rows), rows_outside_partition=len(rows) - n_inside)
+    if n_inside < len(rows):
+        typed = [pc.filter(a, inside) for a in typed]
+        sources = [None if s is None else pc.filter(s, inside) for s in sources]
+    for col, arr in zip(ds.columns, typed, strict=True):
+        if not col.nullable and arr.null_count:
+            raise _Fallback
+        for check in col.checks:
+            if not _check_ok(check, arr):
+                raise _Fallback
+    n = n_inside
+    extra = pa.nulls(n, pa.string())
+    inputs = [_hash_input(c.kind, a, s) for c, a, s in zip(ds.columns, typed, sources, strict=True)]
+    inputs.append(np.full(n, None, dtype=object))  # _extra: no unknown fields on this path
+    hashes = _hash_hex(_row_hashes(inputs)) if n else pa.array([], pa.string())
+    del inputs, sources
+    ts = ARROW_TYPES[Kind.TIMESTAMP]
+    meta = [
+        pa.repeat(pa.scalar(ds.code, pa.string()), n),
+        pa.repeat(pa.scalar(window.start, ts), n),
+        pa.repeat(pa.scalar(window.end, ts), n),
+        pa.repeat(pa.scalar(pd.Timestamp(ingested_utc).tz_convert("UTC").to_pydatetime(), ts), n),
+        pa.repeat(pa.scalar(source, pa.string()), n),
+        extra,
+        hashes,
+    ]
+    return pa.Table.from_arrays([*typed, *meta], schema=arrow_schema(ds)), report
+
+
+def to_table(ds: Dataset, day: date, rows: list[dict], *, ingested_utc: datetime,
+             source: str = "API") -> tuple[pa.Table, FrameReport]:
+    """What ``to_arrow(ds, to_frame(...)[0])`` returns, the fast way when the batch is clean.
+
+    Consumes ``rows`` like ``to_frame``.
+    """
+    try:
+        table, report = _fast_table(ds, day, rows, ingested_utc, source)
+    except _Fallback:
+        frame, report = to_frame(ds, day, rows, ingested_utc=ingested_utc, source=source)
+        return to_arrow(ds, frame), report
+    rows.clear()
+    return table, report
+
+
+# Bump when typing, hashing or validation changes what a body turns into: every remembered body
+# digest then stops matching and each day is parsed and MERGEd again once.
+TYPING_VERSION = "1"
+
+
+def typing_fingerprint(ds: Dataset) -> str:
+    """Everything in the registry and this module that decides what rows a body becomes."""
+    cols = [(c.name, c.kind.value, c.nullable, c.origin, [(k.name, repr(k.statistics)) for k in c.checks])
+            for c in ds.columns]
+    return repr((TYPING_VERSION, ds.code, cols, ds.key, ds.partition_column, ds.revision_column, ds.flatten,
+                 [repr(getattr(k, "statistics", k)) for k in ds.row_checks], ds.allow_empty))

@@ -36,6 +36,7 @@ def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float) -
         "api_retries": info.get("api_retries", 0),
         "api_window_splits": info.get("api_window_splits", 0),
         "api_bytes": info.get("api_bytes", 0),
+        "days_unchanged_body": info.get("days_unchanged_body", 0),
         "fetch_seconds": round(info.get("fetch_seconds", 0.0), 3),
         "merge_seconds": round(result.seconds, 3),
         "seconds": round(seconds, 3),

@@ -18,6 +18,7 @@ class ElexonApiResource(dg.ConfigurableResource):
     backoff_s: float = 1.0
     timeout_s: float = 60.0
     rate_limit_file: str = ""
+    in_flight: int = 1  # requests in flight: days fetched ahead while the current one is typed (within the rate limit)
 
     def client(self) -> ElexonClient:
         return ElexonClient(base_url=self.base_url, rate_limit_per_s=self.rate_limit_per_s,

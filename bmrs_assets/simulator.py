@@ -7,6 +7,7 @@ unknown or missing parameter, or a window larger than the endpoint allows, is a 
 silently ignores unknown names, which hid bugs in the system bmrs_assets replaces.
 
     python -m bmrs_assets.simulator --port 8765 [--max-window FREQ=6h] [--extra-field BOALF=newFlag]
+                                    [--latency-ms 500] [--body-cache-mb 1024]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import socket
 import struct
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -98,6 +100,8 @@ class SimulatorConfig:
     run: int = 0
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     faults: FaultPlan = field(default_factory=FaultPlan)
+    latency_s: float = 0.0  # added before every response (the benchmark's latency scenario)
+    body_cache_bytes: int = 0  # keep this many bytes of serialized 200 bodies per (path, query); 0: none
 
 
 # --- request handling -----------------------------------------------------------------------
@@ -245,7 +249,11 @@ class Handler(BaseHTTPRequestHandler):
             self.server.log_request_line(path, parts.query, -1, fault, self.arrived)
             self._inject(fault)
             return
-        if matched:
+        cache = self.server.body_cache
+        cached = cache.get(self.path) if cache is not None else None
+        if cached is not None:
+            status, body = 200, cached
+        elif matched:
             template, path_params = matched
             route = ROUTES[template]
             try:
@@ -260,7 +268,12 @@ class Handler(BaseHTTPRequestHandler):
                     body = orjson.dumps({"data": rows})
                 else:
                     body = orjson.dumps({"metadata": {"datasets": [route.metadata_name]}, "data": rows})
+                del rows
+                if cache is not None:
+                    cache.put(self.path, body)
         self.server.log_request_line(path, parts.query, status, None, self.arrived)
+        if self.server.config.latency_s:
+            time.sleep(self.server.config.latency_s)
         self._reply(status, body)
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None, cut: int | None = None) -> None:
@@ -314,6 +327,35 @@ class Handler(BaseHTTPRequestHandler):
         return
 
 
+class BodyCache:
+    """Serialized 200 bodies by request path and query, least recently used dropped past a byte budget.
+
+    For benchmarks: a contender then measures its own work, not the simulator generating data."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes, self.size = max_bytes, 0
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is not None:
+                self._bodies.move_to_end(key)
+            return body
+
+    def put(self, key: str, body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._bodies.pop(key, None)
+            self.size += len(body) - (len(old) if old is not None else 0)
+            self._bodies[key] = body
+            while self.size > self.max_bytes:
+                _, dropped = self._bodies.popitem(last=False)
+                self.size -= len(dropped)
+
+
 class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     base_path = "/bmrs/api/v1"
@@ -321,6 +363,7 @@ class SimulatorServer(ThreadingHTTPServer):
     def __init__(self, host: str, port: int, config: SimulatorConfig) -> None:
         super().__init__((host, port), Handler)
         self.config = config
+        self.body_cache = BodyCache(config.body_cache_bytes) if config.body_cache_bytes > 0 else None
         self.requests: list[tuple[str, str, int]] = []
         self.request_times: list[tuple[float, str, str | None]] = []
         self._lock = threading.Lock()
@@ -365,6 +408,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slow-seconds", type=float, default=3.0, help="delay of a 'slow' fault")
     parser.add_argument("--outage", action="append", default=[], metavar="DATASET=YYYY-MM-DD",
                         help="a day that always answers 503")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added before every response (default 0)")
+    parser.add_argument("--body-cache-mb", type=float, default=0.0,
+                        help="cache this many MB of serialized 200 bodies by request (default 0: none; for benchmarks)")
     args = parser.parse_args(argv)
     cfg = SimulatorConfig(
         max_window={k.upper(): _duration(v) for k, v in (x.split("=", 1) for x in args.max_window)},
@@ -373,6 +419,8 @@ def main(argv: list[str] | None = None) -> None:
         faults=FaultPlan(rate=args.fault_rate, kinds=tuple(k for k in args.fault_kinds.split(",") if k),
                          seed=args.fault_seed, slow_s=args.slow_seconds,
                          outage={(k.upper(), v) for k, v in (x.split("=", 1) for x in args.outage)}),
+        latency_s=args.latency_ms / 1000.0,
+        body_cache_bytes=int(args.body_cache_mb * 1024 * 1024),
     )
     server = SimulatorServer(args.host, args.port, cfg)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())

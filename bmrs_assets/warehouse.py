@@ -45,9 +45,14 @@ def arrow_schema(ds: Dataset) -> pa.Schema:
     return pa.schema([pa.field(c.name, ARROW_TYPES[c.kind], nullable=c.nullable) for c in table_columns(ds)])
 
 
-def to_arrow(ds: Dataset, frame: pd.DataFrame) -> pa.Table:
-    """The frame as an Arrow table with the registry's exact types (no inference)."""
-    return pa.Table.from_pandas(frame, schema=arrow_schema(ds), preserve_index=False, safe=True)
+def to_arrow(ds: Dataset, frame: pd.DataFrame | pa.Table) -> pa.Table:
+    """The frame as an Arrow table with the registry's exact types (no inference).
+
+    A table that ``frames.to_table`` built already has them and is passed through as it is."""
+    schema = arrow_schema(ds)
+    if isinstance(frame, pa.Table):
+        return frame if frame.schema.equals(schema) else frame.cast(schema, safe=True)
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False, safe=True)
 
 
 @dataclass
@@ -82,12 +87,21 @@ class MergeResult:
 
 @dataclass
 class PartitionBatch:
-    """Frames for ``days`` of ``dataset``, produced lazily so a big range never sits in memory whole."""
+    """Frames for ``days`` of ``dataset``, produced lazily so a big range never sits in memory whole.
+
+    A frame is a pandas DataFrame or an Arrow table with the registry's types, or ``None`` for a
+    day whose response the warehouse has already merged unchanged. ``known_bodies`` is for the
+    backend to fill, before it reads ``frames``, with what it remembers (day -> (body digest,
+    rows)); ``info["body_digests"]`` holds, once ``frames`` is exhausted, the digest of each day
+    that was typed, for the backend to remember with the MERGE. A backend that remembers nothing
+    leaves both alone and every day is parsed.
+    """
 
     dataset: Dataset
     days: list[date]
-    frames: Iterable[tuple[date, pd.DataFrame]]
+    frames: Iterable[tuple[date, pd.DataFrame | pa.Table | None]]
     info: dict = field(default_factory=dict)
+    known_bodies: dict[date, tuple[str, int]] = field(default_factory=dict)
 
 
 class Warehouse(Protocol):
@@ -116,16 +130,17 @@ def partition_bounds(ds: Dataset, first: date, last: date) -> tuple[object, obje
     return day_window(first).start, day_window(last).end
 
 
-def tally(ds: Dataset, actions: Iterator[tuple[str, object]], fetched: Counter, days: list[date]) -> dict[date, DayCounts]:
-    """Per-day inserted/updated/unchanged from the MERGE's (action, partition value) rows."""
+def tally(ds: Dataset, actions: Iterator[tuple[str, object] | tuple[str, object, int]], fetched: Counter,
+          days: list[date]) -> dict[date, DayCounts]:
+    """Per-day inserted/updated/unchanged from the MERGE's (action, partition value[, rows]) rows."""
     counts = {d: DayCounts(fetched=fetched.get(d, 0)) for d in days}
-    for action, value in actions:
+    for action, value, *n in actions:
         day = partition_day_of(ds, value)
         c = counts.setdefault(day, DayCounts())
         if action == "INSERT":
-            c.inserted += 1
+            c.inserted += n[0] if n else 1
         elif action == "UPDATE":
-            c.updated += 1
+            c.updated += n[0] if n else 1
     for c in counts.values():
         c.unchanged = c.fetched - c.inserted - c.updated
     return counts

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import json
 from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
 
-from bmrs_assets.frames import FrameError, to_frame
-from bmrs_assets.registry import BOALF, COSTS, FREQ, REGISTRY
+from bmrs_assets.frames import FrameError, to_frame, to_table, typing_fingerprint
+from bmrs_assets.registry import BOALF, COSTS, FREQ, REGISTRY, Col, Kind
 from bmrs_assets.schemas import ValidationFailure
+from bmrs_assets.simulator_data import GENERATORS, SimState
+from bmrs_assets.warehouse import arrow_schema, to_arrow
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 # Real captured responses, by registered dataset (COSTS is Elexon's DISEBSP).
@@ -179,3 +182,101 @@ def test_hash_is_stable_and_content_sensitive():
     again, _ = to_frame(BOALF, DAY, [boalf_row()], ingested_utc=datetime(2030, 1, 1, tzinfo=UTC))
     changed, _ = to_frame(BOALF, DAY, [boalf_row(levelTo=21)], ingested_utc=NOW)
     assert one.loc[0, "_hash_key"] == again.loc[0, "_hash_key"] != changed.loc[0, "_hash_key"]
+
+
+# --- the fast path (to_table) is the reference path (to_frame), only faster ---------------------------
+def reference_table(ds, day, rows):
+    return to_arrow(ds, to_frame(ds, day, copy.deepcopy(rows), ingested_utc=NOW)[0])
+
+
+@pytest.mark.parametrize("generator", sorted(GENERATORS))
+def test_to_table_equals_to_frame_on_simulator_data(generator):
+    code, _, side = generator.partition("/")
+    ds = REGISTRY[code]
+    for day in (date(2025, 10, 26), DAY):  # a 50-period clock-change day and an ordinary one
+        rows = GENERATORS[generator].make(day, SimState())[:3000]
+        if side:
+            rows = [{**r, "bidOffer": side} for r in rows]
+        rows = json.loads(json.dumps(rows))  # as the API sends them
+        table, report = to_table(ds, day, copy.deepcopy(rows), ingested_utc=NOW)
+        assert table.equals(reference_table(ds, day, rows)), (generator, day)
+        assert report.rows_received == len(rows)
+
+
+@pytest.mark.parametrize("code", sorted(SAMPLE_FILES))
+def test_to_table_equals_to_frame_on_real_samples(reference, code):
+    rows = sample_rows(reference, SAMPLE_FILES[code])
+    ds = REGISTRY[code]
+    day = partition_of(code, rows[0])
+    table, _ = to_table(ds, day, copy.deepcopy(rows), ingested_utc=NOW)
+    assert table.equals(reference_table(ds, day, rows))
+
+
+@pytest.mark.parametrize("changes", [
+    {"timeFrom": "2025-12-17T10:30:00+01:00"}, {"timeFrom": "2025-12-17T09:30:00.1234560Z"},
+    {"timeFrom": "2025-12-17T09:30Z"}, {"timeFrom": "2025-12-17T10:30:00+0100"}, {"rrFlag": True},
+    {"amendmentFlag": None, "rrFlag": None}, {"bmUnit": None}, {"settlementDate": "2025-12-18"},
+    {"levelFrom": -2**62}, {"levelFrom": 12.0}, {"acceptanceNumber": 2**53 + 1},
+])
+def test_to_table_equals_to_frame_on_edge_values(changes):
+    rows = [boalf_row(), boalf_row(**{"acceptanceNumber": 8, **changes})]
+    table, report = to_table(BOALF, DAY, copy.deepcopy(rows), ingested_utc=NOW)
+    assert table.equals(reference_table(BOALF, DAY, rows))
+    assert report.rows_outside_partition == (1 if "settlementDate" in changes else 0)
+
+
+def test_to_table_keeps_unknown_fields_and_prices_as_to_frame_does():
+    rows = [boalf_row(newField="abc", anotherOne=3), boalf_row(acceptanceNumber=8)]
+    table, report = to_table(BOALF, DAY, copy.deepcopy(rows), ingested_utc=NOW)
+    assert report.unknown_fields == ["anotherOne", "newField"]
+    assert table.equals(reference_table(BOALF, DAY, rows))
+    freq = [{"dataset": "FREQ", "measurementTime": "2025-12-17T00:00:15Z", "frequency": 50}]
+    assert to_table(FREQ, DAY, copy.deepcopy(freq), ingested_utc=NOW)[0].equals(reference_table(FREQ, DAY, freq))
+
+
+@pytest.mark.parametrize(("bad", "needle"), [
+    ({"levelFrom": "ten"}, "column levelFrom: 1 value(s) are not integers, e.g. 'ten'"),
+    ({"levelFrom": 1.5}, "column levelFrom: 1 value(s) are not integers"),
+    ({"levelFrom": True}, "column levelFrom: 1 value(s) are not integers"),
+    ({"timeFrom": "2025-12-17T09:30:00"}, "column timeFrom: 1 value(s) are not ISO-8601 timestamps with a time zone"),
+    ({"settlementDate": "2025-02-30"}, "column settlementDate: 1 value(s) are not dates"),
+    ({"settlementDate": "0001-01-01"}, "column settlementDate: 1 value(s) are not dates"),
+    ({"soFlag": "true"}, "column soFlag: 1 value(s) are not booleans"),
+    ({"soFlag": 1}, "column soFlag: 1 value(s) are not booleans"),
+    ({"bmUnit": 12}, "column bmUnit: 1 value(s) are not strings"),
+    ({"bmUnit": {"a": 1}}, "column bmUnit: 1 value(s) are not strings"),
+])
+def test_to_table_fails_exactly_as_to_frame(bad, needle):
+    with pytest.raises(FrameError) as err:
+        to_table(BOALF, DAY, [boalf_row(), boalf_row(**bad)], ingested_utc=NOW)
+    assert "BOALF partition 2025-12-17" in str(err.value) and needle in str(err.value)
+    with pytest.raises(FrameError) as ref:
+        to_frame(BOALF, DAY, [boalf_row(), boalf_row(**bad)], ingested_utc=NOW)
+    assert str(err.value) == str(ref.value)
+
+
+def test_to_table_validation_failures_are_pandera_s():
+    rows = [boalf_row(acceptanceNumber=None), boalf_row(settlementPeriodTo=51)]
+    with pytest.raises(ValidationFailure) as err:
+        to_table(BOALF, DAY, copy.deepcopy(rows), ingested_utc=NOW)
+    with pytest.raises(ValidationFailure) as ref:
+        to_frame(BOALF, DAY, copy.deepcopy(rows), ingested_utc=NOW)
+    assert str(err.value) == str(ref.value) and "in_range" in str(err.value)
+    bod = {"dataset": "BOD", "settlementDate": "2025-12-17", "settlementPeriod": 1, "timeFrom": "2025-12-17T00:00:00Z",
+           "levelFrom": 1, "timeTo": "2025-12-17T00:30:00Z", "levelTo": 1, "pairId": 0, "offer": 1.0, "bid": 1.0,
+           "nationalGridBmUnit": "X", "bmUnit": "T_X"}
+    with pytest.raises(ValidationFailure, match="pairId"):
+        to_table(REGISTRY["BOD"], DAY, [bod], ingested_utc=NOW)
+    with pytest.raises(ValidationFailure, match="isin"):
+        to_table(BOALF, DAY, [boalf_row(dataset="BOD")], ingested_utc=NOW)
+
+
+def test_to_table_of_nothing_is_an_empty_table_of_the_schema():
+    table, report = to_table(COSTS, DAY, [], ingested_utc=NOW)
+    assert table.num_rows == 0 and table.schema.equals(arrow_schema(COSTS)) and report.rows_received == 0
+
+
+def test_the_typing_fingerprint_follows_the_registry():
+    assert typing_fingerprint(BOALF) == typing_fingerprint(BOALF) != typing_fingerprint(COSTS)
+    widened = dataclasses.replace(BOALF, columns=(*BOALF.columns, Col("newFlag", Kind.BOOL)))
+    assert typing_fingerprint(widened) != typing_fingerprint(BOALF)

@@ -1,0 +1,154 @@
+"""The throughput work: an unchanged response is recognised before it is parsed, prefetching keeps
+order and errors, and the benchmark machinery runs (on a tiny configuration)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+
+import duckdb
+import pytest
+
+from bmrs_assets import assets, frames
+from bmrs_assets.client import ElexonApiError, ElexonClient
+from bmrs_assets.duckdb_warehouse import BODIES_TABLE
+from bmrs_assets.registry import COSTS
+from bmrs_assets.runner import materialize_range
+
+from .scripted_server import Reply, ScriptedServer
+
+DAY = date(2025, 12, 17)
+
+
+def metadata_of(result, code):
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        if mat.asset_key.path[-1] == code.lower():
+            return {k: v.value for k, v in mat.metadata.items()}
+    raise AssertionError(f"no materialization for {code}")
+
+
+def dump(db, table):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def parse_calls(monkeypatch):
+    calls: list[str] = []
+    real = assets.to_table
+
+    def counting(ds, day, rows, **kw):
+        calls.append(f"{ds.code} {day}")
+        return real(ds, day, rows, **kw)
+
+    monkeypatch.setattr(assets, "to_table", counting)
+    return calls
+
+
+def test_an_unchanged_response_is_not_parsed_and_nothing_is_written(platform_env, instance, simulator, parse_calls):
+    first, _ = materialize_range(DAY, DAY, ["COSTS", "BOALF"], instance=instance)
+    assert first.success and sorted(parse_calls) == ["BOALF 2025-12-17", "COSTS 2025-12-17"]
+    snapshot = {t: dump(platform_env, t) for t in ("bmrs_costs", "bmrs_boalf")}
+    parse_calls.clear()
+    again, lines = materialize_range(DAY, DAY, ["COSTS", "BOALF"], instance=instance)
+    assert again.success and parse_calls == []
+    for code in ("COSTS", "BOALF"):
+        md = metadata_of(again, code)
+        assert md["days_unchanged_body"] == 1 and md["rows_inserted"] == md["rows_updated"] == 0
+        assert md["rows_unchanged"] == md["rows_fetched"] == len(snapshot[f"bmrs_{code.lower()}"])
+        assert md["api_requests"] == 1  # the response is still fetched: only its parsing is skipped
+    assert all(ln.inserted == ln.updated == 0 and ln.unchanged == ln.rows > 0 for ln in lines)
+    assert {t: dump(platform_env, t) for t in snapshot} == snapshot
+
+    # a changed response (a later settlement run revises COSTS) is parsed and MERGEd as before
+    simulator.config.run = 1
+    revised, _ = materialize_range(DAY, DAY, ["COSTS", "BOALF"], instance=instance)
+    assert revised.success and parse_calls == ["COSTS 2025-12-17"]
+    md = metadata_of(revised, "COSTS")
+    assert md["days_unchanged_body"] == 0 and md["rows_updated"] > 0
+    assert dump(platform_env, "bmrs_costs") != snapshot["bmrs_costs"]
+    assert dump(platform_env, "bmrs_boalf") == snapshot["bmrs_boalf"]
+    con = duckdb.connect(str(platform_env), read_only=True)
+    try:
+        remembered = con.execute(f"SELECT dataset, day, rows FROM {BODIES_TABLE} ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    assert remembered == [("BOALF", DAY, len(snapshot["bmrs_boalf"])), ("COSTS", DAY, 48)]
+
+
+def test_new_typing_rules_parse_an_unchanged_response_again(platform_env, instance, parse_calls, monkeypatch):
+    assert materialize_range(DAY, DAY, ["COSTS"], instance=instance)[0].success
+    monkeypatch.setattr(frames, "TYPING_VERSION", frames.TYPING_VERSION + "-next")
+    again, _ = materialize_range(DAY, DAY, ["COSTS"], instance=instance)
+    assert again.success and parse_calls == ["COSTS 2025-12-17"] * 2
+    assert metadata_of(again, "COSTS")["days_unchanged_body"] == 0
+
+
+def test_a_failed_write_remembers_no_response(platform_env, instance, parse_calls, monkeypatch):
+    from bmrs_assets import duckdb_warehouse
+
+    def failing(*_a, **_k):
+        raise RuntimeError("injected failure before the MERGE")
+
+    with monkeypatch.context() as m:
+        m.setattr(duckdb_warehouse, "merge_sql", failing)
+        m.setattr(duckdb_warehouse, "insert_sql", failing)  # a first load INSERTs: nothing in the range to match
+        assert not materialize_range(DAY, DAY, ["COSTS"], instance=instance)[0].success
+    again, _ = materialize_range(DAY, DAY, ["COSTS"], instance=instance)
+    assert again.success and len(parse_calls) == 2  # nothing was remembered, so it is parsed again
+    assert metadata_of(again, "COSTS")["rows_inserted"] == 48
+
+
+def test_prefetching_yields_days_in_order_and_fails_on_the_failing_day(simulator):
+    days = [date(2025, 12, d) for d in range(10, 16)]
+    info: dict = {}
+    client = ElexonClient(base_url=simulator.url, rate_limit_per_s=1000)
+    got = [d for d, t in assets.fetch_frames(COSTS, days, client, info, in_flight=3) if t.num_rows == 48]
+    assert got == days and info["api_requests"] == 6 and set(info["body_digests"]) == set(days)
+
+    def reply(path, n):
+        return Reply(status=404, body=b'{"error": "nope"}') if "2025-12-12" in path else Reply(body=b"[]")
+
+    server = ScriptedServer(reply)
+    try:
+        client = ElexonClient(base_url=server.url, rate_limit_per_s=1000, max_retries=0)
+        seen = []
+        with pytest.raises(ElexonApiError, match="COSTS partition 2025-12-12"):
+            for d, _ in assets.fetch_frames(dataclasses_replace_allow_empty(COSTS), days, client, {}, in_flight=3):
+                seen.append(d)
+        assert seen == days[:2]
+    finally:
+        server.stop()
+
+
+def dataclasses_replace_allow_empty(ds):
+    import dataclasses
+
+    return dataclasses.replace(ds, allow_empty=True)
+
+
+def test_the_benchmark_runs_on_a_tiny_configuration(tmp_path):
+    """One day, one repetition, platform + floor + no-op re-run: the machinery, not the figures."""
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "bmrs_assets.bench", "--days", "1", "--reps", "1", "--no-warmup",
+                           "--no-dlt", "--scenarios", "boalf,noop", "--out", str(out)],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (report_file,) = out.glob("*.json")
+    report = json.loads(report_file.read_text())
+    runs = {(r["scenario"], r["contender"]): r for r in report["runs"]}
+    assert set(runs) == {("boalf", "platform"), ("boalf", "floor"), ("noop", "platform-rerun")}
+    rows = runs[("boalf", "floor")]["extra"]["rows_in_table"]
+    assert rows == runs[("boalf", "platform")]["extra"]["rows_in_table"] > 15_000
+    assert runs[("noop", "platform-rerun")]["extra"]["rows_written"] == 0
+    assert runs[("noop", "platform-rerun")]["extra"]["days_unchanged_body"] == 1
+    assert all(r["peak_rss_mib"] > 50 and r["seconds"] > 0 for r in report["runs"])
+    assert report["meta"]["versions"]["dagster"] and report["meta"]["machine"]["cores"]
+    assert "| BOALF 1 d, platform, single-run backfill |" in (out / "latest.md").read_text()
+    assert report["ratios"]["noop_rows_written"] == 0 and report["ratios"]["boalf_vs_floor"] > 0
