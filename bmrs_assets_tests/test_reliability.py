@@ -162,6 +162,7 @@ def test_concurrent_runs_share_the_duckdb_file_and_the_rate_limit(tmp_path, monk
     db = tmp_path / "w.duckdb"
     rate = 4.0
     env = {**os.environ, "BMRS_API_BASE_URL": server.url, "BMRS_DUCKDB_PATH": str(db), "DAGSTER_HOME": str(home),
+           "BMRS_API_TIMEOUT_S": "60",  # no faults here: five processes share one in-test simulator thread
            "BMRS_RATE_LIMIT_PER_S": str(rate), "BMRS_RATE_LIMIT_FILE": str(tmp_path / "rate"),
            "BMRS_START_DATE": "2024-01-01"}
     jobs = [("BOALF", "2025-11-01", "2025-11-02"), ("BOALF", "2025-11-03", "2025-11-04"),
