@@ -97,6 +97,14 @@ def dedup_sql(ds: Dataset, stage: str) -> str:
             f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY {order}) = 1")
 
 
+def _has_duplicate_keys(table: pa.Table, key: list[str]) -> bool:
+    """Whether any key occurs twice in ``table`` (nulls equal to nulls, as IS NOT DISTINCT FROM)."""
+    if table.num_rows < 2:
+        return False
+    counts = table.select(key).group_by(key).aggregate([([], "count_all")])
+    return counts.num_rows < table.num_rows
+
+
 def _action_counts(actions: pa.Table) -> Iterator[tuple[str, object, int]]:
     """(action, partition value, rows) from the rows the MERGE returned, grouped without Python per row."""
     grouped = actions.group_by(actions.column_names).aggregate([([], "count_all")])
@@ -144,6 +152,10 @@ class DuckDBWarehouse:
             ordinal = 0
             skipped: dict[date, int] = {}
             staged: list[pa.Table] = []  # Arrow, as typed: scanned by DuckDB in place, never copied
+            # A key that holds the partition column cannot repeat across days: checking each day as it
+            # comes is then enough, and far cheaper in memory than one hash of the whole range's keys.
+            per_day_check = ds.partition_column in ds.key
+            duplicate_in_a_day = False
             for day, frame in batch.frames:
                 if frame is None:  # the response the warehouse last merged for this day, unchanged
                     skipped[day] = batch.known_bodies[day][1]
@@ -153,6 +165,8 @@ class DuckDBWarehouse:
                 arrow = to_arrow(ds, frame)
                 del frame
                 n = arrow.num_rows
+                if per_day_check and not duplicate_in_a_day:
+                    duplicate_in_a_day = _has_duplicate_keys(arrow, list(ds.key))
                 staged.append(arrow.append_column(
                     pa.field("_ordinal", pa.int64(), nullable=False),
                     pa.array(np.arange(ordinal + 1, ordinal + 1 + n, dtype=np.int64))))
@@ -164,7 +178,8 @@ class DuckDBWarehouse:
             del staged
             con.register("stage", stage)
             keys = ", ".join(quote(k) for k in ds.key)
-            has_duplicates = con.execute(f"SELECT EXISTS (SELECT 1 FROM stage GROUP BY {keys} HAVING count(*) > 1)").fetchone()[0]
+            has_duplicates = duplicate_in_a_day if per_day_check else con.execute(
+                f"SELECT EXISTS (SELECT 1 FROM stage GROUP BY {keys} HAVING count(*) > 1)").fetchone()[0]
             if has_duplicates:
                 con.execute(f"CREATE TEMP TABLE src AS {dedup_sql(ds, 'stage')}")
                 con.unregister("stage")
