@@ -33,6 +33,7 @@ from bmrs_assets.warehouse import (
     partition_bounds,
     partition_day_of,
     quote,
+    release_memory,
     tally,
     to_arrow,
 )
@@ -173,9 +174,9 @@ class DuckDBWarehouse:
                 ordinal += n
                 del arrow
             started = time.perf_counter()
+            release_memory()
             schema = arrow_schema(ds).append(pa.field("_ordinal", pa.int64(), nullable=False))
             stage = pa.concat_tables(staged) if staged else schema.empty_table()
-            del staged
             con.register("stage", stage)
             keys = ", ".join(quote(k) for k in ds.key)
             has_duplicates = duplicate_in_a_day if per_day_check else con.execute(
@@ -183,7 +184,7 @@ class DuckDBWarehouse:
             if has_duplicates:
                 con.execute(f"CREATE TEMP TABLE src AS {dedup_sql(ds, 'stage')}")
                 con.unregister("stage")
-                del stage
+                del stage, staged
             else:  # the common case: no key twice, so the staged rows are the source as they are
                 con.execute('CREATE TEMP VIEW src AS SELECT * EXCLUDE ("_ordinal") FROM stage')
             fetched: Counter = Counter()
@@ -206,7 +207,16 @@ class DuckDBWarehouse:
                     # Nothing stored in the range yet (a first load): the MERGE, whose ON clause only
                     # matches rows inside the range, would insert every row. A plain INSERT does just
                     # that with half the memory (no join, no RETURNING).
-                    con.execute(insert_sql(ds, target, "src"))
+                    if has_duplicates:
+                        con.execute(insert_sql(ds, target, "src"))
+                    else:  # day by day, each day's Arrow freed once written: a third of the peak memory
+                        con.execute("DROP VIEW src")
+                        con.unregister("stage")
+                        del stage
+                        while staged:
+                            con.register("day_rows", staged.pop(0))
+                            con.execute(insert_sql(ds, target, "day_rows"))
+                            con.unregister("day_rows")
                     counts = {d: DayCounts(fetched=fetched.get(d, 0), inserted=fetched.get(d, 0)) for d in batch.days}
                 for day, n in skipped.items():
                     counts[day] = DayCounts(fetched=n, unchanged=n)
