@@ -425,7 +425,9 @@ def summarise(runs: list[Run], args: argparse.Namespace) -> tuple[list[dict], di
     row(f"BOALF {days} d, platform, per-partition default ({days} runs)", "per_partition", "platform-per-partition",
         "floor")
     if rows and rows[-1]["what"].startswith(f"BOALF {days} d, platform, per-partition") and m("boalf", "platform"):
-        rows[-1]["note"] = f"× the single-run backfill: {rows[-1]['seconds'] / m('boalf', 'platform'):.1f}"
+        rows[-1]["note"] = (f"× the single-run backfill: {rows[-1]['seconds'] / m('boalf', 'platform'):.1f}; "
+                            + rows[-1]["note"])
+        rows[-1]["floor_seconds"] = m("boalf", "floor")
         rows[-1]["vs_floor"] = rows[-1]["seconds"] / rows[-1]["floor_seconds"] if rows[-1]["floor_seconds"] else None
     row(f"BOD {args.bod_days} d, platform", "bod", "platform", "floor")
     row(f"BOALF {days} d, 500 ms latency, platform (4/s, {IN_FLIGHT} in flight)", "latency", "platform",
