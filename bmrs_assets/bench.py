@@ -63,16 +63,17 @@ def child_platform(spec: dict) -> dict:
     """bmrs_assets through Dagster: one range run, or one run per day (``per_partition``)."""
     import dagster as dg
 
-    from bmrs_assets.runner import materialize_range
+    from bmrs_assets.runner import asset_job, materialize_range
 
     instance = dg.DagsterInstance.get()
     days = _days(spec["first"], spec["last"])
     ranges = [(d, d) for d in days] if spec.get("per_partition") else [(days[0], days[-1])]
+    job = asset_job([spec["dataset"]])  # the code location, loaded before the run as a run worker does
     started = time.perf_counter()
     written = fetched = skipped = 0
     in_asset = 0.0  # fetch + parse + type + validate + MERGE: the step's own work (handle_output)
     for first, last in ranges:
-        result, lines = materialize_range(first, last, [spec["dataset"]], instance=instance)
+        result, lines = materialize_range(first, last, instance=instance, job=job)
         if not result.success:
             raise SystemExit(f"platform run failed for {first}..{last}")
         written += sum(ln.inserted + ln.updated for ln in lines)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -98,18 +97,26 @@ def dedup_sql(ds: Dataset, stage: str) -> str:
             f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY {order}) = 1")
 
 
-def _has_duplicate_keys(table: pa.Table, key: list[str]) -> bool:
-    """Whether any key occurs twice in ``table`` (nulls equal to nulls, as IS NOT DISTINCT FROM)."""
+def _has_duplicate_keys(con: duckdb.DuckDBPyConnection, table: pa.Table, key: list[str]) -> bool:
+    """Whether any key occurs twice in ``table`` (GROUP BY treats nulls as equal, as IS NOT DISTINCT FROM)."""
     if table.num_rows < 2:
         return False
-    counts = table.select(key).group_by(key).aggregate([([], "count_all")])
-    return counts.num_rows < table.num_rows
+    con.register("keys_to_check", table)
+    try:
+        keys = ", ".join(quote(k) for k in key)
+        return con.execute(f"SELECT EXISTS (SELECT 1 FROM keys_to_check GROUP BY {keys} HAVING count(*) > 1)"
+                           ).fetchone()[0]
+    finally:
+        con.unregister("keys_to_check")
 
 
-def _action_counts(actions: pa.Table) -> Iterator[tuple[str, object, int]]:
+def _action_counts(con: duckdb.DuckDBPyConnection, actions: pa.Table) -> list[tuple[str, object, int]]:
     """(action, partition value, rows) from the rows the MERGE returned, grouped without Python per row."""
-    grouped = actions.group_by(actions.column_names).aggregate([([], "count_all")])
-    yield from zip(*(grouped.column(i).to_pylist() for i in range(3)), strict=True)
+    con.register("merge_actions", actions)
+    try:
+        return con.execute("SELECT *, count(*) FROM merge_actions GROUP BY ALL").fetchall()
+    finally:
+        con.unregister("merge_actions")
 
 
 @dataclass
@@ -167,7 +174,7 @@ class DuckDBWarehouse:
                 del frame
                 n = arrow.num_rows
                 if per_day_check and not duplicate_in_a_day:
-                    duplicate_in_a_day = _has_duplicate_keys(arrow, list(ds.key))
+                    duplicate_in_a_day = _has_duplicate_keys(con, arrow, list(ds.key))
                 staged.append(arrow.append_column(
                     pa.field("_ordinal", pa.int64(), nullable=False),
                     pa.array(np.arange(ordinal + 1, ordinal + 1 + n, dtype=np.int64))))
@@ -201,7 +208,7 @@ class DuckDBWarehouse:
                 if con.execute(f"SELECT EXISTS (SELECT 1 FROM {target} AS T WHERE {partition_filter(ds, 'T', 1)})",
                                [first, last]).fetchone()[0]:
                     actions = con.execute(merge_sql(ds, target, "src"), [first, last]).to_arrow_table()
-                    counts = tally(ds, _action_counts(actions), fetched, batch.days)
+                    counts = tally(ds, _action_counts(con, actions), fetched, batch.days)
                     del actions
                 else:
                     # Nothing stored in the range yet (a first load): the MERGE, whose ON clause only

@@ -38,16 +38,24 @@ def last_complete_days(n: int, today: date | None = None) -> list[date]:
     return [today - timedelta(days=i) for i in range(n, 0, -1)]
 
 
-def materialize_range(first: date, last: date, selection: list[str] | None = None,
-                      instance: dg.DagsterInstance | None = None,
-                      log_level: str = "WARNING") -> tuple[dg.ExecuteInProcessResult, list[DayLine]]:
-    """One run over [first, last] for the selected assets (all of them, revenue assets included, by default)."""
+def asset_job(selection: list[str] | None = None) -> dg.JobDefinition:
+    """The job over the selected assets (all of them, revenue assets included, by default).
+
+    Loading the code location: what a Dagster run worker does once, before its run starts.
+    """
     from bmrs_assets.definitions import build_all_definitions  # reads the environment at call time
 
-    defs = build_all_definitions()
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = build_all_definitions().resolve_implicit_global_asset_job_def()
     if selection:
         job = job.get_subset(asset_selection={dg.AssetKey(["bmrs", s.lower()]) for s in selection})
+    return job
+
+
+def materialize_range(first: date, last: date, selection: list[str] | None = None,
+                      instance: dg.DagsterInstance | None = None, log_level: str = "WARNING",
+                      job: dg.JobDefinition | None = None) -> tuple[dg.ExecuteInProcessResult, list[DayLine]]:
+    """One run over [first, last] for the selected assets (or for ``job``, already loaded)."""
+    job = job or asset_job(selection)
     result = job.execute_in_process(
         instance=instance or dg.DagsterInstance.get(),
         tags={RANGE_START: first.isoformat(), RANGE_END: last.isoformat()},
