@@ -17,7 +17,7 @@ import dagster as dg
 import pyarrow as pa
 
 from bmrs_assets.automation import automation_condition
-from bmrs_assets.client import ElexonClient, bodies_digest, parse_body
+from bmrs_assets.client import Body, DayDigest, ElexonClient, initial_slices, parse_body
 from bmrs_assets.config import start_date
 from bmrs_assets.frames import to_table, typing_fingerprint
 from bmrs_assets.freshness import freshness_policy
@@ -44,12 +44,15 @@ def fetch_frames(ds: Dataset, days: list[date], client: ElexonClient, info: dict
                  in_flight: int = 1) -> Iterator[tuple[date, pa.Table | None]]:
     """Fetch, type and validate each day in turn; counters go into ``info`` for metadata.
 
-    Up to ``in_flight`` days are fetched ahead, on threads, while the current one is typed and
-    staged (each request still takes its turn of the client's rate limit). A day whose response
-    bodies hash to the digest in ``known`` (what the warehouse remembers having merged from that
-    exact response) is yielded as ``None`` without being parsed: nothing about it can change.
-    Digests of the days that were typed are left in ``info["body_digests"]`` for the warehouse
-    to remember, in the same transaction as the MERGE.
+    Requests run on up to ``in_flight`` threads, a day or more ahead (each still takes its turn
+    of the client's rate limit), while the current day is typed and staged. A day the warehouse
+    has never merged is typed response by response as they arrive (BOD comes in nine), so
+    downloading overlaps typing and one response's rows are in memory at a time. A day it has
+    merged is first received whole: if its bodies hash to the digest in ``known`` (what the
+    warehouse remembers having merged from that exact response) it is yielded as ``None``
+    without being parsed, since nothing about it can change. Digests of the days that were
+    typed are left in ``info["body_digests"]`` for the warehouse to remember, in the same
+    transaction as the MERGE.
     """
     info.update(rows_fetched=0, rows_outside_partition=0, unknown_fields=[], api_requests=0,
                 api_retries=0, api_window_splits=0, api_bytes=0, fetch_seconds=0.0,
@@ -57,55 +60,77 @@ def fetch_frames(ds: Dataset, days: list[date], client: ElexonClient, info: dict
     known = {} if known is None else known
     fingerprint = typing_fingerprint(ds)
     pool = ThreadPoolExecutor(max_workers=max(1, in_flight), thread_name_prefix=f"fetch-{ds.code}")
-    pending: deque[tuple[date, Future]] = deque()
+    pending: deque[tuple[date, list[Future]]] = deque()
     queue = iter(days)
+
+    def received(future: Future) -> list[Body]:
+        bodies, stats = future.result()
+        info["api_requests"] += stats.requests
+        info["api_retries"] += stats.retries
+        info["api_window_splits"] += stats.splits
+        info["api_bytes"] += stats.bytes
+        info["fetch_seconds"] += stats.seconds
+        return bodies
+
     try:
         def top_up() -> None:
             while len(pending) < max(1, in_flight):
                 day = next(queue, None)
                 if day is None:
                     return
-                pending.append((day, pool.submit(client.fetch_day_bodies, ds, day)))
+                pending.append((day, [pool.submit(client.fetch_slice_bodies, ds, sl)
+                                      for sl in initial_slices(ds, day)]))
 
         top_up()
         while pending:
-            day, future = pending.popleft()
-            bodies, stats = future.result()
-            del future
+            day, futures = pending.popleft()
             top_up()
-            info["api_requests"] += stats.requests
-            info["api_retries"] += stats.retries
-            info["api_window_splits"] += stats.splits
-            info["api_bytes"] += stats.bytes
-            info["fetch_seconds"] += stats.seconds
-            digest = bodies_digest(fingerprint, bodies)
-            if day in known and known[day][0] == digest:
-                del bodies
-                info["days_unchanged_body"] += 1
-                info["rows_fetched"] += known[day][1]
-                yield day, None
-                continue
-            rows: list[dict] = []
-            while bodies:  # parse and free each body in turn
-                rows.extend(parse_body(ds, bodies.pop(0)))
-            info["rows_fetched"] += len(rows)
-            table, report = to_table(ds, day, rows, ingested_utc=datetime.now(UTC))
-            del rows
-            info["rows_outside_partition"] += report.rows_outside_partition
-            info["unknown_fields"] = sorted(set(info["unknown_fields"]) | set(report.unknown_fields))
-            if report.unknown_fields and log is not None:
+            digest = DayDigest(fingerprint)
+            if day in known:
+                bodies = [b for f in futures for b in received(f)]
+                for b in bodies:
+                    digest.add(b)
+                if known[day][0] == digest.hexdigest():
+                    del bodies
+                    info["days_unchanged_body"] += 1
+                    info["rows_fetched"] += known[day][1]
+                    yield day, None
+                    continue
+                arriving: Iterator[Body] = iter(bodies)
+            else:
+                arriving = (b for f in futures for b in received(f))
+            del futures
+            tables, received_rows, outside, unknown = [], 0, 0, set()
+            for body in arriving:  # typed and freed one response at a time
+                if day not in known:
+                    digest.add(body)
+                rows = parse_body(ds, body)
+                del body
+                received_rows += len(rows)
+                table, report = to_table(ds, day, rows, ingested_utc=datetime.now(UTC))
+                del rows
+                tables.append(table)
+                outside += report.rows_outside_partition
+                unknown |= set(report.unknown_fields)
+            table = pa.concat_tables(tables) if len(tables) > 1 else tables[0] if tables else None
+            del tables
+            info["rows_fetched"] += received_rows
+            info["rows_outside_partition"] += outside
+            info["unknown_fields"] = sorted(set(info["unknown_fields"]) | unknown)
+            if unknown and log is not None:
                 log.warning(f"{ds.code} {day}: API sent fields the registry does not know, kept in "
-                            f"_extra: {report.unknown_fields}")
-            if table.num_rows == 0 and not ds.allow_empty:
+                            f"_extra: {sorted(unknown)}")
+            if table is None or (table.num_rows == 0 and not ds.allow_empty):
                 raise EmptyPartition(
-                    f"{ds.code} partition {day}: the API returned {report.rows_received} row(s) and none "
+                    f"{ds.code} partition {day}: the API returned {received_rows} row(s) and none "
                     f"belong to this settlement day; {ds.code} always has data, so this partition fails "
                     "rather than succeed empty (re-run it once Elexon has published the day)")
-            info["body_digests"][day] = digest
+            info["body_digests"][day] = digest.hexdigest()
             yield day, table
     finally:
-        for _, future in pending:
-            future.cancel()
+        for _, futures in pending:
+            for future in futures:
+                future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         client.close()
 

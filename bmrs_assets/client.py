@@ -148,8 +148,9 @@ def initial_slices(ds: Dataset, day: date) -> list[Slice]:
             window = day_window(day)
             chunks = window.chunks(ds.max_window) if ds.max_window else [window]
             out.extend(Slice(day, v, window=w) for w in chunks)
-        elif ds.style is Style.SETTLEMENT_DAY:
-            out.append(Slice(day, v, periods=(1, 50)))
+        elif ds.style is Style.SETTLEMENT_DAY:  # up to 50 periods: the API returns those the day has
+            step = ds.periods_per_request or 50
+            out.extend(Slice(day, v, periods=(lo, min(lo + step - 1, 50))) for lo in range(1, 51, step))
         else:
             out.append(Slice(day, v))
     return out
@@ -209,13 +210,22 @@ def parse_body(ds: Dataset, body: Body) -> list[dict]:
     return rows
 
 
-def bodies_digest(fingerprint: str, bodies: list[Body]) -> str:
-    """A digest of everything that decides a day's rows: the typing rules and every body received."""
-    h = hashlib.sha256(fingerprint.encode())
-    for b in bodies:
-        h.update(repr((b.slice.variant, b.slice.window, b.slice.periods, len(b.content))).encode())
-        h.update(b.sha256 or hashlib.sha256(b.content).digest())
-    return h.hexdigest()
+class DayDigest:
+    """A digest of everything that decides a day's rows: the typing rules and every body received.
+
+    Bodies are added in request order, each as it arrives, so it needs no body kept.
+    """
+
+    def __init__(self, fingerprint: str) -> None:
+        self._h = hashlib.sha256(fingerprint.encode())
+
+    def add(self, b: Body) -> None:
+        self._h.update(repr((b.slice.variant, b.slice.window, b.slice.periods, len(b.content))).encode())
+        self._h.update(b.sha256 or hashlib.sha256(b.content).digest())
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -285,6 +295,14 @@ class ElexonClient:
         stats = FetchStats()
         started = time.perf_counter()
         bodies = list(self.iter_bodies(ds, initial_slices(ds, day), stats))
+        stats.seconds = time.perf_counter() - started
+        return bodies, stats
+
+    def fetch_slice_bodies(self, ds: Dataset, sl: Slice) -> tuple[list[Body], FetchStats]:
+        """The bodies that answer one slice (more than one if the API had it split), with counters."""
+        stats = FetchStats()
+        started = time.perf_counter()
+        bodies = list(self.iter_bodies(ds, [sl], stats))
         stats.seconds = time.perf_counter() - started
         return bodies, stats
 

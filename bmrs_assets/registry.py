@@ -104,6 +104,9 @@ class Dataset:
     from_param: str = "from"
     to_param: str = "to"
     max_window: timedelta | None = None
+    # SETTLEMENT_DAY style: settlement periods per request (None: the whole day in one). Smaller
+    # responses are typed while the next one downloads, and only one is in memory at a time.
+    periods_per_request: int | None = None
     revision_column: str | None = None
     path_variants: tuple[dict[str, str], ...] = ({},)
     allow_empty: bool = False
@@ -130,6 +133,9 @@ class Dataset:
         part = self.column(self.partition_column)
         if part.nullable:
             raise ValueError(f"{self.code}: partition column {part.name} must be non-nullable")
+        if self.periods_per_request is not None and (self.style is not Style.SETTLEMENT_DAY
+                                                     or not 1 <= self.periods_per_request <= 50):
+            raise ValueError(f"{self.code}: periods_per_request is 1-50, for the settlement-day style only")
         if self.iris not in ("merge", "land", "raw"):
             raise ValueError(f"{self.code}: iris must be 'merge', 'land' or 'raw', not {self.iris!r}")
 
@@ -308,6 +314,7 @@ BOD = Dataset(
     ),
     key=("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod", "pairId", "timeFrom"),
     partition_column="settlementDate",
+    periods_per_request=6,  # ~70 MB a day in one response; ~8 MB each in nine
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
 )

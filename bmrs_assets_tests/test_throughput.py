@@ -9,12 +9,13 @@ import sys
 from datetime import date
 
 import duckdb
+import pyarrow.compute as pc
 import pytest
 
 from bmrs_assets import assets, frames
-from bmrs_assets.client import ElexonApiError, ElexonClient
+from bmrs_assets.client import ElexonApiError, ElexonClient, initial_slices
 from bmrs_assets.duckdb_warehouse import BODIES_TABLE
-from bmrs_assets.registry import COSTS
+from bmrs_assets.registry import BOD, COSTS
 from bmrs_assets.runner import materialize_range
 
 from .scripted_server import Reply, ScriptedServer
@@ -125,6 +126,30 @@ def test_prefetching_yields_days_in_order_and_fails_on_the_failing_day(simulator
         assert seen == days[:2]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("day", [DAY, date(2025, 10, 26)])  # an ordinary day and a 50-period one
+def test_a_day_fetched_in_period_chunks_types_to_the_whole_day_response(simulator, day):
+    """BOD comes in nine requests, each typed as it arrives: the same rows, values and hashes as one."""
+    import dataclasses
+
+    assert [s.periods for s in initial_slices(BOD, day)] == [(1, 6), (7, 12), (13, 18), (19, 24), (25, 30),
+                                                             (31, 36), (37, 42), (43, 48), (49, 50)]
+    whole = dataclasses.replace(BOD, periods_per_request=None)
+    tables, infos = {}, {}
+    for name, ds in (("chunks", BOD), ("whole", whole)):
+        infos[name] = {}
+        client = ElexonClient(base_url=simulator.url, rate_limit_per_s=1000)
+        ((got_day, table),) = list(assets.fetch_frames(ds, [day], client, infos[name]))
+        assert got_day == day
+        tables[name] = table.drop_columns(["_ingested_utc"])
+    assert infos["chunks"]["api_requests"] == 9 and infos["whole"]["api_requests"] == 1
+    assert tables["chunks"].num_rows == tables["whole"].num_rows > 250_000
+    # the same rows, values and _hash_key (in period-chunk order, which no key spans: it holds the period)
+    by_key = [(k, "ascending") for k in BOD.key]
+    assert tables["chunks"].sort_by(by_key).equals(tables["whole"].sort_by(by_key))
+    assert pc.max(tables["chunks"]["settlementPeriod"]).as_py() == (50 if day.month == 10 else 48)
+    assert infos["chunks"]["rows_fetched"] == infos["whole"]["rows_fetched"]
 
 
 def dataclasses_replace_allow_empty(ds):
