@@ -3,9 +3,9 @@
 A :class:`DerivedTable` declares a table exactly as a registry ``Dataset`` does - columns with
 logical ``Kind``s, the natural key the MERGE matches on, the partition column, an optional
 revision column - but has no endpoint: its rows are computed from other tables by the revenue
-assets (``revenue.py`` holds the method, ``derived_assets.py`` the Dagster wiring). It offers the
-same table interface as ``Dataset`` (``code``, ``columns``, ``key``, ``table``, ``column()`` ...),
-so schemas, the warehouse backends, the IO manager and the unique-key check work on it unchanged.
+assets (``revenue.py`` holds the method, ``derived_assets.py`` the Dagster wiring). Both are a
+``registry.TableDeclaration`` (``code``, ``columns``, ``key``, ``table``, ``column()`` ...), so
+schemas, the warehouse backends, the IO manager and the unique-key check work on it unchanged.
 
 :func:`get_table_spec` is the lookup the IO manager uses to read any table back: registry datasets
 and derived tables alike, by asset name.
@@ -18,14 +18,11 @@ from dataclasses import dataclass
 
 import pandera.pandas as pa
 
-from bmrs_assets.registry import REGISTRY, Col, Dataset, Kind
-
-D, TS, I, F, B, S, J = Kind.DATE, Kind.TIMESTAMP, Kind.INT, Kind.FLOAT, Kind.BOOL, Kind.STRING, Kind.JSON
-PERIOD_CHECK = pa.Check.in_range(1, 50)
+from bmrs_assets.registry import PERIOD_CHECK, REGISTRY, TS, B, Col, D, Dataset, F, I, J, Kind, S, TableDeclaration
 
 
 @dataclass(frozen=True, eq=False)
-class DerivedTable:
+class DerivedTable(TableDeclaration):
     """A computed table: same declaration as a registry dataset, plus the assets it is computed from."""
 
     code: str  # upper-case snake case; the asset is bmrs/<code lower>, the table bmrs_<code lower>
@@ -41,36 +38,9 @@ class DerivedTable:
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Z][A-Z0-9_]{1,40}", self.code):
             raise ValueError(f"derived table code {self.code!r} must be upper-case letters, digits and _")
-        names = [c.name for c in self.columns]
-        if len(set(names)) != len(names):
-            raise ValueError(f"{self.code}: duplicate column names")
-        for col in (*self.key, self.partition_column, *filter(None, [self.revision_column])):
-            if col not in names:
-                raise ValueError(f"{self.code}: {col!r} is not a declared column")
-        if self.partition_kind is not Kind.DATE or self.column(self.partition_column).nullable:
-            raise ValueError(f"{self.code}: the partition column must be a non-nullable DATE")
-
-    @property
-    def asset_name(self) -> str:
-        return self.code.lower()
-
-    @property
-    def table(self) -> str:
-        return f"bmrs_{self.code.lower()}"
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    @property
-    def partition_kind(self) -> Kind:
-        return self.column(self.partition_column).kind
-
-    def column(self, name: str) -> Col:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(f"{self.code} has no column {name!r}")
+        self.validate_columns()
+        if self.partition_kind is not Kind.DATE:
+            raise ValueError(f"{self.code}: the partition column must be a DATE")
 
 
 def _unit_period() -> tuple[Col, ...]:

@@ -89,8 +89,54 @@ class Freshness:
     resettlement_days: tuple[int, ...] = ()  # ages (days) at which later settlement runs revise a day
 
 
+class TableDeclaration:
+    """What a warehouse table needs from its declaration, fetched (:class:`Dataset`) or derived.
+
+    Schemas, both warehouse backends, the IO manager and the unique-key check use only this.
+    """
+
+    code: str
+    columns: tuple[Col, ...]
+    key: tuple[str, ...]
+    partition_column: str
+    revision_column: str | None
+
+    def validate_columns(self) -> None:
+        """Column names unique; key, partition and revision columns declared; partition non-nullable."""
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.code}: duplicate column names")
+        for col in (*self.key, self.partition_column, *filter(None, [self.revision_column])):
+            if col not in names:
+                raise ValueError(f"{self.code}: {col!r} is not a declared column")
+        if self.column(self.partition_column).nullable:
+            raise ValueError(f"{self.code}: partition column {self.partition_column} must be non-nullable")
+
+    @property
+    def asset_name(self) -> str:
+        return self.code.lower()
+
+    @property
+    def table(self) -> str:
+        return f"bmrs_{self.code.lower()}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def partition_kind(self) -> Kind:
+        return self.column(self.partition_column).kind
+
+    def column(self, name: str) -> Col:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.code} has no column {name!r}")
+
+
 @dataclass(frozen=True, eq=False)
-class Dataset:
+class Dataset(TableDeclaration):
     """A registry entry. See the module docstring."""
 
     code: str
@@ -122,44 +168,14 @@ class Dataset:
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Z0-9]{2,12}", self.code):
             raise ValueError(f"dataset code {self.code!r} must be 2-12 upper-case letters/digits")
-        names = [c.name for c in self.columns]
-        if len(set(names)) != len(names):
-            raise ValueError(f"{self.code}: duplicate column names")
-        for col in (*self.key, self.partition_column, *filter(None, [self.revision_column])):
-            if col not in names:
-                raise ValueError(f"{self.code}: {col!r} is not a declared column")
+        self.validate_columns()
         if self.partition_kind not in (Kind.DATE, Kind.TIMESTAMP):
             raise ValueError(f"{self.code}: partition column must be a DATE or TIMESTAMP")
-        part = self.column(self.partition_column)
-        if part.nullable:
-            raise ValueError(f"{self.code}: partition column {part.name} must be non-nullable")
         if self.periods_per_request is not None and (self.style is not Style.SETTLEMENT_DAY
                                                      or not 1 <= self.periods_per_request <= 50):
             raise ValueError(f"{self.code}: periods_per_request is 1-50, for the settlement-day style only")
         if self.iris not in ("merge", "land", "raw"):
             raise ValueError(f"{self.code}: iris must be 'merge', 'land' or 'raw', not {self.iris!r}")
-
-    @property
-    def asset_name(self) -> str:
-        return self.code.lower()
-
-    @property
-    def table(self) -> str:
-        return f"bmrs_{self.code.lower()}"
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    @property
-    def partition_kind(self) -> Kind:
-        return self.column(self.partition_column).kind
-
-    def column(self, name: str) -> Col:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(f"{self.code} has no column {name!r}")
 
 
 # --- shared column groups -----------------------------------------------------------------

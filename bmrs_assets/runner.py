@@ -7,12 +7,14 @@ Runs go through a real Dagster instance (``DAGSTER_HOME``), so ``make ui`` shows
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 
@@ -86,6 +88,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_process_group(args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen:
+    """A child leading its own process group (``dagster dev``, webserver, daemon), output to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_process_group(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM to the group the child leads (its code server and run workers with it), SIGKILL if it lingers."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 class SimulatorProcess:

@@ -58,6 +58,15 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield inst
 
 
+@pytest.fixture
+def persistent_instance(tmp_path: Path) -> Iterator[tuple[dg.DagsterInstance, Path]]:
+    """A Dagster instance on disk (its DAGSTER_HOME returned too), for tests that re-open it."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.DagsterInstance.local_temp(str(home)) as instance:
+        yield instance, home
+
+
 @pytest.fixture(scope="session")
 def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQueryEmulator]:
     """One BigQuery emulator process for the session (each test uses its own dataset in it)."""

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import dagster as dg
-import pytest
 
 from bmrs_assets.dashboard import build_view, dataset_view, render_html, window, write
 from bmrs_assets.definitions import build_definitions
@@ -176,14 +175,6 @@ def test_overall_is_the_worst_dataset_never_the_best(tmp_path):
     # a dataset never materialized: age "never", not 0 and not negative, and it fails
     never = dataset_view("BOALF", "", freshness_status(BOALF, None, NOW), days_with(["missing"] * 60), DAYS)
     assert never["freshness"]["age"] == "never" and never["freshness"]["age_seconds"] is None and never["status"] == "fail"
-
-
-@pytest.fixture
-def persistent_instance(tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    with dg.DagsterInstance.local_temp(str(home)) as instance:
-        yield instance, home
 
 
 def test_the_asset_and_the_command_write_the_page_from_the_instance(platform_env, persistent_instance, tmp_path,

@@ -16,25 +16,14 @@ from bmrs_assets.registry import REGISTRY
 from bmrs_assets.runner import materialize_range
 from bmrs_assets.simulator import SimulatorConfig
 
+from .helpers import dump, failure_text, metadata_of, query
 from .scripted_server import Reply, ScriptedServer
 
 DAY = date(2025, 12, 17)
 
 
-def dump(db, table):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
-    finally:
-        con.close()
 
 
-def metadata_of(result, code):
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        if mat.asset_key.path[-1] == code.lower():
-            return {k: v.value for k, v in mat.metadata.items()}
-    raise AssertionError(f"no materialization for {code}")
 
 
 @pytest.mark.parametrize("code", sorted(REGISTRY))
@@ -101,8 +90,7 @@ def test_bad_rows_fail_the_run_and_write_nothing(platform_env, instance, monkeyp
     finally:
         server.stop()
     assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
-    text = failure.message + "".join(c.message for c in ([failure.cause] if failure.cause else []))
+    text = failure_text(result)
     assert "FREQ partition 2025-12-17" in text and "measurementTime" in text and "2025-12-17T10:00:15" in text
     assert dump(platform_env, "bmrs_freq") == before
 
@@ -115,8 +103,7 @@ def test_an_empty_answer_fails_the_partition_instead_of_succeeding_empty(platfor
     finally:
         server.stop()
     assert not result.success
-    error = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
-    assert "BOALF partition 2025-12-17" in str(error.message) + str(error.cause and error.cause.message)
+    assert "BOALF partition 2025-12-17" in failure_text(result)
 
 
 @pytest.mark.slow
@@ -138,12 +125,6 @@ def test_dagster_cli_materializes_a_partition_and_a_range(platform_env, tmp_path
     assert len({r[1] for r in dump(platform_env, "bmrs_boalf")}) == 3
 
 
-def query(db, sql):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_settlement_run_revisions_update_costs_and_ebocf_in_place(platform_env, instance, simulator):

@@ -9,7 +9,6 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
-import pytest
 
 from bmrs_assets.assets import daily_partitions
 from bmrs_assets.definitions import build_definitions, warehouse_resource
@@ -20,14 +19,6 @@ from bmrs_assets.runner import materialize_range
 from .scripted_server import Reply, ScriptedServer
 
 D1, D2, D3, D4, D5 = (date(2025, 12, 10) + timedelta(days=i) for i in range(5))
-
-
-@pytest.fixture
-def persistent_instance(tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    with dg.DagsterInstance.local_temp(str(home)) as instance:
-        yield instance, home
 
 
 def test_days_are_classified_complete_partial_missing_failed(platform_env, persistent_instance, monkeypatch, simulator):

@@ -20,6 +20,7 @@ from bmrs_assets.runner import materialize_range
 from bmrs_assets.settlement import day_window, period_start, periods_in_day, settlement_period_of
 from bmrs_assets.warehouse import PartitionBatch, quote
 
+from .helpers import failure_text
 from .scripted_server import Reply, ScriptedServer
 
 DAY = date(2025, 12, 17)
@@ -77,8 +78,7 @@ def test_hostile_responses_fail_clearly_and_write_nothing(platform_env, instance
     finally:
         server.stop()
     assert not result.success
-    error = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
-    text = error.message + (error.cause.message if error.cause else "")
+    text = failure_text(result)
     assert "COSTS partition 2025-12-17" in text and needle in text, text[:800]
     con = duckdb.connect(str(platform_env), read_only=True)
     assert con.execute("SELECT * FROM bmrs_costs ORDER BY ALL").fetchall() == before

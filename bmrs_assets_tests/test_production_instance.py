@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,6 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import httpx
 import psycopg2
 import pytest
 import yaml
@@ -27,9 +25,10 @@ from dagster._core.scheduler.instigation import TickStatus
 
 from bmrs_assets.definitions import warehouse_resource
 from bmrs_assets.registry import COSTS, FREQ
-from bmrs_assets.runner import free_port, materialize_range
+from bmrs_assets.runner import free_port, materialize_range, stop_process_group
 
 from .conftest import REPO
+from .dagster_ui import launch_backfill, start_daemon, start_webserver, tail
 from .postgres_server import PostgresServer, find_bindir
 
 PRODUCTION_YAML = REPO / "bmrs_assets" / "instance" / "dagster.production.yaml"
@@ -37,26 +36,6 @@ BIN = Path(sys.executable).parent
 FIRST, LAST = date(2025, 12, 10), date(2025, 12, 12)
 DAYS = ["2025-12-10", "2025-12-11", "2025-12-12"]
 PG_USER = "dagster"
-
-LAUNCH = """
-mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message stack }
-    ... on InvalidSubsetError { message }
-    ... on UnauthorizedError { message }
-  }
-}"""
-STATUS = """
-query($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    __typename
-    ... on PartitionBackfill { status numPartitions }
-    ... on PythonError { message }
-  }
-}"""
-
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
@@ -183,23 +162,6 @@ def test_range_run_is_recorded_in_postgres(prod_home, pg_env, platform_env):
     assert wh.count_by_day(COSTS, FIRST, LAST) == {FIRST: 48, date(2025, 12, 11): 48, LAST: 48}
 
 
-def _start(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen:
-    with log.open("ab") as out:
-        return subprocess.Popen(args, cwd=REPO, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM to the process group the child leads (its code server and run workers with it), SIGKILL if it lingers."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.mark.slow
 def test_backfill_through_daemon_on_the_production_instance(prod_home, pg_env, platform_env, tmp_path):
     """The UI path on the production instance: ``dagster-webserver`` stores a partition backfill (GraphQL
@@ -212,37 +174,18 @@ def test_backfill_through_daemon_on_the_production_instance(prod_home, pg_env, p
     (that is covered on the local instance by test_ui_backfill.py)."""
     env = {**os.environ, "BMRS_AUTOMATION": "off", "PYTHONUNBUFFERED": "1"}
     port = free_port()
-    url = f"http://127.0.0.1:{port}/graphql"
     procs: list[subprocess.Popen] = []
 
     def log(name: str) -> str:
-        return (tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
+        return tail(tmp_path / f"{name}.log")
 
     try:
-        webserver = _start([str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-                           env, tmp_path / "webserver.log")
-        procs.append(webserver)
-        deadline = time.monotonic() + 120
-        while True:
-            assert webserver.poll() is None, log("webserver")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "webserver did not come up"
-            time.sleep(0.5)
-
-        params = {"partitionNames": DAYS, "assetSelection": [{"path": ["bmrs", "costs"]}, {"path": ["bmrs", "freq"]}],
-                  "title": "production instance backfill"}
-        launched = httpx.post(url, json={"query": LAUNCH, "variables": {"params": params}}, timeout=60).json()
-        result = launched["data"]["launchPartitionBackfill"]
-        assert result["__typename"] == "LaunchBackfillSuccess", result
-        backfill_id = result["backfillId"]
+        procs.append(start_webserver(port, env, tmp_path / "webserver.log"))
+        backfill_id = launch_backfill(port, DAYS, [["bmrs", "costs"], ["bmrs", "freq"]], "production instance backfill")
         # the webserver wrote the request to PostgreSQL; nothing runs until the daemon picks it up
         assert pg_query(pg_env, "SELECT status FROM bulk_actions WHERE key = %s", (backfill_id,)) == [("REQUESTED",)]
 
-        daemon = _start([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, tmp_path / "daemon.log")
+        daemon = start_daemon(env, tmp_path / "daemon.log")
         procs.append(daemon)
         deadline = time.monotonic() + 240
         run = None
@@ -268,7 +211,7 @@ def test_backfill_through_daemon_on_the_production_instance(prod_home, pg_env, p
         assert {"QUEUED_RUN_COORDINATOR", "MONITORING", "EVENT_LOG_CONSUMER", "BACKFILL"} <= beats, beats
     finally:
         for proc in reversed(procs):
-            _stop(proc)
+            stop_process_group(proc)
 
     events = pg_query(pg_env, "SELECT dagster_event_type, step_key, timestamp, event FROM event_logs "
                               "WHERE run_id = %s AND dagster_event_type IS NOT NULL ORDER BY id", (run.run_id,))

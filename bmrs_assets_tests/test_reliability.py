@@ -21,6 +21,8 @@ from bmrs_assets.registry import REGISTRY
 from bmrs_assets.runner import materialize_range
 from bmrs_assets.simulator import SimulatorConfig, start_in_thread
 
+from .helpers import failure_text, metadata_of
+
 FIRST = date(2025, 11, 1)
 LAST = FIRST + timedelta(days=29)
 
@@ -35,12 +37,6 @@ def key_hashes(db: Path, code: str) -> set[tuple]:
         con.close()
 
 
-def metadata(result, code):
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        if mat.asset_key.path[-1] == code.lower():
-            return {k: v.value for k, v in mat.metadata.items()}
-    raise AssertionError(code)
 
 
 def fast_client(monkeypatch, tmp_path):
@@ -80,8 +76,8 @@ def test_a_30_day_backfill_with_20_percent_faults_equals_a_fault_free_one(tmp_pa
     rows = {c: len(key_hashes(tmp_path / "clean.duckdb", c)) for c in codes}
     print(f"rows compared (key + content hash): {rows}")
     assert rows["COSTS"] == 30 * 48 and rows["MID"] == 2 * rows["COSTS"]  # November 2025: no clock change
-    retries = {c: metadata(results["faulty"], c)["api_retries"] for c in codes}
-    splits = {c: metadata(results["faulty"], c)["api_window_splits"] for c in codes}
+    retries = {c: metadata_of(results["faulty"], c)["api_retries"] for c in codes}
+    splits = {c: metadata_of(results["faulty"], c)["api_window_splits"] for c in codes}
     assert sum(retries.values()) >= sum(injected.values()) - sum(splits.values())  # every fault cost a retry or a split
     print(f"retries recorded in metadata: {retries}; window splits: {splits}")
 
@@ -99,8 +95,7 @@ def test_a_day_whose_faults_outlast_the_retry_budget_fails_with_the_body(tmp_pat
     finally:
         server.shutdown()
     assert ok.success and not bad.success
-    error = next(e for e in bad.all_events if e.is_step_failure).step_failure_data.error
-    text = error.message + (error.cause.message if error.cause else "")
+    text = failure_text(bad)
     assert "COSTS partition 2025-11-02" in text and "gave up after 3 attempts" in text
     assert "simulated outage: this day never answers" in text
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)

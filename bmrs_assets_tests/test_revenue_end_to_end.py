@@ -5,22 +5,17 @@ from __future__ import annotations
 from datetime import date
 
 import dagster as dg
-import duckdb
 
 from bmrs_assets.derived_assets import DERIVED_KEYS, HYBRID_KEY, PRICED_KEY, VLP_KEY
 from bmrs_assets.runner import materialize_range
 from bmrs_assets.sensors import build_revenue_sensor, plan_requests
 
+from .helpers import failure_text, metadata_of, query
+
 DAY = date(2025, 12, 17)
 DERIVED = ["boalf_with_prices", "bm_cashflow_hybrid", "vlp_revenue"]
 
 
-def query(db, sql):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def tables(db):
@@ -48,20 +43,13 @@ def check_metadata(result, name):
     raise AssertionError(f"no evaluation of check {name}")
 
 
-def materialization_metadata(result, asset_key):
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        if mat.asset_key == asset_key:
-            return {k: v.value for k, v in mat.metadata.items()}
-    raise AssertionError(f"no materialization of {asset_key}")
 
 
 def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simulator):
     db = platform_env
     assert materialize_range(DAY, DAY, ["EBOCF"], instance=instance)[0].success
     early, _ = materialize_range(DAY, DAY, DERIVED, instance=instance)  # no acceptances to price yet: fails loudly
-    failure = next(e for e in early.all_events if e.is_step_failure).step_failure_data.error
-    text = failure.message + str(failure.cause and failure.cause.message)
+    text = failure_text(early)
     assert not early.success and "BOALF has no rows for 2025-12-17" in text
 
     sources, _ = materialize_range(DAY, DAY, ["BOALF", "BOD", "PN"], instance=instance)
@@ -95,7 +83,7 @@ def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simul
     assert query(db, "SELECT count(*) FROM bmrs_bm_cashflow_hybrid") == [(total,)]
 
     # match rate: in the materialization metadata, and the check reports the same figure from the table
-    md = materialization_metadata(derived, PRICED_KEY)
+    md = metadata_of(derived, PRICED_KEY)
     passed, check = check_metadata(derived, "match_rate")
     assert 0.9 < md["match_rate"] <= 1 and md["match_rate"] == check["match_rate"] and passed
     assert md["energy_match_rate"] == check["energy_match_rate"]
@@ -127,7 +115,7 @@ def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simul
         (DAY.isoformat(), {HYBRID_KEY, VLP_KEY})]
     rerun = run_request(instance, tick3.run_requests[0])
     assert rerun.success
-    assert materialization_metadata(rerun, HYBRID_KEY)["rows_updated"] > 0
+    assert metadata_of(rerun, HYBRID_KEY)["rows_updated"] > 0
     after = tables(db)
     assert after["boalf_with_prices"] == before["boalf_with_prices"]
     assert after["bm_cashflow_hybrid"] != before["bm_cashflow_hybrid"]

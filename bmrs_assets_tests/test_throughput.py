@@ -18,25 +18,14 @@ from bmrs_assets.duckdb_warehouse import BODIES_TABLE
 from bmrs_assets.registry import BOD, COSTS
 from bmrs_assets.runner import materialize_range
 
+from .helpers import dump, metadata_of
 from .scripted_server import Reply, ScriptedServer
 
 DAY = date(2025, 12, 17)
 
 
-def metadata_of(result, code):
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        if mat.asset_key.path[-1] == code.lower():
-            return {k: v.value for k, v in mat.metadata.items()}
-    raise AssertionError(f"no materialization for {code}")
 
 
-def dump(db, table):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture

@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,12 +23,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> int:
@@ -52,13 +43,13 @@ def main() -> int:
 
     from bmrs_assets.iris import Consumer
     from bmrs_assets.landing import LandingStore
+    from bmrs_assets.runner import free_port, start_process_group, stop_process_group
     from bmrs_assets.settlement import london_today
     from bmrs_assets_tests.iris_fake import FakeQueue, iris_files
 
     port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
-                             "-p", str(port)], cwd=REPO, env=env, stdout=open(work / "dagster.log", "w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = start_process_group([str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml",
+                                "-h", "127.0.0.1", "-p", str(port)], env, work / "dagster.log", cwd=REPO)
     print(f"dagster dev pid {proc.pid} on 127.0.0.1:{port}; work dir {work}")
     stop = threading.Event()
     store = LandingStore(work / "iris_landing.sqlite")
@@ -93,13 +84,7 @@ def main() -> int:
     finally:
         stop.set()
         worker.join(timeout=10)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process_group(proc, timeout=60)
 
 
 if __name__ == "__main__":

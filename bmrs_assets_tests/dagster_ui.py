@@ -1,0 +1,74 @@
+"""A real ``dagster-webserver`` (and daemon) for the tests that go through the UI's GraphQL API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from bmrs_assets.runner import start_process_group
+
+from .conftest import REPO
+
+BIN = Path(sys.executable).parent
+LAUNCH = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message stack }
+    ... on InvalidSubsetError { message }
+    ... on UnauthorizedError { message }
+  }
+}"""
+STATUS = """
+query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill { status numPartitions }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:] if log.exists() else ""
+
+
+def start_webserver(port: int, env: dict[str, str], log: Path, timeout: float = 120) -> subprocess.Popen:
+    """``dagster-webserver`` on 127.0.0.1:port over workspace.yaml, returned once it answers."""
+    proc = start_process_group([str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
+                                "-w", "workspace.yaml"], env, log, cwd=REPO)
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, tail(log)
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "webserver did not come up"
+        time.sleep(0.5)
+
+
+def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen:
+    return start_process_group([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, log, cwd=REPO)
+
+
+def launch_backfill(port: int, days: list[str], asset_paths: list[list[str]], title: str) -> str:
+    """What the UI's backfill dialog sends: ``launchPartitionBackfill``; the backfill's id."""
+    params = {"partitionNames": days, "assetSelection": [{"path": p} for p in asset_paths], "title": title}
+    launched = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": LAUNCH, "variables": {"params": params}},
+                          timeout=60).json()
+    result = launched["data"]["launchPartitionBackfill"]
+    assert result["__typename"] == "LaunchBackfillSuccess", result
+    return result["backfillId"]
+
+
+def backfill_status(port: int, backfill_id: str) -> dict:
+    body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": STATUS, "variables": {"id": backfill_id}},
+                      timeout=30).json()
+    return body["data"]["partitionBackfillOrError"]

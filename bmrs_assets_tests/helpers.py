@@ -1,0 +1,37 @@
+"""Small readers the end-to-end tests share: the warehouse's rows, a run's metadata and failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+
+def query(db: Path | str, sql: str) -> list[tuple]:
+    """Rows of ``sql`` on the DuckDB warehouse file, opened read-only."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def dump(db: Path | str, table: str) -> list[tuple]:
+    """Every row of ``table``, in a stable order, for before/after comparisons."""
+    return query(db, f"SELECT * FROM {table} ORDER BY ALL")
+
+
+def metadata_of(result: dg.ExecuteInProcessResult, name: str | dg.AssetKey) -> dict:
+    """The materialization metadata of one asset in a run: by dataset code / asset name, or by key."""
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        if mat.asset_key == name or (isinstance(name, str) and mat.asset_key.path[-1] == name.lower()):
+            return {k: v.value for k, v in mat.metadata.items()}
+    raise AssertionError(f"no materialization for {name}")
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    """The first failed step's error message with its cause's, as a user sees them."""
+    error = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    return error.message + "".join(c.message for c in ([error.cause] if error.cause else []))
