@@ -335,65 +335,34 @@ BOD = Dataset(
     freshness=REALTIME_BM,
 )
 
-PN = Dataset(
-    code="PN",
-    description="Physical notifications: each unit's expected level, as MW points per settlement period.",
-    path="/datasets/PN/stream",
-    style=Style.SETTLEMENT_DAY,
-    spec_schema="Insights.Api.Models.Responses.Balancing.Physical.DatasetRows.PhysicalNotificationData",
-    columns=_physical("PN"),
-    key=UNIT_PERIOD_KEY,
-    partition_column="settlementDate",
-    completeness=Completeness(median_fraction=0.5),
-    freshness=REALTIME_BM,
-)
+def _physical_dataset(code: str, description: str, spec_schema: str, *extra: Col, **options: object) -> Dataset:
+    """A dataset of the physical-notification family: one stream per settlement day, unit-period key."""
+    return Dataset(
+        code=code,
+        description=description,
+        path=f"/datasets/{code}/stream",
+        style=Style.SETTLEMENT_DAY,
+        spec_schema=f"Insights.Api.Models.Responses.Balancing.Physical.DatasetRows.{spec_schema}",
+        columns=_physical(code, *extra),
+        key=(*UNIT_PERIOD_KEY, *(c.name for c in extra)),
+        partition_column="settlementDate",
+        freshness=REALTIME_BM,
+        **options,
+    )
 
-QPN = Dataset(
-    code="QPN",
-    description="Quiescent physical notifications.",
-    path="/datasets/QPN/stream",
-    style=Style.SETTLEMENT_DAY,
-    spec_schema="Insights.Api.Models.Responses.Balancing.Physical.DatasetRows.PhysicalNotificationData",
-    columns=_physical("QPN"),
-    key=UNIT_PERIOD_KEY,
-    partition_column="settlementDate",
-    completeness=Completeness(median_fraction=0.5),
-    freshness=REALTIME_BM,
-)
 
+PN = _physical_dataset(
+    "PN", "Physical notifications: each unit's expected level, as MW points per settlement period.",
+    "PhysicalNotificationData")
+QPN = _physical_dataset("QPN", "Quiescent physical notifications.", "PhysicalNotificationData")
+
+# MELS/MILS: IRIS sends raw re-declarations, the API the resolved position (different timeFrom/timeTo):
+# the table keeps the API's; IRIS messages are validated and kept in the landing store only (iris="land").
 _NOTIFICATION = (Col("notificationTime", TS, nullable=False), Col("notificationSequence", I, nullable=False))
-
-MELS = Dataset(
-    code="MELS",
-    description="Maximum export limits (resolved position, as the API serves it).",
-    path="/datasets/MELS/stream",
-    style=Style.SETTLEMENT_DAY,
-    spec_schema="Insights.Api.Models.Responses.Balancing.Physical.DatasetRows.DeliveryLimitMaxData",
-    columns=_physical("MELS", *_NOTIFICATION),
-    key=(*UNIT_PERIOD_KEY, "notificationTime", "notificationSequence"),
-    partition_column="settlementDate",
-    completeness=Completeness(median_fraction=0.5),
-    freshness=REALTIME_BM,
-    # IRIS sends raw re-declarations, the API the resolved position (different timeFrom/timeTo):
-    # the table keeps the API's; IRIS messages are validated and kept in the landing store only.
-    iris="land",
-)
-
-MILS = Dataset(
-    code="MILS",
-    description="Maximum import limits (resolved position, as the API serves it).",
-    path="/datasets/MILS/stream",
-    style=Style.SETTLEMENT_DAY,
-    spec_schema="Insights.Api.Models.Responses.Balancing.Physical.DatasetRows.DeliveryLimitMaxData",
-    columns=_physical("MILS", *_NOTIFICATION),
-    key=(*UNIT_PERIOD_KEY, "notificationTime", "notificationSequence"),
-    partition_column="settlementDate",
-    completeness=Completeness(median_fraction=0.5),
-    freshness=REALTIME_BM,
-    # IRIS sends raw re-declarations, the API the resolved position (different timeFrom/timeTo):
-    # the table keeps the API's; IRIS messages are validated and kept in the landing store only.
-    iris="land",
-)
+MELS = _physical_dataset("MELS", "Maximum export limits (resolved position, as the API serves it).",
+                         "DeliveryLimitMaxData", *_NOTIFICATION, iris="land")
+MILS = _physical_dataset("MILS", "Maximum import limits (resolved position, as the API serves it).",
+                         "DeliveryLimitMaxData", *_NOTIFICATION, iris="land")
 
 MID = Dataset(
     code="MID",
