@@ -55,7 +55,7 @@ from bmrs_assets.faults import crash_point
 from bmrs_assets.registry import IDENTIFIER, Dataset, Kind
 from bmrs_assets.schemas import table_columns
 from bmrs_assets.settlement import day_window
-from bmrs_assets.warehouse import DayCounts, DayStats, MergeResult, PartitionBatch, to_arrow
+from bmrs_assets.warehouse import DayCounts, DayStats, KeyCounts, MergeResult, PartitionBatch, to_arrow
 
 log = logging.getLogger(__name__)
 
@@ -496,16 +496,17 @@ class BigQueryWarehouse:
                     stats.groups[str(row["g"])] = row["n"]
             return out
 
-    def duplicate_keys(self, ds: Dataset, first: date, last: date) -> int:
-        """How many natural keys occur more than once in the range (must always be 0)."""
+    def key_counts(self, ds: Dataset, first: date, last: date) -> KeyCounts:
+        """Rows of the range and keys occurring more than once among them, in one query."""
         with self._client() as client:
             if not self._exists(client, ds):
-                return 0
+                return KeyCounts(0, 0)
             keys = ", ".join(bq_quote(k) for k in ds.key)
-            job = self._query(client, f"SELECT COUNT(*) AS n FROM (SELECT {keys} FROM {self.target(client, ds)} AS T "
-                                      f"WHERE {partition_filter(ds, 'T', first, last)} "
-                                      f"GROUP BY {keys} HAVING COUNT(*) > 1)")
-            return next(iter(job.result()))["n"]
+            job = self._query(client, f"SELECT IFNULL(SUM(n), 0) AS n_rows, COUNTIF(n > 1) AS n_dup FROM "
+                                      f"(SELECT COUNT(*) AS n FROM {self.target(client, ds)} AS T "
+                                      f"WHERE {partition_filter(ds, 'T', first, last)} GROUP BY {keys})")
+            row = next(iter(job.result()))
+            return KeyCounts(int(row["n_rows"]), int(row["n_dup"]))
 
     def staging_tables(self) -> list[str]:
         """Staging tables currently in the dataset (normally none: each write drops its own)."""

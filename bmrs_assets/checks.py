@@ -22,11 +22,9 @@ def build_unique_key_check(ds: Dataset, partitions: dg.PartitionsDefinition) -> 
                     description=f"No two rows of {ds.table} share the key ({', '.join(ds.key)}).")
     def unique_key(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         days = sorted(parse_day(k) for k in context.partition_keys)
-        wh = warehouse.get()
-        duplicates = wh.duplicate_keys(ds, days[0], days[-1])
-        rows = sum(wh.count_by_day(ds, days[0], days[-1]).values())
-        return dg.AssetCheckResult(passed=duplicates == 0,
-                                   metadata={"duplicate_keys": duplicates, "rows_checked": rows})
+        counts = warehouse.get().key_counts(ds, days[0], days[-1])
+        return dg.AssetCheckResult(passed=counts.duplicate_keys == 0,
+                                   metadata={"duplicate_keys": counts.duplicate_keys, "rows_checked": counts.rows})
 
     return unique_key
 

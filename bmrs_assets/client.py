@@ -180,14 +180,27 @@ def rows_of(payload: object) -> list[dict] | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Body:
-    """One 200 response body as received, and the slice it answers."""
+    """One 200 response body as received, and the slice it answers.
+
+    Kept as the chunks that arrived: a body whose digest shows it unchanged is never joined.
+    """
 
     slice: Slice
     url: str
-    content: bytes
-    sha256: bytes = b""  # of ``content``, computed as it arrived (on the fetching thread)
+    parts: list[bytes]
+    sha256: bytes = b""  # of the body, computed as it arrived (on the fetching thread)
+
+    @property
+    def size(self) -> int:
+        return sum(map(len, self.parts))
+
+    @property
+    def content(self) -> bytes:
+        if len(self.parts) != 1:
+            self.parts = [b"".join(self.parts)]
+        return self.parts[0]
 
 
 def parse_body(ds: Dataset, body: Body) -> list[dict]:
@@ -220,7 +233,7 @@ class DayDigest:
         self._h = hashlib.sha256(fingerprint.encode())
 
     def add(self, b: Body) -> None:
-        self._h.update(repr((b.slice.variant, b.slice.window, b.slice.periods, len(b.content))).encode())
+        self._h.update(repr((b.slice.variant, b.slice.window, b.slice.periods, b.size)).encode())
         self._h.update(b.sha256 or hashlib.sha256(b.content).digest())
 
     def hexdigest(self) -> str:
@@ -324,7 +337,7 @@ class ElexonClient:
             yield Body(sl, url, body, sha)
 
     def _get_body(self, ds: Dataset, day: date, path: str, params: dict[str, str],
-                  stats: FetchStats) -> tuple[str, bytes, bytes]:
+                  stats: FetchStats) -> tuple[str, list[bytes], bytes]:
         url = self.base_url + path
         attempt = 0
         while True:
@@ -340,9 +353,9 @@ class ElexonClient:
             else:
                 text = ""
                 if status == 200:
-                    stats.bytes += len(body)
+                    stats.bytes += sum(map(len, body))
                     return response_url, body, sha
-                text = body.decode("utf-8", "replace")
+                text = b"".join(body).decode("utf-8", "replace")
                 del body
                 if status not in RETRYABLE_STATUS:
                     raise ElexonApiError(ds.code, day, "request refused", status=status,
@@ -356,10 +369,10 @@ class ElexonClient:
             backoff = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
             self.sleep(max(backoff, wait or 0.0))
 
-    def _get(self, url: str, params: dict[str, str]) -> tuple[bytes, bytes, int, str, float | None]:
+    def _get(self, url: str, params: dict[str, str]) -> tuple[list[bytes], bytes, int, str, float | None]:
         """GET with the body read in chunks, so an absurd response is refused, not buffered.
 
-        Returns (body, its SHA-256, status, final URL, Retry-After seconds) rather than the response:
+        Returns (body chunks, its SHA-256, status, final URL, Retry-After seconds) rather than the response:
         an httpx response sits in reference cycles and would keep its body alive until a full garbage
         collection, so nothing of it outlives this call but the bytes the caller asked for. The body
         is hashed chunk by chunk as it arrives (hashlib releases the GIL), so recognising an
@@ -373,6 +386,4 @@ class ElexonClient:
                     raise _TooBig(b"".join(chunks)[:BODY_IN_ERRORS].decode("utf-8", "replace"))
                 chunks.append(chunk)
                 sha.update(chunk)
-            body = b"".join(chunks)
-            del chunks
-            return body, sha.digest(), response.status_code, str(response.url), _retry_after(response)
+            return chunks, sha.digest(), response.status_code, str(response.url), _retry_after(response)

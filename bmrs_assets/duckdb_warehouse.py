@@ -26,6 +26,7 @@ from bmrs_assets.schemas import table_columns
 from bmrs_assets.warehouse import (
     DayCounts,
     DayStats,
+    KeyCounts,
     MergeResult,
     PartitionBatch,
     arrow_schema,
@@ -326,18 +327,19 @@ class DuckDBWarehouse:
         finally:
             con.close()
 
-    def duplicate_keys(self, ds: Dataset, first: date, last: date) -> int:
-        """How many natural keys occur more than once in the range (must always be 0)."""
+    def key_counts(self, ds: Dataset, first: date, last: date) -> KeyCounts:
+        """Rows of the range and keys occurring more than once among them, in one scan."""
         con = _connect_memory()
         try:
             self._attach(con, read_only=True)
             if not self._exists(con, ds):
-                return 0
+                return KeyCounts(0, 0)
             keys = ", ".join(quote(k) for k in ds.key)
-            return con.execute(
-                f"SELECT count(*) FROM (SELECT {keys} FROM wh.main.{quote(ds.table)} AS T "
-                f"WHERE {partition_filter(ds, 'T', 1)} GROUP BY ALL HAVING count(*) > 1)",
-                list(partition_bounds(ds, first, last))).fetchone()[0]
+            rows, duplicates = con.execute(
+                f"SELECT coalesce(sum(n), 0), count(*) FILTER (WHERE n > 1) FROM (SELECT count(*) AS n "
+                f"FROM wh.main.{quote(ds.table)} AS T WHERE {partition_filter(ds, 'T', 1)} GROUP BY {keys})",
+                list(partition_bounds(ds, first, last))).fetchone()
+            return KeyCounts(int(rows), int(duplicates))
         finally:
             con.close()
 

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -130,6 +130,13 @@ class PartitionBatch:
     known_bodies: dict[date, tuple[str, int]] = field(default_factory=dict)
 
 
+class KeyCounts(NamedTuple):
+    """Rows in a range, and how many natural keys occur more than once among them (must be 0)."""
+
+    rows: int
+    duplicate_keys: int
+
+
 class Warehouse(Protocol):
     """What an IO manager needs from a backend."""
 
@@ -140,6 +147,8 @@ class Warehouse(Protocol):
     def count_by_day(self, ds: Dataset, first: date, last: date) -> dict[date, int]: ...
 
     def day_stats(self, ds: Dataset, first: date, last: date) -> dict[date, DayStats]: ...
+
+    def key_counts(self, ds: Dataset, first: date, last: date) -> KeyCounts: ...
 
 
 def partition_day_of(ds: Dataset, value: object) -> date:

@@ -354,7 +354,7 @@ def test_iris_and_api_rows_merge_into_one_table_without_duplicates(landing, inst
     assert table(db, f"SELECT price FROM bmrs_mid WHERE settlementDate = '{d2}' AND price = 999.5") == []
     wh = warehouse_resource(resolved=True).get()
     for ds in (BOALF, MID, INDGEN):
-        assert wh.duplicate_keys(ds, d1, d2) == 0
+        assert wh.key_counts(ds, d1, d2).duplicate_keys == 0
 
 
 def test_sensor_plan_waits_retries_and_bounds_runs():
@@ -474,7 +474,7 @@ def test_a_thousand_messages_land_and_merge_with_no_loss_or_duplicate(landing, i
     for ds in (BOALF, REMIT, INDGEN):
         stored = table(db, f"SELECT count(*) FROM {ds.table}")[0][0]
         assert stored == sent_rows[ds.code], ds.code                     # no loss...
-        assert wh.duplicate_keys(ds, DAY, DAY) == 0                       # ...and no duplicate
+        assert wh.key_counts(ds, DAY, DAY).duplicate_keys == 0                       # ...and no duplicate
         assert table(db, f"SELECT DISTINCT _source_api FROM {ds.table}") == [("IRIS",)]
 
     lat = landing.latencies()

@@ -8,6 +8,7 @@ Every assertion reads the table back independently of the backend's own result.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -87,6 +88,7 @@ class Backend:
     rows: Callable[[Dataset], list[dict]]
     tables: Callable[[], list[str]]
     break_before_merge: Callable[[pytest.MonkeyPatch], None]
+    execute: Callable[[str], None]  # SQL behind the warehouse's back; {t} is the quoted table bmrs_<x>
 
 
 def duckdb_backend(tmp_path) -> Backend:
@@ -112,7 +114,14 @@ def duckdb_backend(tmp_path) -> Backend:
             raise RuntimeError("injected failure between staging and MERGE")
         monkeypatch.setattr(duckdb_warehouse, "merge_sql", failing)
 
-    return Backend("duckdb", wh, rows, tables, break_before_merge)
+    def execute(sql: str) -> None:
+        con = duckdb.connect(wh.path)
+        try:
+            con.execute(re.sub(r"\{t\}(\w+)", r'"bmrs_\1"', sql))
+        finally:
+            con.close()
+
+    return Backend("duckdb", wh, rows, tables, break_before_merge, execute)
 
 
 def bigquery_backend(emulator) -> Backend:
@@ -142,7 +151,14 @@ def bigquery_backend(emulator) -> Backend:
             raise RuntimeError("injected failure between staging and MERGE")
         monkeypatch.setattr(BigQueryWarehouse, "_run_merge", failing)
 
-    return Backend("bigquery", wh, rows, tables, break_before_merge)
+    def execute(sql: str) -> None:
+        client = emulator.client()
+        try:
+            client.query(re.sub(r"\{t\}(\w+)", rf"`{emulator.project}.{dataset}.bmrs_\1`", sql)).result()
+        finally:
+            client.close()
+
+    return Backend("bigquery", wh, rows, tables, break_before_merge, execute)
 
 
 @pytest.fixture(params=["duckdb", "bigquery"])
@@ -203,7 +219,7 @@ def test_null_key_columns_match_null_safely(backend):
                                     boalf("", "", 3), boalf(None, None, 3)]}))
     assert counts(r) == (1, 1, 3)
     stored = backend.rows(BOALF)
-    assert len(stored) == 5 and wh.duplicate_keys(BOALF, D1, D1) == 0
+    assert len(stored) == 5 and wh.key_counts(BOALF, D1, D1).duplicate_keys == 0
     assert {(x["bmUnit"], x["nationalGridBmUnit"], x["acceptanceNumber"], x["levelFrom"]) for x in stored} == {
         (None, "IFA-1", 1, 9), (None, None, 2, 5), ("T_A-1", "A-1", 1, 5), ("", "", 3, 5), (None, None, 3, 5)}
 
@@ -290,13 +306,22 @@ def test_a_failure_between_load_and_merge_leaves_the_target_unchanged_and_no_sta
         backend.wh.merge(batch(COSTS, {D1: [cost(D1, p, 9.0) for p in range(1, 49)], D2: [cost(D2, 1, 9.0)]}))
     assert backend.rows(COSTS) == before
     assert backend.tables() == ["bmrs_costs"]
-    assert backend.wh.duplicate_keys(COSTS, D1, D2) == 0 and backend.wh.count_by_day(COSTS, D1, D2) == {D1: 48}
+    assert backend.wh.key_counts(COSTS, D1, D2).duplicate_keys == 0 and backend.wh.count_by_day(COSTS, D1, D2) == {D1: 48}
+
+
+def test_key_counts_find_a_duplicate_planted_behind_the_merge(backend):
+    """What the unique_natural_key check reads: it must see a duplicate the MERGE would never write."""
+    backend.wh.merge(batch(COSTS, {D1: [cost(D1, p, 1.0) for p in range(1, 49)]}))
+    assert backend.wh.key_counts(COSTS, D1, D1) == (48, 0)
+    backend.execute("INSERT INTO {t}costs SELECT * FROM {t}costs WHERE settlementPeriod IN (7, 8)")
+    assert backend.wh.key_counts(COSTS, D1, D1) == (50, 2)
+    assert backend.wh.key_counts(COSTS, D2, D2) == (0, 0)  # another day: nothing in range
 
 
 def test_reads_of_a_table_never_written_are_empty(backend):
     backend.wh.merge(batch(FREQ, {D1: [freq("2025-12-17T10:00:00Z")]}))  # the warehouse exists, bmrs_costs does not
     assert backend.wh.count_by_day(COSTS, D1, D2) == {}
-    assert backend.wh.duplicate_keys(COSTS, D1, D2) == 0
+    assert backend.wh.key_counts(COSTS, D1, D2).duplicate_keys == 0
     assert len(backend.wh.read(COSTS, D1, D2)) == 0
 
 
