@@ -141,6 +141,20 @@ def test_a_day_fetched_in_period_chunks_types_to_the_whole_day_response(simulato
     assert infos["chunks"]["rows_fetched"] == infos["whole"]["rows_fetched"]
 
 
+def test_periods_per_request_is_declared_only_where_it_means_something():
+    import dataclasses
+
+    from bmrs_assets.registry import FREQ
+
+    for bad in (0, 51):
+        with pytest.raises(ValueError, match="BOD: periods_per_request is 1-50"):
+            dataclasses.replace(BOD, periods_per_request=bad)
+    with pytest.raises(ValueError, match=r"FREQ: periods_per_request .* settlement-day style only"):
+        dataclasses.replace(FREQ, periods_per_request=6)  # FREQ is asked for by a UTC time window
+    assert [s.periods for s in initial_slices(dataclasses.replace(BOD, periods_per_request=25), DAY)] == [
+        (1, 25), (26, 50)]
+
+
 def dataclasses_replace_allow_empty(ds):
     import dataclasses
 
