@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 
 def query(db: Path | str, sql: str) -> list[tuple]:
@@ -35,3 +37,18 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
     """The first failed step's error message with its cause's, as a user sees them."""
     error = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
     return error.message + "".join(c.message for c in ([error.cause] if error.cause else []))
+
+
+def materialize_against(body: bytes, codes: list[str], day: date, instance: dg.DagsterInstance,
+                        monkeypatch: pytest.MonkeyPatch) -> tuple[dg.ExecuteInProcessResult, list]:
+    """One run of ``codes`` for ``day`` against a loopback server that answers every request with ``body``."""
+    from bmrs_assets.runner import materialize_range
+
+    from .scripted_server import Reply, ScriptedServer
+
+    server = ScriptedServer(lambda path, n: Reply(body=body))
+    try:
+        monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
+        return materialize_range(day, day, codes, instance=instance)
+    finally:
+        server.stop()

@@ -16,8 +16,7 @@ from bmrs_assets.registry import REGISTRY
 from bmrs_assets.runner import materialize_range
 from bmrs_assets.simulator import SimulatorConfig
 
-from .helpers import dump, failure_text, metadata_of, query
-from .scripted_server import Reply, ScriptedServer
+from .helpers import dump, failure_text, materialize_against, metadata_of, query
 
 DAY = date(2025, 12, 17)
 
@@ -83,12 +82,7 @@ def test_bad_rows_fail_the_run_and_write_nothing(platform_env, instance, monkeyp
     before = dump(platform_env, "bmrs_freq")
     rows = [{"dataset": "FREQ", "measurementTime": "2025-12-17T10:00:00Z", "frequency": 50.5},
             {"dataset": "FREQ", "measurementTime": "2025-12-17T10:00:15", "frequency": 50.0}]
-    server = ScriptedServer(lambda p, n: Reply(body=json.dumps(rows).encode()))
-    try:
-        monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
-        result, _ = materialize_range(DAY, DAY, ["FREQ"], instance=instance)
-    finally:
-        server.stop()
+    result, _ = materialize_against(json.dumps(rows).encode(), ["FREQ"], DAY, instance, monkeypatch)
     assert not result.success
     text = failure_text(result)
     assert "FREQ partition 2025-12-17" in text and "measurementTime" in text and "2025-12-17T10:00:15" in text
@@ -96,12 +90,7 @@ def test_bad_rows_fail_the_run_and_write_nothing(platform_env, instance, monkeyp
 
 
 def test_an_empty_answer_fails_the_partition_instead_of_succeeding_empty(platform_env, instance, monkeypatch):
-    server = ScriptedServer(lambda p, n: Reply(body=b"[]"))
-    try:
-        monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
-        result, _ = materialize_range(DAY, DAY, ["BOALF"], instance=instance)
-    finally:
-        server.stop()
+    result, _ = materialize_against(b"[]", ["BOALF"], DAY, instance, monkeypatch)
     assert not result.success
     assert "BOALF partition 2025-12-17" in failure_text(result)
 

@@ -20,7 +20,7 @@ from bmrs_assets.runner import materialize_range
 from bmrs_assets.settlement import day_window, period_start, periods_in_day, settlement_period_of
 from bmrs_assets.warehouse import PartitionBatch, quote
 
-from .helpers import failure_text
+from .helpers import failure_text, materialize_against
 from .scripted_server import Reply, ScriptedServer
 
 DAY = date(2025, 12, 17)
@@ -71,12 +71,7 @@ def test_hostile_responses_fail_clearly_and_write_nothing(platform_env, instance
     con = duckdb.connect(str(platform_env), read_only=True)
     before = con.execute("SELECT * FROM bmrs_costs ORDER BY ALL").fetchall()
     con.close()
-    server = ScriptedServer(lambda p, n: Reply(body=body))
-    try:
-        monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
-        result, _ = materialize_range(DAY, DAY, ["COSTS"], instance=instance)
-    finally:
-        server.stop()
+    result, _ = materialize_against(body, ["COSTS"], DAY, instance, monkeypatch)
     assert not result.success
     text = failure_text(result)
     assert "COSTS partition 2025-12-17" in text and needle in text, text[:800]
@@ -88,12 +83,7 @@ def test_hostile_responses_fail_clearly_and_write_nothing(platform_env, instance
 def test_duplicate_keys_with_different_values_resolve_to_the_latest_revision(platform_env, instance, monkeypatch):
     rows = [*full_day(), price(11, 99.0, createdDateTime="2025-12-19T10:00:00Z"),
             price(11, 12.0, createdDateTime="2025-12-18T09:00:00Z")]
-    server = ScriptedServer(lambda p, n: Reply(body=day_of(rows)))
-    try:
-        monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
-        result, lines = materialize_range(DAY, DAY, ["COSTS"], instance=instance)
-    finally:
-        server.stop()
+    result, lines = materialize_against(day_of(rows), ["COSTS"], DAY, instance, monkeypatch)
     assert result.success and lines[0].inserted == 48
     con = duckdb.connect(str(platform_env), read_only=True)
     assert con.execute('SELECT "systemSellPrice" FROM bmrs_costs WHERE "settlementPeriod" = 11').fetchall() == [(99.0,)]
@@ -102,12 +92,7 @@ def test_duplicate_keys_with_different_values_resolve_to_the_latest_revision(pla
 
 def test_an_unknown_field_is_kept_not_dropped(platform_env, instance, monkeypatch):
     rows = [{**r, "settlementRunType": "SF"} for r in full_day()]
-    server = ScriptedServer(lambda p, n: Reply(body=day_of(rows)))
-    try:
-        monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
-        assert materialize_range(DAY, DAY, ["COSTS"], instance=instance)[0].success
-    finally:
-        server.stop()
+    assert materialize_against(day_of(rows), ["COSTS"], DAY, instance, monkeypatch)[0].success
     con = duckdb.connect(str(platform_env), read_only=True)
     assert con.execute("SELECT DISTINCT _extra->>'settlementRunType' FROM bmrs_costs").fetchall() == [("SF",)]
     con.close()
@@ -119,12 +104,7 @@ def test_a_50_mb_body_is_either_processed_or_refused_by_the_size_guard(platform_
             for i in range(48_000)]
     body = day_of(rows)
     assert len(body) > 50_000_000
-    server = ScriptedServer(lambda p, n: Reply(body=body))
-    try:
-        monkeypatch.setenv("BMRS_API_BASE_URL", server.url)
-        result, lines = materialize_range(DAY, DAY, ["COSTS"], instance=instance)
-    finally:
-        server.stop()
+    result, lines = materialize_against(body, ["COSTS"], DAY, instance, monkeypatch)
     assert result.success and lines[0].rows == 48  # 48,000 rows of 1 kB resolve to one row per period
 
 
