@@ -86,24 +86,19 @@ def fetch_frames(ds: Dataset, days: list[date], client: ElexonClient, info: dict
             day, futures = pending.popleft()
             top_up()
             digest = DayDigest(fingerprint)
-            if day in known:
-                bodies = [b for f in futures for b in received(f)]
-                for b in bodies:
-                    digest.add(b)
+            arriving: Iterator[Body] = digest.passing(b for f in futures for b in received(f))
+            del futures
+            if day in known:  # received whole first: an unchanged day is never parsed
+                bodies = list(arriving)
                 if known[day][0] == digest.hexdigest():
                     del bodies
                     info["days_unchanged_body"] += 1
                     info["rows_fetched"] += known[day][1]
                     yield day, None
                     continue
-                arriving: Iterator[Body] = iter(bodies)
-            else:
-                arriving = (b for f in futures for b in received(f))
-            del futures
+                arriving = iter(bodies)
             tables, received_rows, outside, unknown = [], 0, 0, set()
             for body in arriving:  # typed and freed one response at a time
-                if day not in known:
-                    digest.add(body)
                 rows = parse_body(ds, body)
                 del body
                 received_rows += len(rows)
@@ -112,7 +107,7 @@ def fetch_frames(ds: Dataset, days: list[date], client: ElexonClient, info: dict
                 tables.append(table)
                 outside += report.rows_outside_partition
                 unknown |= set(report.unknown_fields)
-            table = pa.concat_tables(tables) if len(tables) > 1 else tables[0] if tables else None
+            table = pa.concat_tables(tables)  # every slice answers with at least one body
             del tables
             info["rows_fetched"] += received_rows
             info["rows_outside_partition"] += outside
@@ -120,7 +115,7 @@ def fetch_frames(ds: Dataset, days: list[date], client: ElexonClient, info: dict
             if unknown and log is not None:
                 log.warning(f"{ds.code} {day}: API sent fields the registry does not know, kept in "
                             f"_extra: {sorted(unknown)}")
-            if table is None or (table.num_rows == 0 and not ds.allow_empty):
+            if table.num_rows == 0 and not ds.allow_empty:
                 raise EmptyPartition(
                     f"{ds.code} partition {day}: the API returned {received_rows} row(s) and none "
                     f"belong to this settlement day; {ds.code} always has data, so this partition fails "

@@ -85,15 +85,16 @@ def child_platform(spec: dict) -> dict:
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows_fetched": fetched, "rows_written": written, "days_unchanged_body": skipped,
             "load_seconds": round(in_asset, 3), "dagster_seconds": round(seconds - in_asset, 3),
-            "runs": len(ranges), "rows_in_table": _count(spec["db"], f"bmrs_{spec['dataset'].lower()}")}
+            "runs": len(ranges), "rows_in_table": _count(spec["db"], f'"bmrs_{spec["dataset"].lower()}"')}
 
 
 def _count(db: str, table: str) -> int:
+    """Rows of ``table`` (as written in SQL: quoted or schema-qualified) in a DuckDB file."""
     import duckdb
 
     con = duckdb.connect(db, read_only=True)
     try:
-        return con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     finally:
         con.close()
 
@@ -214,17 +215,7 @@ def child_dlt(spec: dict) -> dict:
     pipeline.run(rows(), loader_file_format=spec.get("format", "parquet"))
     seconds = time.perf_counter() - started
     http.close()
-    return {"seconds": seconds, "rows_in_table": _count_qualified(spec["db"], f"bench.{ds.table}")}
-
-
-def _count_qualified(db: str, table: str) -> int:
-    import duckdb
-
-    con = duckdb.connect(db, read_only=True)
-    try:
-        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    finally:
-        con.close()
+    return {"seconds": seconds, "rows_in_table": _count(spec["db"], f"bench.{ds.table}")}
 
 
 CHILDREN = {"platform": child_platform, "floor": child_floor, "dlt": child_dlt}

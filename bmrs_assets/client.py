@@ -14,7 +14,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from email.utils import parsedate_to_datetime
@@ -236,6 +236,12 @@ class DayDigest:
         self._h.update(repr((b.slice.variant, b.slice.window, b.slice.periods, b.size)).encode())
         self._h.update(b.sha256 or hashlib.sha256(b.content).digest())
 
+    def passing(self, bodies: Iterable[Body]) -> Iterator[Body]:
+        """The bodies, each added to the digest as it goes by."""
+        for b in bodies:
+            self.add(b)
+            yield b
+
     def hexdigest(self) -> str:
         return self._h.hexdigest()
 
@@ -299,20 +305,10 @@ class ElexonClient:
         for body in self.iter_bodies(ds, slices, stats):
             yield parse_body(ds, body)
 
-    def fetch_day_bodies(self, ds: Dataset, day: date) -> tuple[list[Body], FetchStats]:
-        """The raw response bodies that cover ``ds`` on ``day`` (not parsed), with request counters.
-
-        What :meth:`fetch_day` returns is ``parse_body`` of each; fetching the bytes first lets the
-        caller recognise a body it has already loaded before paying for parsing it.
-        """
-        stats = FetchStats()
-        started = time.perf_counter()
-        bodies = list(self.iter_bodies(ds, initial_slices(ds, day), stats))
-        stats.seconds = time.perf_counter() - started
-        return bodies, stats
-
     def fetch_slice_bodies(self, ds: Dataset, sl: Slice) -> tuple[list[Body], FetchStats]:
-        """The bodies that answer one slice (more than one if the API had it split), with counters."""
+        """The raw bodies that answer one slice (more than one if the API had it split; not parsed),
+        with request counters. Fetching the bytes first lets the caller recognise a body it has
+        already loaded before paying for parsing it."""
         stats = FetchStats()
         started = time.perf_counter()
         bodies = list(self.iter_bodies(ds, [sl], stats))

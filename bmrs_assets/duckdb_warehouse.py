@@ -185,10 +185,8 @@ class DuckDBWarehouse:
             release_memory()
             schema = arrow_schema(ds).append(pa.field("_ordinal", pa.int64(), nullable=False))
             stage = pa.concat_tables(staged) if staged else schema.empty_table()
+            has_duplicates = duplicate_in_a_day if per_day_check else _has_duplicate_keys(con, stage, list(ds.key))
             con.register("stage", stage)
-            keys = ", ".join(quote(k) for k in ds.key)
-            has_duplicates = duplicate_in_a_day if per_day_check else con.execute(
-                f"SELECT EXISTS (SELECT 1 FROM stage GROUP BY {keys} HAVING count(*) > 1)").fetchone()[0]
             if has_duplicates:
                 con.execute(f"CREATE TEMP TABLE src AS {dedup_sql(ds, 'stage')}")
                 con.unregister("stage")
