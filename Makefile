@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml: bmrs_assets/instance/dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: deploy/instance/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp $< $@
 
@@ -43,7 +43,7 @@ test: $(STAMP)  ## lint, then the whole pytest suite
 
 bench: $(STAMP)  ## platform vs the floor vs dlt on loopback (~20 min; not part of make test): bench/results/
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python -m bmrs_assets.bench
+	$(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import dagster as dg
 
-from bmrs_assets.alerts import build_alert_sensor
-from bmrs_assets.assets import build_dataset_assets, daily_partitions
-from bmrs_assets.automation import automation_sensor
-from bmrs_assets.checks import build_checks
-from bmrs_assets.config import env_or_default, setting
-from bmrs_assets.dashboard import build_dashboard_asset, monitoring_automation_sensor
-from bmrs_assets.derived_assets import build_revenue_definitions
-from bmrs_assets.io_managers import WarehouseIOManager
-from bmrs_assets.iris_runs import iris_sensor
-from bmrs_assets.resources import ElexonApiResource, WarehouseResource
+from bmrs_assets.defs.elexon.assets import build_dataset_assets, daily_partitions
+from bmrs_assets.defs.elexon.automation import automation_sensor
+from bmrs_assets.defs.elexon.checks import build_checks
+from bmrs_assets.defs.io_manager import WarehouseIOManager
+from bmrs_assets.defs.iris.landed_runs import iris_sensor
+from bmrs_assets.defs.resources import ElexonApiResource, WarehouseResource
+from bmrs_assets.defs.revenue.assets import build_revenue_definitions
+from bmrs_assets.monitoring.alerts import build_alert_sensor
+from bmrs_assets.monitoring.dashboard import build_dashboard_asset, monitoring_automation_sensor
+from bmrs_assets.settings import env_or_default, setting
 
 
 def warehouse_resource(resolved: bool = False) -> WarehouseResource:

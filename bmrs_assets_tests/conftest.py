@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from bmrs_assets.simulator import SimulatorConfig, SimulatorServer, start_in_thread
+from bmrs_assets.simulator.server import SimulatorConfig, SimulatorServer, start_in_thread
 
 from .bq_emulator import BigQueryEmulator
 

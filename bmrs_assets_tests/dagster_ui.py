@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from bmrs_assets.runner import start_process_group
+from bmrs_assets.cli.runs import start_process_group
 
 from .conftest import REPO
 

@@ -42,7 +42,7 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
 def materialize_against(body: bytes, codes: list[str], day: date, instance: dg.DagsterInstance,
                         monkeypatch: pytest.MonkeyPatch) -> tuple[dg.ExecuteInProcessResult, list]:
     """One run of ``codes`` for ``day`` against a loopback server that answers every request with ``body``."""
-    from bmrs_assets.runner import materialize_range
+    from bmrs_assets.cli.runs import materialize_range
 
     from .scripted_server import Reply, ScriptedServer
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from bmrs_assets.registry import REGISTRY
-from bmrs_assets.simulator_data import GENERATORS, SimState
+from bmrs_assets.elexon.datasets import REGISTRY
+from bmrs_assets.simulator.data import GENERATORS, SimState
 
 
 class SimulatedCrash(BaseException):  # not an Exception: the consumer must not catch it

@@ -11,11 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 
-from bmrs_assets.alerts import WEBHOOK_ENV, Problem, Reported, diff, load_cursor, post_webhook
+from bmrs_assets.cli.runs import materialize_range
+from bmrs_assets.core.settlement import UTC, day_window, london_today
 from bmrs_assets.definitions import build_definitions
-from bmrs_assets.registry import REGISTRY
-from bmrs_assets.runner import materialize_range
-from bmrs_assets.settlement import UTC, day_window, london_today
+from bmrs_assets.elexon.datasets import REGISTRY
+from bmrs_assets.monitoring.alerts import WEBHOOK_ENV, Problem, Reported, diff, load_cursor, post_webhook
 
 from .scripted_server import Reply, ScriptedServer
 

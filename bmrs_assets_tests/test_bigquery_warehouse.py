@@ -16,18 +16,18 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from sqlglot import exp
 
-from bmrs_assets import bigquery_warehouse
-from bmrs_assets.bigquery_warehouse import (
+import bmrs_assets.warehouse.bigquery_backend as bigquery_warehouse
+from bmrs_assets.cli.runs import materialize_range
+from bmrs_assets.core.schemas import table_columns
+from bmrs_assets.defs.resources import WarehouseResource
+from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ, REGISTRY, Col, Kind
+from bmrs_assets.warehouse.bigquery_backend import (
     STAGE_PREFIX,
     BigQueryWarehouse,
     classify_sql,
     clustering_fields,
     merge_sql,
 )
-from bmrs_assets.registry import BOALF, COSTS, FREQ, REGISTRY, Col, Kind
-from bmrs_assets.resources import WarehouseResource
-from bmrs_assets.runner import materialize_range
-from bmrs_assets.schemas import table_columns
 
 from .test_warehouse_contract import D1, D2, D3, batch, cost, counts, freq
 
@@ -233,7 +233,7 @@ def test_a_failed_staging_drop_neither_fails_a_committed_write_nor_stays_silent(
         return real_delete(self, table, *args, **kwargs)
 
     monkeypatch.setattr(bigquery.Client, "delete_table", unavailable)
-    with caplog.at_level(logging.WARNING, logger="bmrs_assets.bigquery_warehouse"):
+    with caplog.at_level(logging.WARNING, logger="bmrs_assets.warehouse.bigquery_backend"):
         result = wh.merge(batch(COSTS, {D1: [cost(D1, 1, 1.0)]}))
     assert counts(result) == (1, 0, 0)
     assert "could not drop staging table" in caplog.text and "network down" in caplog.text
@@ -315,7 +315,7 @@ def test_a_concurrent_writer_between_classification_and_merge_is_reported_not_hi
         return real(self, bq, sql)
 
     monkeypatch.setattr(BigQueryWarehouse, "_run_merge", interleaved)
-    with caplog.at_level(logging.WARNING, logger="bmrs_assets.bigquery_warehouse"):
+    with caplog.at_level(logging.WARNING, logger="bmrs_assets.warehouse.bigquery_backend"):
         result = wh.merge(batch(COSTS, {D1: [cost(D1, p, 1.0) for p in range(1, 49)]}))
     assert (result.total("inserted"), result.total("updated"), result.total("unchanged")) == (0, 0, 48)  # planned
     assert result.job_affected == 1 and not result.per_day_exact  # what the MERGE did: period 1 put back
@@ -330,8 +330,8 @@ def test_dml_stats_are_preferred_when_the_server_returns_them():
                                          "dmlStats": {"insertedRowCount": "10", "updatedRowCount": "3"}}}}
     offline = bigquery.Client(project="p", credentials=AnonymousCredentials())
     job = bigquery.QueryJob.from_api_repr(resource, client=offline)
-    from bmrs_assets.bigquery_warehouse import BigQueryMergeResult
-    from bmrs_assets.warehouse import DayCounts
+    from bmrs_assets.warehouse.bigquery_backend import BigQueryMergeResult
+    from bmrs_assets.warehouse.contract import DayCounts
 
     ok = BigQueryMergeResult("COSTS", {})
     BigQueryWarehouse._account(ok, {D1: DayCounts(48, 0, 3), D2: DayCounts(10, 10, 0)}, job, 60, [D1, D2])

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from bmrs_assets.client import ElexonApiError, ElexonClient, RateLimiter, build_request, initial_slices
-from bmrs_assets.registry import BOALF, COSTS, FREQ
-from bmrs_assets.settlement import day_window
-from bmrs_assets.simulator import SimulatorConfig
+from bmrs_assets.core.settlement import day_window
+from bmrs_assets.elexon.client import ElexonApiError, ElexonClient, RateLimiter, build_request, initial_slices
+from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ
+from bmrs_assets.simulator.server import SimulatorConfig
 
 from .scripted_server import Reply, ScriptedServer
 

@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bmrs_assets.completeness import evaluate
-from bmrs_assets.freshness import freshness_status, last_cron_deadline
-from bmrs_assets.registry import BOALF, COSTS, DISBSAD, FREQ, FUELINST, MID, REGISTRY
-from bmrs_assets.warehouse import DayStats
+from bmrs_assets.elexon.datasets import BOALF, COSTS, DISBSAD, FREQ, FUELINST, MID, REGISTRY
+from bmrs_assets.quality.completeness import evaluate
+from bmrs_assets.quality.freshness import freshness_status, last_cron_deadline
+from bmrs_assets.warehouse.contract import DayStats
 
 LATER = datetime(2027, 1, 1, tzinfo=UTC)
 SPRING, AUTUMN, WINTER = date(2025, 3, 30), date(2025, 10, 26), date(2025, 12, 17)

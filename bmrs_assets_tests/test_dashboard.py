@@ -16,13 +16,13 @@ from typing import ClassVar
 
 import dagster as dg
 
-from bmrs_assets.dashboard import build_view, dataset_view, render_html, window, write
+from bmrs_assets.cli.runs import materialize_range
+from bmrs_assets.core.settlement import london_today
 from bmrs_assets.definitions import build_definitions
-from bmrs_assets.freshness import freshness_status
-from bmrs_assets.gaps import DayStatus
-from bmrs_assets.registry import BOALF, COSTS, FREQ, FUELINST, MID, REGISTRY
-from bmrs_assets.runner import materialize_range
-from bmrs_assets.settlement import london_today
+from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ, FUELINST, MID, REGISTRY
+from bmrs_assets.monitoring.dashboard import build_view, dataset_view, render_html, window, write
+from bmrs_assets.quality.freshness import freshness_status
+from bmrs_assets.quality.gaps import DayStatus
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]

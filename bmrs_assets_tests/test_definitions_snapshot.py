@@ -22,7 +22,7 @@ def test_definitions_match_the_committed_snapshot() -> None:
 
 def test_snapshot_covers_every_dataset_asset_with_its_blocking_checks() -> None:
     """The snapshot is not vacuous: every dataset asset has blocking key and completeness checks in it."""
-    from bmrs_assets.registry import REGISTRY
+    from bmrs_assets.elexon.datasets import REGISTRY
 
     snap = json.loads(SNAPSHOT.read_text())
     for ds in REGISTRY.values():

@@ -11,10 +11,10 @@ from datetime import date
 import duckdb
 import pytest
 
-from bmrs_assets.client import initial_slices
-from bmrs_assets.registry import REGISTRY
-from bmrs_assets.runner import materialize_range
-from bmrs_assets.simulator import SimulatorConfig
+from bmrs_assets.cli.runs import materialize_range
+from bmrs_assets.elexon.client import initial_slices
+from bmrs_assets.elexon.datasets import REGISTRY
+from bmrs_assets.simulator.server import SimulatorConfig
 
 from .helpers import dump, failure_text, materialize_against, metadata_of, query
 

@@ -11,11 +11,11 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 
-from bmrs_assets.frames import FrameError, to_frame, to_table, typing_fingerprint
-from bmrs_assets.registry import BOALF, COSTS, FREQ, REGISTRY, Col, Kind
-from bmrs_assets.schemas import ValidationFailure
-from bmrs_assets.simulator_data import GENERATORS, SimState
-from bmrs_assets.warehouse import arrow_schema, to_arrow
+from bmrs_assets.core.conform import FrameError, to_frame, to_table, typing_fingerprint
+from bmrs_assets.core.schemas import ValidationFailure
+from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ, REGISTRY, Col, Kind
+from bmrs_assets.simulator.data import GENERATORS, SimState
+from bmrs_assets.warehouse.contract import arrow_schema, to_arrow
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 # Real captured responses, by registered dataset (COSTS is Elexon's DISEBSP).

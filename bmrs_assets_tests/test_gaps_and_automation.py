@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from bmrs_assets.assets import daily_partitions
+from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.definitions import build_definitions, warehouse_resource
-from bmrs_assets.gaps import classify, gaps_of
-from bmrs_assets.registry import COSTS, FREQ
-from bmrs_assets.runner import materialize_range
+from bmrs_assets.defs.elexon.assets import daily_partitions
+from bmrs_assets.elexon.datasets import COSTS, FREQ
+from bmrs_assets.quality.gaps import classify, gaps_of
 
 from .scripted_server import Reply, ScriptedServer
 

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bmrs_assets.duckdb_warehouse import DuckDBWarehouse
-from bmrs_assets.frames import to_frame
-from bmrs_assets.registry import COSTS, IDENTIFIER, REGISTRY, Col, Kind, get_dataset
-from bmrs_assets.runner import materialize_range
-from bmrs_assets.settlement import day_window, period_start, periods_in_day, settlement_period_of
-from bmrs_assets.warehouse import PartitionBatch, quote
+from bmrs_assets.cli.runs import materialize_range
+from bmrs_assets.core.conform import to_frame
+from bmrs_assets.core.settlement import day_window, period_start, periods_in_day, settlement_period_of
+from bmrs_assets.elexon.datasets import COSTS, IDENTIFIER, REGISTRY, Col, Kind, get_dataset
+from bmrs_assets.warehouse.contract import PartitionBatch, quote
+from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
 
 from .helpers import failure_text, materialize_against
 from .scripted_server import Reply, ScriptedServer
@@ -109,7 +109,7 @@ def test_a_50_mb_body_is_either_processed_or_refused_by_the_size_guard(platform_
 
 
 def test_an_oversized_body_is_refused_without_buffering_it():
-    from bmrs_assets.client import ElexonApiError, ElexonClient
+    from bmrs_assets.elexon.client import ElexonApiError, ElexonClient
     server = ScriptedServer(lambda p, n: Reply(body=b"[" + b" " * 3_000_000 + b"]"))
     try:
         with ElexonClient(base_url=server.url, max_body_bytes=1_000_000) as client, \

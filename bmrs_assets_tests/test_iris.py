@@ -19,10 +19,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from bmrs_assets.assets import daily_partitions
+from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.definitions import build_definitions, warehouse_resource
-from bmrs_assets.gaps import classify, gaps_of
-from bmrs_assets.iris import (
+from bmrs_assets.defs.elexon.assets import daily_partitions
+from bmrs_assets.defs.iris.landed_runs import DAY_TAG, IN_PROCESS, SOURCE_TAG, evaluate_tick, iris_sensor, plan_runs
+from bmrs_assets.elexon.datasets import BOALF, FREQ, INDGEN, MID, REMIT
+from bmrs_assets.iris.consumer import (
     IRIS_NAMESPACE,
     IRIS_TENANT_ID,
     BatchStats,
@@ -36,11 +38,9 @@ from bmrs_assets.iris import (
     open_receiver,
     run_forever,
 )
-from bmrs_assets.iris_runs import DAY_TAG, IN_PROCESS, SOURCE_TAG, evaluate_tick, iris_sensor, plan_runs
-from bmrs_assets.landing import LandingStore, PendingPartition
-from bmrs_assets.registry import BOALF, FREQ, INDGEN, MID, REMIT
-from bmrs_assets.runner import materialize_range
-from bmrs_assets.simulator_data import GENERATORS, SimState
+from bmrs_assets.iris.landing import LandingStore, PendingPartition
+from bmrs_assets.quality.gaps import classify, gaps_of
+from bmrs_assets.simulator.data import GENERATORS, SimState
 
 from .iris_fake import FakeQueue, IrisFile, SimulatedCrash, encode, iris_files
 
@@ -238,7 +238,7 @@ def test_a_poison_message_never_blocks_other_messages_or_datasets(landing, caplo
     queue.send("FREQ_wrong_label.json", "FREQ", encode([{"dataset": "FUELINST", "measurementTime": "2025-12-17T10:00:00Z",
                                                          "frequency": 50.0}]))
     send_all(queue, freq[1:])
-    with caplog.at_level(logging.INFO, logger="bmrs_assets.iris"):
+    with caplog.at_level(logging.INFO, logger="bmrs_assets.iris.consumer"):
         stats = drain(queue, landing, max_messages=50)
 
     assert queue.receives == [12, 0]                                      # one batch held good and bad together

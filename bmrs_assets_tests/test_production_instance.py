@@ -1,4 +1,4 @@
-"""The production instance (``bmrs_assets/instance/dagster.production.yaml``) against a real PostgreSQL server.
+"""The production instance (``deploy/instance/dagster.production.yaml``) against a real PostgreSQL server.
 
 A cluster is created for this module with Debian's PostgreSQL binaries (``.ci/run`` installs them; a
 missing binary fails the tests, it does not skip them). Each test gets its own database and reaches it
@@ -23,15 +23,15 @@ import yaml
 from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.scheduler.instigation import TickStatus
 
+from bmrs_assets.cli.runs import free_port, materialize_range, stop_process_group
 from bmrs_assets.definitions import warehouse_resource
-from bmrs_assets.registry import COSTS, FREQ
-from bmrs_assets.runner import free_port, materialize_range, stop_process_group
+from bmrs_assets.elexon.datasets import COSTS, FREQ
 
 from .conftest import REPO
 from .dagster_ui import launch_backfill, start_daemon, start_webserver, tail
 from .postgres_server import PostgresServer, find_bindir
 
-PRODUCTION_YAML = REPO / "bmrs_assets" / "instance" / "dagster.production.yaml"
+PRODUCTION_YAML = REPO / "deploy" / "instance" / "dagster.production.yaml"
 BIN = Path(sys.executable).parent
 FIRST, LAST = date(2025, 12, 10), date(2025, 12, 12)
 DAYS = ["2025-12-10", "2025-12-11", "2025-12-12"]

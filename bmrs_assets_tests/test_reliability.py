@@ -16,10 +16,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from bmrs_assets.faults import FaultPlan
-from bmrs_assets.registry import REGISTRY
-from bmrs_assets.runner import materialize_range
-from bmrs_assets.simulator import SimulatorConfig, start_in_thread
+from bmrs_assets.cli.runs import materialize_range
+from bmrs_assets.elexon.datasets import REGISTRY
+from bmrs_assets.simulator.faults import FaultPlan
+from bmrs_assets.simulator.server import SimulatorConfig, start_in_thread
 
 from .helpers import failure_text, metadata_of
 
@@ -109,7 +109,7 @@ import sys, warnings
 warnings.filterwarnings("ignore")
 from datetime import date
 import dagster as dg
-from bmrs_assets.runner import materialize_range
+from bmrs_assets.cli.runs import materialize_range
 with dg.DagsterInstance.ephemeral() as instance:
     first, last = date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2])
     result, _ = materialize_range(first, last, [sys.argv[3]], instance=instance)
@@ -186,7 +186,7 @@ def test_concurrent_runs_share_the_duckdb_file_and_the_rate_limit(tmp_path, monk
 
 LIMITER_SCRIPT = """
 import sys, time
-from bmrs_assets.client import RateLimiter
+from bmrs_assets.elexon.client import RateLimiter
 limiter = RateLimiter(20, state_path=sys.argv[1])
 for _ in range(10):
     limiter.acquire()
@@ -217,7 +217,7 @@ sys.path.insert(0, sys.argv[4])
 from bmrs_assets_tests.bq_emulator import prepare_client_library
 prepare_client_library()
 google.auth.default = lambda *a, **k: (AnonymousCredentials(), sys.argv[5])  # the emulator needs no credentials
-from bmrs_assets.runner import materialize_range
+from bmrs_assets.cli.runs import materialize_range
 with dg.DagsterInstance.ephemeral() as instance:
     first, last = date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2])
     result, _ = materialize_range(first, last, [sys.argv[3]], instance=instance)

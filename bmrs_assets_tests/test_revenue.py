@@ -14,11 +14,11 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from bmrs_assets import revenue as rv
-from bmrs_assets.derived_assets import VLP_COSTS_ENV, VLP_REFERENCE_ENV, vlp_resource_from_env
-from bmrs_assets.derived_registry import BOALF_WITH_PRICES, DERIVED, get_table_spec
-from bmrs_assets.registry import BOALF
-from bmrs_assets.settlement import UTC, period_start, periods_in_day
+import bmrs_assets.revenue.method as rv
+from bmrs_assets.core.settlement import UTC, period_start, periods_in_day
+from bmrs_assets.defs.revenue.assets import VLP_COSTS_ENV, VLP_REFERENCE_ENV, vlp_resource_from_env
+from bmrs_assets.elexon.datasets import BOALF
+from bmrs_assets.revenue.tables import BOALF_WITH_PRICES, DERIVED, get_table_spec
 
 DAY = date(2025, 12, 17)
 approx = pytest.approx

@@ -6,9 +6,9 @@ from datetime import date
 
 import dagster as dg
 
-from bmrs_assets.derived_assets import DERIVED_KEYS, HYBRID_KEY, PRICED_KEY, VLP_KEY
-from bmrs_assets.runner import materialize_range
-from bmrs_assets.sensors import build_revenue_sensor, plan_requests
+from bmrs_assets.cli.runs import materialize_range
+from bmrs_assets.defs.revenue.assets import DERIVED_KEYS, HYBRID_KEY, PRICED_KEY, VLP_KEY
+from bmrs_assets.defs.revenue.sensor import build_revenue_sensor, plan_requests
 
 from .helpers import failure_text, metadata_of, query
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import date
 
+from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.definitions import build_all_definitions
-from bmrs_assets.runner import materialize_range
 
 from .test_alerts import Receiver, tick
 

@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bmrs_assets.settlement import (
+from bmrs_assets.core.settlement import (
     UtcWindow,
     day_window,
     parse_day,

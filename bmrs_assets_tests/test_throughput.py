@@ -9,14 +9,15 @@ import sys
 from datetime import date
 
 import duckdb
+import frames
 import pyarrow.compute as pc
 import pytest
 
-from bmrs_assets import assets, frames
-from bmrs_assets.client import ElexonApiError, ElexonClient, initial_slices
-from bmrs_assets.duckdb_warehouse import BODIES_TABLE
-from bmrs_assets.registry import BOD, COSTS
-from bmrs_assets.runner import materialize_range
+import bmrs_assets.defs.elexon.assets as assets
+from bmrs_assets.cli.runs import materialize_range
+from bmrs_assets.elexon.client import ElexonApiError, ElexonClient, initial_slices
+from bmrs_assets.elexon.datasets import BOD, COSTS
+from bmrs_assets.warehouse.duckdb_backend import BODIES_TABLE
 
 from .helpers import dump, metadata_of
 from .scripted_server import Reply, ScriptedServer
@@ -81,7 +82,7 @@ def test_new_typing_rules_parse_an_unchanged_response_again(platform_env, instan
 
 
 def test_a_failed_write_remembers_no_response(platform_env, instance, parse_calls, monkeypatch):
-    from bmrs_assets import duckdb_warehouse
+    import bmrs_assets.warehouse.duckdb_backend as duckdb_warehouse
 
     def failing(*_a, **_k):
         raise RuntimeError("injected failure before the MERGE")
@@ -144,7 +145,7 @@ def test_a_day_fetched_in_period_chunks_types_to_the_whole_day_response(simulato
 def test_periods_per_request_is_declared_only_where_it_means_something():
     import dataclasses
 
-    from bmrs_assets.registry import FREQ
+    from bmrs_assets.elexon.datasets import FREQ
 
     for bad in (0, 51):
         with pytest.raises(ValueError, match="BOD: periods_per_request is 1-50"):
@@ -164,7 +165,7 @@ def dataclasses_replace_allow_empty(ds):
 def test_the_benchmark_runs_on_a_tiny_configuration(tmp_path):
     """One day, one repetition, platform + floor + no-op re-run: the machinery, not the figures."""
     out = tmp_path / "results"
-    proc = subprocess.run([sys.executable, "-m", "bmrs_assets.bench", "--days", "1", "--reps", "1", "--no-warmup",
+    proc = subprocess.run([sys.executable, "-m", "bench", "--days", "1", "--reps", "1", "--no-warmup",
                            "--no-dlt", "--scenarios", "boalf,noop", "--out", str(out)],
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

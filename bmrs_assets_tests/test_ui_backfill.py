@@ -12,11 +12,11 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from bmrs_assets.assets import daily_partitions
+from bmrs_assets.cli.runs import free_port, stop_process_group
 from bmrs_assets.definitions import warehouse_resource
-from bmrs_assets.gaps import classify
-from bmrs_assets.registry import COSTS, FREQ
-from bmrs_assets.runner import free_port, stop_process_group
+from bmrs_assets.defs.elexon.assets import daily_partitions
+from bmrs_assets.elexon.datasets import COSTS, FREQ
+from bmrs_assets.quality.gaps import classify
 
 from .conftest import REPO
 from .dagster_ui import backfill_status, launch_backfill, start_daemon, start_webserver, tail
@@ -28,7 +28,7 @@ DAYS = ["2025-12-10", "2025-12-11", "2025-12-12"]
 def test_backfill_through_graphql_heals_the_gap(platform_env, tmp_path, monkeypatch):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "bmrs_assets" / "instance" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "deploy" / "instance" / "dagster.yaml", home / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(home)):
         pass  # storage created once, before two processes would race to migrate it
     env = {**os.environ, "DAGSTER_HOME": str(home), "BMRS_AUTOMATION": "off", "PYTHONUNBUFFERED": "1"}

@@ -18,13 +18,13 @@ import duckdb
 import pandas as pd
 import pytest
 
-from bmrs_assets import duckdb_warehouse
-from bmrs_assets.bigquery_warehouse import BigQueryWarehouse
-from bmrs_assets.duckdb_warehouse import DuckDBWarehouse
-from bmrs_assets.frames import to_frame
-from bmrs_assets.registry import BOALF, COSTS, FREQ, FUELINST, Col, Dataset, Kind
-from bmrs_assets.schemas import table_columns
-from bmrs_assets.warehouse import PartitionBatch
+import bmrs_assets.warehouse.duckdb_backend as duckdb_warehouse
+from bmrs_assets.core.conform import to_frame
+from bmrs_assets.core.schemas import table_columns
+from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ, FUELINST, Col, Dataset, Kind
+from bmrs_assets.warehouse.bigquery_backend import BigQueryWarehouse
+from bmrs_assets.warehouse.contract import PartitionBatch
+from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 D1, D2, D3 = date(2025, 12, 17), date(2025, 12, 18), date(2025, 12, 19)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 import dagster as dg  # noqa: E402
 
-from bmrs_assets.simulator import start_in_thread  # noqa: E402
+from bmrs_assets.simulator.server import start_in_thread  # noqa: E402
 from bmrs_assets_tests.scripted_server import Reply, ScriptedServer  # noqa: E402
 
 COMPLETE = ["COSTS", "MID", "NETBSAD", "FUELHH", "DISBSAD", "FREQ"]
@@ -58,13 +58,13 @@ def main() -> int:
             body = body[:50]
         return Reply(body=json.dumps(body).encode())
 
-    from bmrs_assets.assets import daily_partitions
-    from bmrs_assets.dashboard import build_view, collect, dataset_view, write
+    from bmrs_assets.cli.runs import materialize_range
+    from bmrs_assets.core.settlement import london_today
     from bmrs_assets.definitions import warehouse_resource
-    from bmrs_assets.freshness import freshness_status, last_materialized
-    from bmrs_assets.registry import get_dataset
-    from bmrs_assets.runner import materialize_range
-    from bmrs_assets.settlement import london_today
+    from bmrs_assets.defs.elexon.assets import daily_partitions
+    from bmrs_assets.elexon.datasets import get_dataset
+    from bmrs_assets.monitoring.dashboard import build_view, collect, dataset_view, write
+    from bmrs_assets.quality.freshness import freshness_status, last_materialized
 
     today = london_today()
     first, last = today - timedelta(days=60), today - timedelta(days=1)
@@ -116,7 +116,7 @@ def main() -> int:
 
 
 def _day(c: dict):
-    from bmrs_assets.gaps import DayStatus
+    from bmrs_assets.quality.gaps import DayStatus
 
     return DayStatus("FREQ", datetime.fromisoformat(c["day"]).date(), c["status"], c["rows"], c["detail"])
 

@@ -1,7 +1,7 @@
 """Copy the paths bmrs_assets uses, and the schemas they reference, out of the official spec.
 
 Usage: python tools/extract_spec_subset.py ../shared/reference/elexon-insights-openapi.json
-The result (bmrs_assets/openapi/elexon-subset.json) ships with the package so the simulator and
+The result (bmrs_assets/elexon/openapi/elexon-subset.json) ships with the package so the simulator and
 the contract tests work on a machine without the shared reference folder.
 """
 
@@ -22,7 +22,7 @@ PATHS = [
     "/balancing/settlement/indicative/cashflows/all/{bidOffer}/{settlementDate}",
     "/datasets/REMIT", "/datasets/REMIT/stream",
 ]
-OUT = Path(__file__).resolve().parents[1] / "bmrs_assets" / "openapi" / "elexon-subset.json"
+OUT = Path(__file__).resolve().parents[1] / "bmrs_assets" / "elexon" / "openapi" / "elexon-subset.json"
 
 
 def refs(node, found):

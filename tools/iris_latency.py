@@ -35,16 +35,16 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="iris_latency_"))
     home = work / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "bmrs_assets" / "instance" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "deploy" / "instance" / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "BMRS_DUCKDB_PATH": str(work / "bmrs.duckdb"),
            "BMRS_IRIS_LANDING_PATH": str(work / "iris_landing.sqlite"), "BMRS_START_DATE": "2024-01-01",
            "BMRS_AUTOMATION": "off", "BMRS_API_BASE_URL": "http://127.0.0.1:9/unused"}
     os.environ.update(env)
 
-    from bmrs_assets.iris import Consumer
-    from bmrs_assets.landing import LandingStore
-    from bmrs_assets.runner import free_port, start_process_group, stop_process_group
-    from bmrs_assets.settlement import london_today
+    from bmrs_assets.cli.runs import free_port, start_process_group, stop_process_group
+    from bmrs_assets.core.settlement import london_today
+    from bmrs_assets.iris.consumer import Consumer
+    from bmrs_assets.iris.landing import LandingStore
     from bmrs_assets_tests.iris_fake import FakeQueue, iris_files
 
     port = free_port()

@@ -1,0 +1,160 @@
+"""Command line: ``python -m bmrs_assets {demo,run,gaps,dashboard,iris}``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+import warnings
+
+from bmrs_assets.core.settlement import parse_day
+from bmrs_assets.settings import setting
+
+
+def _run(days: int, datasets: list[str] | None, first: str | None, last: str | None) -> int:
+    from bmrs_assets.cli.runs import format_table, last_complete_days, materialize_range
+
+    span = last_complete_days(days)
+    start = parse_day(first) if first else span[0]
+    end = parse_day(last) if last else span[-1]
+    t0 = time.perf_counter()
+    result, lines = materialize_range(start, end, datasets)
+    print(format_table(lines))
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n{'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - t0:.1f} s, "
+          f"peak RSS {peak_mib:.0f} MiB; warehouse: {setting('BMRS_DUCKDB_PATH')}")
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                print(f"  {event.step_key}: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
+    return 0 if result.success else 1
+
+
+def _gaps(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from bmrs_assets.definitions import warehouse_resource
+    from bmrs_assets.defs.elexon.assets import daily_partitions
+    from bmrs_assets.elexon.datasets import REGISTRY, get_dataset
+    from bmrs_assets.quality.gaps import gaps_of, render_json, render_text, report
+    from bmrs_assets.settings import start_date
+
+    datasets = [get_dataset(d) for d in args.dataset] if args.dataset else list(REGISTRY.values())
+    since = parse_day(args.since) if args.since else start_date()
+    until = parse_day(args.until) if args.until else None
+    warehouse = warehouse_resource(resolved=True).get()
+    with dg.DagsterInstance.get() as instance:
+        results = report(datasets, since, instance, warehouse, daily_partitions(), until)
+    print(render_json(results) if args.json else render_text(results))
+    has_gaps = any(gaps_of(statuses) for statuses in results.values())
+    return 3 if args.check and has_gaps else 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import dagster as dg
+
+    from bmrs_assets.definitions import warehouse_resource
+    from bmrs_assets.defs.elexon.assets import daily_partitions
+    from bmrs_assets.elexon.datasets import REGISTRY
+    from bmrs_assets.monitoring.dashboard import collect, write
+
+    warehouse = warehouse_resource(resolved=True).get()
+    with dg.DagsterInstance.get() as instance:
+        view = collect(REGISTRY.values(), instance, warehouse, daily_partitions(), days=args.days)
+    html_path, _ = write(view, Path(args.out) if args.out else None)
+    counts = view["overall"]["counts"]
+    print(f"overall {view['overall']['status'].upper()} ({counts['fail']} fail, {counts['warn']} warn, "
+          f"{counts['pass']} pass); open {html_path.resolve().as_uri()}")
+    return 0
+
+
+def _iris(args: argparse.Namespace) -> int:
+    import fcntl
+    import json
+    import logging
+    import threading
+    from datetime import timedelta
+    from pathlib import Path
+
+    from bmrs_assets.iris.consumer import ConfigError, IrisConfig, install_signal_handlers, run_forever
+    from bmrs_assets.iris.landing import LandingStore
+
+    if args.status:
+        print(json.dumps(LandingStore(Path(setting("BMRS_IRIS_LANDING_PATH"))).summary(), indent=1, default=str))
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("azure", "uamqp", "msal"):  # the SDKs' own chatter; never the credential either way
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        config = IrisConfig.from_env()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    lock_path = Path(config.landing_path + ".consumer.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:  # IRIS allows one connection per queue: one consumer per landing store
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"error: another IRIS consumer holds {lock_path}", file=sys.stderr)
+            return 2
+        stop = threading.Event()
+        install_signal_handlers(stop)
+        run_forever(config, stop, max_messages=args.max_messages, max_batch_bytes=args.max_batch_mib * 1024 * 1024,
+                    max_wait_s=args.max_wait, retention=timedelta(days=args.retention_days))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", module="dagster")
+    parser = argparse.ArgumentParser(prog="python -m bmrs_assets")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("demo", "offline: start the simulator, load the last days into DuckDB"),
+                       ("run", "load the last days from BMRS_API_BASE_URL (the live API by default)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--days", type=int, default=3, help="number of complete settlement days (default 3)")
+        p.add_argument("--dataset", action="append", help="limit to these datasets (repeatable)")
+        p.add_argument("--from", dest="first", help="first settlement day (YYYY-MM-DD)")
+        p.add_argument("--to", dest="last", help="last settlement day (YYYY-MM-DD)")
+    g = sub.add_parser("gaps", help="classify every partition day; print missing ranges ready for a backfill")
+    g.add_argument("--dataset", action="append", help="limit to these datasets (repeatable)")
+    g.add_argument("--since", help="first day (default BMRS_START_DATE)")
+    g.add_argument("--until", help="last day (default today)")
+    g.add_argument("--json", action="store_true", help="machine-readable output, every day included")
+    g.add_argument("--check", action="store_true", help="exit with status 3 if any day is not complete")
+    h = sub.add_parser("dashboard", help="write the freshness dashboard (HTML + JSON) from the instance and warehouse")
+    h.add_argument("--out", help="HTML file to write (default BMRS_DASHBOARD_PATH)")
+    h.add_argument("--days", type=int, default=60, help="days in the coverage heatmap (default 60)")
+    i = sub.add_parser("iris", help="the long-lived IRIS consumer (run beside `dagster dev`): queue -> landing store")
+    i.add_argument("--max-messages", type=int, default=100, help="most messages received per batch (default 100)")
+    i.add_argument("--max-batch-mib", type=int, default=32, help="most body bytes landed per transaction (default 32 MiB)")
+    i.add_argument("--max-wait", type=float, default=5.0, help="seconds a receive waits for messages (default 5)")
+    i.add_argument("--retention-days", type=int, default=30,
+                   help="delete landed messages this long after they were merged (never unmerged ones; default 30)")
+    i.add_argument("--status", action="store_true", help="print the landing store's counts and exit")
+    args = parser.parse_args(argv)
+    if args.command == "gaps":
+        return _gaps(args)
+    if args.command == "dashboard":
+        return _dashboard(args)
+    if args.command == "iris":
+        return _iris(args)
+    if args.dataset:
+        from bmrs_assets.elexon.datasets import get_dataset
+        args.dataset = [get_dataset(d).code for d in args.dataset]
+    if args.command == "demo":
+        from bmrs_assets.cli.runs import SimulatorProcess
+
+        with SimulatorProcess() as sim:
+            os.environ["BMRS_API_BASE_URL"] = sim.url
+            print(f"Elexon simulator on {sim.url} (pid {sim.proc.pid})")
+            return _run(args.days, args.dataset, args.first, args.last)
+    return _run(args.days, args.dataset, args.first, args.last)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Pandera schemas, generated from the registry, and the metadata columns every table carries.
+
+Every frame is validated before anything is written; a failure names dataset, partition, column
+and the offending values, and the run writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.engines import pandas_engine
+
+from bmrs_assets.elexon.datasets import Col, Dataset, Kind
+
+UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+
+PANDAS_DTYPES: dict[Kind, object] = {
+    Kind.DATE: pandas_engine.Date,
+    Kind.TIMESTAMP: UTC_NS,
+    Kind.INT: "Int64",
+    Kind.FLOAT: "float64",
+    Kind.BOOL: "boolean",
+    Kind.STRING: str,
+    Kind.JSON: str,
+}
+
+# Columns the platform adds to every row of every table (issue: provenance and change detection).
+METADATA_COLUMNS: tuple[Col, ...] = (
+    Col("_dataset", Kind.STRING, nullable=False),
+    Col("_window_from_utc", Kind.TIMESTAMP, nullable=False),
+    Col("_window_to_utc", Kind.TIMESTAMP, nullable=False),
+    Col("_ingested_utc", Kind.TIMESTAMP, nullable=False),
+    Col("_source_api", Kind.STRING, nullable=False),
+    Col("_extra", Kind.JSON),
+    Col("_hash_key", Kind.STRING, nullable=False),
+)
+METADATA_NAMES = tuple(c.name for c in METADATA_COLUMNS)
+
+
+def table_columns(ds: Dataset) -> tuple[Col, ...]:
+    """All columns of the warehouse table: the API's fields, then the metadata columns."""
+    return (*ds.columns, *METADATA_COLUMNS)
+
+
+def hashed_columns(ds: Dataset) -> list[str]:
+    """The content that defines 'changed': every API field, known or not (``_extra``)."""
+    return [*ds.column_names, "_extra"]
+
+
+@cache
+def schema_for(ds: Dataset) -> pa.DataFrameSchema:
+    """The Pandera schema of a typed frame of ``ds``: exact columns, dtypes, nulls and checks."""
+    columns = {
+        c.name: pa.Column(PANDAS_DTYPES[c.kind], nullable=c.nullable, checks=list(c.checks))
+        for c in table_columns(ds)
+    }
+    columns["_dataset"] = pa.Column(str, checks=pa.Check.isin([ds.code]))
+    return pa.DataFrameSchema(columns, strict=True, ordered=True, checks=list(ds.row_checks),
+                              name=ds.code)
+
+
+class ValidationFailure(ValueError):
+    """A frame that failed its schema; the message is what a user needs to find the bad data."""
+
+
+def validate(ds: Dataset, day: date | str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Validate ``frame`` or raise :class:`ValidationFailure` naming every problem found."""
+    try:
+        return schema_for(ds).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        lines = []
+        for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=True):
+            values = group["failure_case"].astype(str).unique()[:5].tolist()
+            lines.append(f"column {column}: {check} failed for {len(group)} row(s), e.g. {values}")
+        raise ValidationFailure(
+            f"{ds.code} partition {day}: schema validation failed, nothing written:\n  "
+            + "\n  ".join(lines)
+        ) from None

@@ -1,0 +1,66 @@
+"""Declarative automation, evaluated by the Dagster daemon (``dagster dev`` runs it; no cron).
+
+Per dataset, from its registry ``Freshness`` rule:
+
+* real-time feeds refresh today's and yesterday's partitions every 15 minutes;
+* every dataset requests partitions that are missing or whose last run failed, within a lookback
+  (``BMRS_HEAL_LOOKBACK_DAYS``, default 14), so an outage heals itself;
+* settlement-derived feeds (COSTS, EBOCF) re-pull a day when a later settlement run is due, i.e.
+  at the day ages listed in ``resettlement_days``.
+
+Requests against the API are bounded by the ``elexon_api`` pool (see ``dagster.yaml``).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from functools import reduce
+
+import dagster as dg
+
+from bmrs_assets.elexon.datasets import Dataset
+
+EVERY_15_MIN = "*/15 * * * *"
+HEAL_LOOKBACK_ENV = "BMRS_HEAL_LOOKBACK_DAYS"
+
+
+def heal_lookback() -> timedelta:
+    return timedelta(days=int(os.environ.get(HEAL_LOOKBACK_ENV) or 14))
+
+
+def within_days(n: int) -> dg.AutomationCondition:
+    """Today's partition and the ``n`` before it (a lookback of d days spans d partitions)."""
+    return dg.AutomationCondition.in_latest_time_window(timedelta(days=n + 1))
+
+
+def days_ago(n: int) -> dg.AutomationCondition:
+    """True for the one daily partition ``n`` days before today's."""
+    if n == 0:
+        return dg.AutomationCondition.in_latest_time_window()
+    return within_days(n) & ~within_days(n - 1)
+
+
+def automation_condition(ds: Dataset) -> dg.AutomationCondition:
+    AC = dg.AutomationCondition  # noqa: N806
+    tick = AC.cron_tick_passed(EVERY_15_MIN, "Europe/London")
+    heal = (within_days(heal_lookback().days) & (AC.missing() | AC.execution_failed()) & tick).with_label(
+        "heal missing or failed partitions")
+    conditions = [heal]
+    if ds.freshness.realtime:
+        conditions.append((within_days(1) & tick).with_label(
+            "refresh today and yesterday every 15 minutes"))
+    if ds.freshness.resettlement_days:
+        ages = reduce(lambda a, b: a | b, (days_ago(n) for n in ds.freshness.resettlement_days))
+        conditions.append((ages & AC.cron_tick_passed("0 9 * * *", "Europe/London")).with_label(
+            "re-pull days when a later settlement run is due"))
+    return reduce(lambda a, b: a | b, conditions) & ~AC.in_progress()
+
+
+def automation_sensor() -> dg.AutomationConditionSensorDefinition:
+    """The daemon evaluates every dataset's condition; on by default (``BMRS_AUTOMATION=off`` to start it stopped)."""
+    running = (os.environ.get("BMRS_AUTOMATION") or "on").lower() != "off"
+    return dg.AutomationConditionSensorDefinition(
+        "bmrs_automation", target=dg.AssetSelection.groups("elexon"),
+        default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
+        minimum_interval_seconds=60)

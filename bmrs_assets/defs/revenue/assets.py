@@ -1,0 +1,263 @@
+"""Dagster wiring of the Balancing Mechanism revenue assets; the method itself is in ``revenue.py``.
+
+Three daily-partitioned assets, declared in ``derived_registry.py`` and written through the same
+warehouse IO manager as the datasets (an idempotent MERGE on the natural key):
+
+* ``bmrs/boalf_with_prices`` <- BOALF (the day and the day before: acceptances running past
+  midnight), BOD, PN of the day;
+* ``bmrs/bm_cashflow_hybrid`` <- ``boalf_with_prices``, EBOCF;
+* ``bmrs/vlp_revenue`` <- ``bm_cashflow_hybrid`` and the ``vlp`` resource (reference table, costs).
+
+Inputs arrive as frames read by the IO manager for the mapped upstream partitions. Each asset
+reports its figures as materialization metadata; checks re-read the written table: unique natural
+key (blocking), match rate (warns below ``MATCH_RATE_WARN_BELOW``) and the EBOCF reconciliation
+(warns when the median relative error exceeds ``RECONCILIATION_WARN_ABOVE``). ``sensors.py``
+requests the derived days when a source day is materialized.
+"""
+
+
+import json
+import os
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+import bmrs_assets.revenue.method as revenue
+from bmrs_assets.core.conform import content_hash
+from bmrs_assets.core.schemas import hashed_columns, validate
+from bmrs_assets.core.settlement import day_window, parse_day
+from bmrs_assets.defs.elexon.checks import build_unique_key_check
+from bmrs_assets.defs.resources import WarehouseResource
+from bmrs_assets.elexon.datasets import Kind
+from bmrs_assets.revenue.tables import BM_CASHFLOW_HYBRID, BOALF_WITH_PRICES, DERIVED, VLP_REVENUE, DerivedTable
+from bmrs_assets.warehouse.contract import PartitionBatch
+
+GROUP = "revenue"
+BOALF_KEY, BOD_KEY, PN_KEY, EBOCF_KEY = (dg.AssetKey(["bmrs", n]) for n in ("boalf", "bod", "pn", "ebocf"))
+PRICED_KEY, HYBRID_KEY, VLP_KEY = (dg.AssetKey(["bmrs", t.asset_name]) for t in DERIVED.values())
+DERIVED_KEYS = (PRICED_KEY, HYBRID_KEY, VLP_KEY)
+MATCH_RATE_WARN_BELOW = 0.95  # the match_rate check warns for a day under this share of matched rows
+RECONCILIATION_WARN_ABOVE = 0.10  # ... and the reconciliation check when median |est - EBOCF| / |EBOCF| is over this
+PREVIOUS_AND_SAME_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0,
+                                                      allow_nonexistent_upstream_partitions=True)
+VLP_REFERENCE_ENV = "BMRS_VLP_REFERENCE_CSV"
+VLP_COSTS_ENV = "BMRS_VLP_COST_COMPONENTS"
+
+
+# --- configuration ---------------------------------------------------------------------------
+class CostComponentConfig(dg.Config):
+    """One cost set against VLP revenue; see ``revenue.CostComponent``."""
+
+    name: str
+    per_mwh_gbp: float = 0.0
+    share_of_revenue: float = 0.0
+
+
+class VlpRevenueResource(dg.ConfigurableResource):
+    """VLP classification and costs: an optional reference table and optional cost components.
+
+    ``reference_csv``: a CSV with columns ``bmUnit`` and ``classification`` (``vlp`` marks a Virtual
+    Lead Party unit; interconnectors may be listed by ``nationalGridBmUnit``); it overrides the
+    BM unit id rule. ``cost_components``: no costs unless configured.
+    """
+
+    reference_csv: str | None = None
+    cost_components: list[CostComponentConfig] = Field(default_factory=list)
+
+    def reference(self) -> pd.DataFrame | None:
+        if not self.reference_csv:
+            return None
+        table = pd.read_csv(self.reference_csv, dtype=str, keep_default_na=False)
+        missing = {"bmUnit", "classification"} - set(table.columns)
+        if missing:
+            raise ValueError(f"VLP reference table {self.reference_csv}: missing column(s) {sorted(missing)}")
+        return table
+
+    def costs(self) -> list[revenue.CostComponent]:
+        return [revenue.CostComponent(c.name, c.per_mwh_gbp, c.share_of_revenue) for c in self.cost_components]
+
+
+def vlp_resource_from_env() -> VlpRevenueResource:
+    """``BMRS_VLP_REFERENCE_CSV`` (a path) and ``BMRS_VLP_COST_COMPONENTS`` (a JSON list of
+    ``{"name", "per_mwh_gbp", "share_of_revenue"}``); both unset: no reference table, no costs."""
+    costs = json.loads(os.environ.get(VLP_COSTS_ENV) or "[]")
+    return VlpRevenueResource(reference_csv=os.environ.get(VLP_REFERENCE_ENV) or None,
+                              cost_components=[CostComponentConfig(**c) for c in costs])
+
+
+# --- frames -----------------------------------------------------------------------------------
+def _typed(table: DerivedTable, frame: pd.DataFrame) -> dict[str, pd.Series]:
+    out: dict[str, pd.Series] = {}
+    n = len(frame)
+    for c in table.columns:
+        raw = frame[c.name].reset_index(drop=True) if c.name in frame.columns else pd.Series([None] * n, dtype=object)
+        if c.kind is Kind.DATE:
+            out[c.name] = pd.Series([None if pd.isna(v) else pd.Timestamp(v).date() for v in raw], dtype=object)
+        elif c.kind is Kind.TIMESTAMP:
+            out[c.name] = pd.to_datetime(raw, utc=True).astype("datetime64[ns, UTC]")
+        elif c.kind is Kind.INT:
+            out[c.name] = pd.to_numeric(raw).astype("Int64")
+        elif c.kind is Kind.FLOAT:
+            out[c.name] = pd.to_numeric(raw).astype("float64")
+        elif c.kind is Kind.BOOL:
+            out[c.name] = raw.astype(object).where(raw.notna(), None).astype("boolean")
+        else:
+            out[c.name] = raw.astype(object).where(raw.notna(), None)
+    return out
+
+
+def table_frame(table: DerivedTable, day: date, frame: pd.DataFrame, ingested_utc: datetime) -> pd.DataFrame:
+    """The computed rows as a validated warehouse frame: declared types, metadata columns, hash."""
+    window = day_window(day)
+    out = pd.DataFrame(_typed(table, frame), index=pd.RangeIndex(len(frame)))
+    out["_dataset"] = pd.Series([table.code] * len(out), dtype=object)
+    for name, value in (("_window_from_utc", window.start), ("_window_to_utc", window.end),
+                        ("_ingested_utc", ingested_utc)):
+        out[name] = pd.Series([pd.Timestamp(value)] * len(out), dtype="datetime64[ns, UTC]")
+    out["_source_api"] = pd.Series([f"derived:{','.join(table.inputs)}"] * len(out), dtype=object)
+    out["_extra"] = pd.Series([None] * len(out), dtype=object)
+    out["_hash_key"] = content_hash(out, hashed_columns(table)) if len(out) else pd.Series(dtype=object)
+    return validate(table, day, out)
+
+
+def _by_day(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
+    """Rows of a warehouse read, split by settlementDate."""
+    if frame is None or not len(frame):
+        return {}
+    days = pd.to_datetime(frame["settlementDate"]).dt.date
+    return {d: g for d, g in frame.groupby(days.to_numpy(), sort=True)}
+
+
+class MissingSourceDay(RuntimeError):
+    """A source day the revenue needs has no rows in the warehouse (not materialized yet)."""
+
+
+def _require(frames: dict[date, pd.DataFrame], day: date, code: str) -> pd.DataFrame:
+    rows = frames.get(day)
+    if rows is None or not len(rows):
+        raise MissingSourceDay(
+            f"{code} has no rows for {day} in the warehouse: materialize bmrs/{code.lower()} for {day} first "
+            "(acceptances are never priced against a missing day)")
+    return rows
+
+
+def _batch(table: DerivedTable, results: dict[date, pd.DataFrame]) -> PartitionBatch:
+    now = datetime.now(UTC)
+    frames = [(day, table_frame(table, day, rows, now)) for day, rows in results.items()]
+    return PartitionBatch(table, sorted(results), frames, info={"rows_fetched": sum(len(f) for _, f in frames)})
+
+
+def _days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[date]:
+    return sorted(parse_day(k) for k in context.partition_keys)
+
+
+def _md(value: object) -> dg.MetadataValue:
+    return dg.MetadataValue.json(json.loads(json.dumps(value, default=str)))
+
+
+# --- assets -----------------------------------------------------------------------------------
+def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    common = dict(partitions_def=partitions, io_manager_key="warehouse_io_manager", group_name=GROUP,
+                  kinds={"python", "duckdb"}, backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1))
+
+    def meta(table: DerivedTable) -> dict:
+        return {"table": table.table, "natural_key": ", ".join(table.key), "partition_column": table.partition_column}
+
+    @dg.asset(key=PRICED_KEY, ins={"boalf": dg.AssetIn(key=BOALF_KEY, partition_mapping=PREVIOUS_AND_SAME_DAY),
+                                   "bod": dg.AssetIn(key=BOD_KEY), "pn": dg.AssetIn(key=PN_KEY)},
+              description=BOALF_WITH_PRICES.description + " Method: `bmrs_assets/revenue.py`.",
+              metadata=meta(BOALF_WITH_PRICES), **common)
+    def boalf_with_prices(context: dg.AssetExecutionContext, boalf: pd.DataFrame, bod: pd.DataFrame,
+                          pn: pd.DataFrame) -> dg.Output:
+        boalf_by, bod_by, pn_by = _by_day(boalf), _by_day(bod), _by_day(pn)
+        results, previous_day_rows = {}, {}
+        for day in _days(context):
+            today = _require(boalf_by, day, "BOALF")
+            before = boalf_by.get(day - timedelta(days=1), today.iloc[:0])  # acceptances running past midnight
+            previous_day_rows[day.isoformat()] = len(before)
+            results[day] = revenue.price_acceptances(pd.concat([before, today], ignore_index=True),
+                                                     _require(bod_by, day, "BOD"), _require(pn_by, day, "PN"), day)
+        per_day = {d.isoformat(): revenue.match_summary(f).as_dict() for d, f in results.items()}
+        overall = revenue.match_summary(pd.concat(results.values(), ignore_index=True))
+        return dg.Output(_batch(BOALF_WITH_PRICES, results), metadata={
+            "match_rate": overall.match_rate, "energy_match_rate": overall.energy_match_rate,
+            "rows_with_volume": overall.rows_with_volume, "rows_matched": overall.matched,
+            "rows_partial": overall.partial, "rows_unmatched": overall.unmatched,
+            "unmatched_reasons": _md(overall.unmatched_reasons), "match_per_day": _md(per_day),
+            "boalf_rows_previous_day": _md(previous_day_rows)})
+
+    @dg.asset(key=HYBRID_KEY, ins={"boalf_with_prices": dg.AssetIn(key=PRICED_KEY), "ebocf": dg.AssetIn(key=EBOCF_KEY)},
+              description=BM_CASHFLOW_HYBRID.description, metadata=meta(BM_CASHFLOW_HYBRID), **common)
+    def bm_cashflow_hybrid(context: dg.AssetExecutionContext, boalf_with_prices: pd.DataFrame,
+                           ebocf: pd.DataFrame) -> dg.Output:
+        priced_by, ebocf_by = _by_day(boalf_with_prices), _by_day(ebocf)
+        empty = pd.DataFrame(columns=["settlementDate"])
+        results = {day: revenue.cashflow_hybrid(priced_by.get(day, empty), ebocf_by.get(day, empty), day)
+                   for day in _days(context)}
+        rows = pd.concat(results.values(), ignore_index=True)
+        sources = rows["source"].value_counts().to_dict() if len(rows) else {}
+        return dg.Output(_batch(BM_CASHFLOW_HYBRID, results), metadata={
+            "input_rows_boalf_with_prices": len(boalf_with_prices), "input_rows_ebocf": len(ebocf),
+            "rows_ebocf": int(sources.get("EBOCF", 0)), "rows_estimate": int(sources.get("BOALF_BOD_estimate", 0)),
+            "cashflow_gbp": round(float(rows["cashflow_gbp"].sum()), 2) if len(rows) else 0.0,
+            "reconciliation": _md(revenue.reconciliation(rows).as_dict())})
+
+    @dg.asset(key=VLP_KEY, ins={"bm_cashflow_hybrid": dg.AssetIn(key=HYBRID_KEY)},
+              description=VLP_REVENUE.description, metadata=meta(VLP_REVENUE), **common)
+    def vlp_revenue(context: dg.AssetExecutionContext, bm_cashflow_hybrid: pd.DataFrame,
+                    vlp: VlpRevenueResource) -> dg.Output:
+        hybrid_by, reference, costs = _by_day(bm_cashflow_hybrid), vlp.reference(), vlp.costs()
+        empty = pd.DataFrame(columns=["settlementDate"])
+        results = {day: revenue.vlp_revenue(hybrid_by.get(day, empty), day, reference, costs) for day in _days(context)}
+        rows = pd.concat(results.values(), ignore_index=True)
+        total = (lambda c: round(float(rows[c].sum()), 2) if len(rows) else 0.0)  # noqa: E731
+        return dg.Output(_batch(VLP_REVENUE, results), metadata={
+            "vlp_units": len(rows), "gross_revenue_gbp": total("gross_revenue_gbp"),
+            "net_revenue_gbp": total("net_revenue_gbp"),
+            "reference_table": vlp.reference_csv or "none",
+            "cost_components": ", ".join(c.name for c in costs) or "none"})
+
+    return [boalf_with_prices, bm_cashflow_hybrid, vlp_revenue]
+
+
+# --- checks -----------------------------------------------------------------------------------
+def build_revenue_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(asset=PRICED_KEY, name="match_rate", partitions_def=partitions,
+                    description=f"Share of rows with accepted energy fully priced from BOD, per day "
+                                f"(warns under {MATCH_RATE_WARN_BELOW:.0%}).")
+    def match_rate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        days = _days(context)
+        rows = warehouse.get().read(BOALF_WITH_PRICES, days[0], days[-1])
+        per_day = {d: revenue.match_summary(f) for d, f in _by_day(rows).items()}
+        overall = revenue.match_summary(rows)
+        low = sorted(d.isoformat() for d, s in per_day.items() if s.match_rate < MATCH_RATE_WARN_BELOW)
+        return dg.AssetCheckResult(passed=not low, severity=dg.AssetCheckSeverity.WARN, metadata={
+            "match_rate": overall.match_rate, "energy_match_rate": overall.energy_match_rate,
+            "days_below_threshold": ", ".join(low) or "none", "threshold": MATCH_RATE_WARN_BELOW,
+            "match_per_day": _md({d.isoformat(): s.as_dict() for d, s in per_day.items()})})
+
+    @dg.asset_check(asset=HYBRID_KEY, name="reconciliation_with_ebocf", partitions_def=partitions,
+                    description="The BOALF x BOD estimate against EBOCF where both exist for a unit and period: "
+                                f"error distribution (warns when the median relative error exceeds "
+                                f"{RECONCILIATION_WARN_ABOVE:.0%}).")
+    def reconciliation_with_ebocf(context: dg.AssetCheckExecutionContext,
+                                  warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        days = _days(context)
+        rec = revenue.reconciliation(warehouse.get().read(BM_CASHFLOW_HYBRID, days[0], days[-1]))
+        ok = rec.median_abs_pct_error is None or rec.median_abs_pct_error <= RECONCILIATION_WARN_ABOVE
+        return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={k: (v if v is not None else "n/a") for k, v in rec.as_dict().items()})
+
+    return [*(build_unique_key_check(t, partitions) for t in DERIVED.values()), match_rate, reconciliation_with_ebocf]
+
+
+def build_revenue_definitions(partitions: dg.PartitionsDefinition | None = None) -> dg.Definitions:
+    """Assets, checks, sensor and the ``vlp`` resource; the warehouse resources come from definitions.py."""
+    from bmrs_assets.defs.elexon.assets import daily_partitions
+    from bmrs_assets.defs.revenue.sensor import build_revenue_sensor
+
+    partitions = partitions or daily_partitions()
+    return dg.Definitions(assets=build_revenue_assets(partitions), asset_checks=build_revenue_checks(partitions),
+                          sensors=[build_revenue_sensor()], resources={"vlp": vlp_resource_from_env()})

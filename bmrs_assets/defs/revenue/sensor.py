@@ -1,0 +1,88 @@
+"""The sensor that keeps the revenue assets in step with their sources.
+
+When a BOALF, BOD, PN or EBOCF partition is materialized (first time or again), the derived
+partitions of that settlement day are requested: ``boalf_with_prices``, ``bm_cashflow_hybrid`` and
+``vlp_revenue`` for BOALF/BOD/PN, the last two for EBOCF. A BOALF day also feeds the next day's
+``boalf_with_prices`` (acceptances running past midnight), so that day is re-requested too when it
+has already been computed. One run per settlement day, however many sources changed.
+
+It is a plain sensor over the instance's event log with the last processed event id as cursor:
+every materialization event is seen exactly once, including the many partitions one range run
+writes, and a derived partition already materialized after the source event (e.g. in the same
+run) is not requested again.
+"""
+
+
+from collections import defaultdict
+from datetime import timedelta
+
+import dagster as dg
+
+from bmrs_assets.core.settlement import parse_day
+from bmrs_assets.defs.revenue.assets import BOALF_KEY, BOD_KEY, DERIVED_KEYS, EBOCF_KEY, HYBRID_KEY, PN_KEY, PRICED_KEY, VLP_KEY
+
+DOWNSTREAM: dict[dg.AssetKey, tuple[dg.AssetKey, ...]] = {
+    BOALF_KEY: DERIVED_KEYS, BOD_KEY: DERIVED_KEYS, PN_KEY: DERIVED_KEYS, EBOCF_KEY: (HYBRID_KEY, VLP_KEY),
+}
+SENSOR_NAME = "revenue_on_source_materialization"
+BATCH = 1000
+
+
+def _latest_storage_id(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> int | None:
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]),
+                                              limit=1).records
+    return records[0].storage_id if records else None
+
+
+def plan_requests(instance: dg.DagsterInstance, after_storage_id: int) -> tuple[list[dg.RunRequest], int]:
+    """The run requests for source materializations after ``after_storage_id``, and the new cursor."""
+    records, horizon = [], None
+    for key in DOWNSTREAM:
+        result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, after_storage_id=after_storage_id),
+                                                 limit=BATCH, ascending=True)
+        records += [(r, key) for r in result.records]
+        if result.has_more and result.records:  # process up to where every source is complete
+            last = result.records[-1].storage_id
+            horizon = last if horizon is None else min(horizon, last)
+    if horizon is not None:
+        records = [(r, k) for r, k in records if r.storage_id <= horizon]
+    cursor = max([after_storage_id, *(r.storage_id for r, _ in records)])
+
+    wanted: dict[str, dict[dg.AssetKey, int]] = defaultdict(dict)  # day -> derived asset -> triggering event id
+    for record, key in records:
+        if record.partition_key is None:
+            continue
+        day = parse_day(record.partition_key)
+        targets = [(day, d) for d in DOWNSTREAM[key]]
+        if key == BOALF_KEY:  # the next day reads this day's acceptances that run past midnight
+            nxt = (day + timedelta(days=1)).isoformat()
+            if _latest_storage_id(instance, PRICED_KEY, nxt) is not None:
+                targets += [(day + timedelta(days=1), d) for d in DERIVED_KEYS]
+        for target_day, derived in targets:
+            slot = wanted[target_day.isoformat()]
+            slot[derived] = max(slot.get(derived, 0), record.storage_id)
+
+    requests = []
+    for partition, assets in sorted(wanted.items()):
+        stale = [k for k in DERIVED_KEYS if k in assets
+                 and (_latest_storage_id(instance, k, partition) or 0) < assets[k]]
+        if not stale:
+            continue  # already recomputed after the source changed (e.g. in the same run)
+        trigger = max(assets[k] for k in stale)
+        requests.append(dg.RunRequest(
+            run_key=f"revenue:{partition}:{trigger}", partition_key=partition, asset_selection=stale,
+            tags={"bmrs/trigger": "source materialization", "bmrs/trigger_event": str(trigger)}))
+    return requests, cursor
+
+
+def build_revenue_sensor() -> dg.SensorDefinition:
+    @dg.sensor(name=SENSOR_NAME, target=dg.AssetSelection.assets(*DERIVED_KEYS), minimum_interval_seconds=60,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Requests the revenue assets' partitions for each settlement day whose BOALF, BOD, PN "
+                           "or EBOCF partition was materialized.")
+    def revenue_on_source_materialization(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        requests, cursor = plan_requests(context.instance, int(context.cursor or 0))
+        skip = None if requests else dg.SkipReason("no new source materializations needing a revenue run")
+        return dg.SensorResult(run_requests=requests, cursor=str(cursor), skip_reason=skip)
+
+    return revenue_on_source_materialization

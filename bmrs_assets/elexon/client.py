@@ -1,0 +1,385 @@
+"""HTTP client for the Elexon Insights API.
+
+Everything the old cron scripts got wrong about the API is handled here, once, for every dataset:
+both JSON envelopes, windows too large for an endpoint (split in half and retried), transient
+failures (429/5xx/timeouts retried with exponential backoff honouring ``Retry-After``), a global
+rate limit, and errors that carry the response body. "No rows" is an empty list; a failed request
+is an exception - never the same thing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import httpx
+import orjson
+
+from bmrs_assets.core.settlement import UtcWindow, day_window, utc_iso
+from bmrs_assets.elexon.datasets import Dataset, Style
+
+LIVE_BASE_URL = "https://data.elexon.co.uk/bmrs/api/v1"
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+TOO_LARGE = re.compile(r"exceed|too (large|long|big|wide)|maximum|must not be (longer|greater)", re.I)
+BODY_IN_ERRORS = 2000
+
+
+class ElexonApiError(RuntimeError):
+    """A request that failed for good. The message names dataset, partition, URL and body."""
+
+    def __init__(self, dataset: str, day: date, message: str, *, status: int | None = None,
+                 url: str = "", body: str = "") -> None:
+        self.dataset, self.day, self.status, self.url, self.body = dataset, day, status, url, body
+        parts = [f"{dataset} partition {day.isoformat()}: {message}"]
+        if status is not None:
+            parts.append(f"HTTP {status}")
+        if url:
+            parts.append(f"url={url}")
+        if body:
+            parts.append(f"body={body[:BODY_IN_ERRORS]!r}")
+        super().__init__("; ".join(parts))
+
+
+class _TooBig(Exception):
+    def __init__(self, head: str) -> None:
+        self.head = head
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The scope of one request: a day, and within it a UTC window or a period range."""
+
+    day: date
+    variant: tuple[tuple[str, str], ...] = ()
+    window: UtcWindow | None = None
+    periods: tuple[int, int] | None = None
+
+    def split(self) -> tuple[Slice, Slice] | None:
+        """Two halves of this slice, or None when it cannot be made smaller."""
+        if self.window is not None and self.window.duration.total_seconds() >= 2:
+            a, b = self.window.halves()
+            return Slice(self.day, self.variant, window=a), Slice(self.day, self.variant, window=b)
+        if self.periods is not None and self.periods[1] > self.periods[0]:
+            lo, hi = self.periods
+            mid = (lo + hi) // 2
+            return (Slice(self.day, self.variant, periods=(lo, mid)),
+                    Slice(self.day, self.variant, periods=(mid + 1, hi)))
+        return None
+
+
+@dataclass
+class FetchStats:
+    """Counters reported as materialization metadata."""
+
+    requests: int = 0
+    retries: int = 0
+    splits: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+    def add(self, other: FetchStats) -> None:
+        self.requests += other.requests
+        self.retries += other.retries
+        self.splits += other.splits
+        self.bytes += other.bytes
+        self.seconds += other.seconds
+
+
+class RateLimiter:
+    """Spaces request starts at least 1/rate seconds apart, across threads - and, given a
+    ``state_path``, across every process on the machine sharing that file (concurrent Dagster
+    runs of a backfill), so the configured rate is a global budget, not a per-run one.
+    """
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, state_path: str | None = None) -> None:
+        if per_second <= 0:
+            raise ValueError("rate limit must be positive")
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self._clock, self._sleep = (time.time, sleep) if state_path else (clock, sleep)
+        self._path = state_path
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock()
+            if self._path:
+                start = self._reserve_shared(now)
+            else:
+                start = max(now, self._next)
+                self._next = start + self.interval
+        if start > now:
+            self._sleep(start - now)
+
+    def _reserve_shared(self, now: float) -> float:
+        """Take the next free slot from the shared file, under an exclusive file lock."""
+        Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        with open(self._path, "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                fh.seek(0)
+                text = fh.read().strip()
+                nxt = float(text) if text else 0.0
+                start = max(now, nxt)
+                fh.seek(0)
+                fh.truncate()
+                fh.write(repr(start + self.interval))
+                fh.flush()
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        return start
+
+
+def initial_slices(ds: Dataset, day: date) -> list[Slice]:
+    """The requests that cover ``day`` for ``ds`` before any split on a 400."""
+    out: list[Slice] = []
+    for variant in ds.path_variants:
+        v = tuple(sorted(variant.items()))
+        if ds.style is Style.TIME_WINDOW:
+            window = day_window(day)
+            chunks = window.chunks(ds.max_window) if ds.max_window else [window]
+            out.extend(Slice(day, v, window=w) for w in chunks)
+        elif ds.style is Style.SETTLEMENT_DAY:  # up to 50 periods: the API returns those the day has
+            step = ds.periods_per_request or 50
+            out.extend(Slice(day, v, periods=(lo, min(lo + step - 1, 50))) for lo in range(1, 51, step))
+        else:
+            out.append(Slice(day, v))
+    return out
+
+
+def build_request(ds: Dataset, sl: Slice) -> tuple[str, dict[str, str]]:
+    """Path and query parameters for one slice, exactly as the OpenAPI spec names them."""
+    path = ds.path.format(settlementDate=sl.day.isoformat(), **dict(sl.variant))
+    if ds.style is Style.SETTLEMENT_DAY:
+        assert sl.periods is not None
+        return path, {ds.from_param: sl.day.isoformat(), ds.to_param: sl.day.isoformat(),
+                      "settlementPeriodFrom": str(sl.periods[0]),
+                      "settlementPeriodTo": str(sl.periods[1])}
+    if ds.style is Style.TIME_WINDOW:
+        assert sl.window is not None
+        return path, {ds.from_param: utc_iso(sl.window.start), ds.to_param: utc_iso(sl.window.end)}
+    if ds.style is Style.SETTLEMENT_DATES:
+        return path, {ds.from_param: sl.day.isoformat(), ds.to_param: sl.day.isoformat()}
+    return path, {}
+
+
+def rows_of(payload: object) -> list[dict] | None:
+    """The rows of either envelope (bare array or ``{"data": [...]}``); None if neither."""
+    rows = payload.get("data") if isinstance(payload, dict) else payload
+    if isinstance(rows, list) and (set(map(type, rows)) <= {dict} or all(isinstance(r, dict) for r in rows)):
+        return rows  # (the type set answers for plain dicts, as parsed JSON objects are, without Python per row)
+    return None
+
+
+@dataclass
+class Body:
+    """One 200 response body as received, and the slice it answers.
+
+    Kept as the chunks that arrived: a body whose digest shows it unchanged is never joined.
+    """
+
+    slice: Slice
+    url: str
+    parts: list[bytes]
+    sha256: bytes = b""  # of the body, computed as it arrived (on the fetching thread)
+
+    @property
+    def size(self) -> int:
+        return sum(map(len, self.parts))
+
+    @property
+    def content(self) -> bytes:
+        if len(self.parts) != 1:
+            self.parts = [b"".join(self.parts)]
+        return self.parts[0]
+
+
+def parse_body(ds: Dataset, body: Body) -> list[dict]:
+    """The rows of one response body (either envelope), with the slice's path variant as fields."""
+    day, url, raw = body.slice.day, body.url, body.content
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ElexonApiError(ds.code, day, f"response is not JSON ({exc})", status=200,
+                             url=url, body=raw[:BODY_IN_ERRORS].decode("utf-8", "replace")) from None
+    rows = rows_of(payload)
+    if rows is None:
+        raise ElexonApiError(ds.code, day, "response is neither a JSON array of rows nor "
+                             '{"data": [rows]}', status=200, url=url,
+                             body=raw[:BODY_IN_ERRORS].decode("utf-8", "replace"))
+    extra = dict(body.slice.variant)
+    if extra:
+        for r in rows:
+            r.update(extra)
+    return rows
+
+
+class DayDigest:
+    """A digest of everything that decides a day's rows: the typing rules and every body received.
+
+    Bodies are added in request order, each as it arrives, so it needs no body kept.
+    """
+
+    def __init__(self, fingerprint: str) -> None:
+        self._h = hashlib.sha256(fingerprint.encode())
+
+    def add(self, b: Body) -> None:
+        self._h.update(repr((b.slice.variant, b.slice.window, b.slice.periods, b.size)).encode())
+        self._h.update(b.sha256 or hashlib.sha256(b.content).digest())
+
+    def passing(self, bodies: Iterable[Body]) -> Iterator[Body]:
+        """The bodies, each added to the digest as it goes by."""
+        for b in bodies:
+            self.add(b)
+            yield b
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+@dataclass
+class ElexonClient:
+    """A rate-limited, retrying client. One instance per run; safe to share across threads."""
+
+    base_url: str = LIVE_BASE_URL
+    rate_limit_per_s: float = 4.0
+    max_retries: int = 5
+    backoff_s: float = 1.0
+    max_backoff_s: float = 30.0
+    timeout_s: float = 60.0
+    max_body_bytes: int = 512 * 1024 * 1024
+    rate_limit_file: str | None = None
+    sleep: Callable[[float], None] = time.sleep
+    _http: httpx.Client = field(init=False, repr=False)
+    _limiter: RateLimiter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        self._http = httpx.Client(timeout=self.timeout_s, headers={"Accept": "application/json"})
+        self._limiter = RateLimiter(self.rate_limit_per_s, sleep=self.sleep, state_path=self.rate_limit_file)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ElexonClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fetch_day(self, ds: Dataset, day: date) -> tuple[list[dict], FetchStats]:
+        """Every row the API has for ``ds`` on settlement day ``day``, with request counters."""
+        stats = FetchStats()
+        started = time.perf_counter()
+        rows: list[dict] = []
+        for chunk in self.iter_slices(ds, initial_slices(ds, day), stats):
+            rows.extend(chunk)
+        stats.seconds = time.perf_counter() - started
+        return rows, stats
+
+    def iter_slices(self, ds: Dataset, slices: list[Slice], stats: FetchStats) -> Iterator[list[dict]]:
+        """Rows per slice, splitting any slice the API calls too large."""
+        for body in self.iter_bodies(ds, slices, stats):
+            yield parse_body(ds, body)
+
+    def fetch_slice_bodies(self, ds: Dataset, sl: Slice) -> tuple[list[Body], FetchStats]:
+        """The raw bodies that answer one slice (more than one if the API had it split; not parsed),
+        with request counters. Fetching the bytes first lets the caller recognise a body it has
+        already loaded before paying for parsing it."""
+        stats = FetchStats()
+        started = time.perf_counter()
+        bodies = list(self.iter_bodies(ds, [sl], stats))
+        stats.seconds = time.perf_counter() - started
+        return bodies, stats
+
+    def iter_bodies(self, ds: Dataset, slices: list[Slice], stats: FetchStats) -> Iterator[Body]:
+        """The 200 body of each slice, splitting any slice the API calls too large."""
+        pending = list(reversed(slices))
+        while pending:
+            sl = pending.pop()
+            path, params = build_request(ds, sl)
+            try:
+                url, body, sha = self._get_body(ds, sl.day, path, params, stats)
+            except ElexonApiError as exc:
+                halves = sl.split() if exc.status == 400 and TOO_LARGE.search(exc.body) else None
+                if halves is None:
+                    raise
+                stats.splits += 1
+                pending.extend(reversed(halves))
+                continue
+            yield Body(sl, url, body, sha)
+
+    def _get_body(self, ds: Dataset, day: date, path: str, params: dict[str, str],
+                  stats: FetchStats) -> tuple[str, list[bytes], bytes]:
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            self._limiter.acquire()
+            stats.requests += 1
+            try:
+                body, sha, status, response_url, retry_after = self._get(url, params)
+            except httpx.TransportError as exc:  # timeouts, resets, truncated bodies
+                status, text, wait = None, f"{type(exc).__name__}: {exc}", None
+            except _TooBig as exc:
+                raise ElexonApiError(ds.code, day, f"response larger than {self.max_body_bytes} bytes; refused",
+                                     url=url, body=exc.head) from None
+            else:
+                text = ""
+                if status == 200:
+                    stats.bytes += sum(map(len, body))
+                    return response_url, body, sha
+                text = b"".join(body).decode("utf-8", "replace")
+                del body
+                if status not in RETRYABLE_STATUS:
+                    raise ElexonApiError(ds.code, day, "request refused", status=status,
+                                         url=response_url, body=text)
+                wait = retry_after
+            if attempt >= self.max_retries:
+                raise ElexonApiError(ds.code, day, f"gave up after {attempt + 1} attempts",
+                                     status=status, url=url, body=text)
+            attempt += 1
+            stats.retries += 1
+            backoff = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+            self.sleep(max(backoff, wait or 0.0))
+
+    def _get(self, url: str, params: dict[str, str]) -> tuple[list[bytes], bytes, int, str, float | None]:
+        """GET with the body read in chunks, so an absurd response is refused, not buffered.
+
+        Returns (body chunks, its SHA-256, status, final URL, Retry-After seconds) rather than the response:
+        an httpx response sits in reference cycles and would keep its body alive until a full garbage
+        collection, so nothing of it outlives this call but the bytes the caller asked for. The body
+        is hashed chunk by chunk as it arrives (hashlib releases the GIL), so recognising an
+        unchanged response later costs nothing but a comparison.
+        """
+        with self._http.stream("GET", url, params=params) as response:
+            chunks, size, sha = [], 0, hashlib.sha256()
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise _TooBig(b"".join(chunks)[:BODY_IN_ERRORS].decode("utf-8", "replace"))
+                chunks.append(chunk)
+                sha.update(chunk)
+            return chunks, sha.digest(), response.status_code, str(response.url), _retry_after(response)

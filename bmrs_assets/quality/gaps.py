@@ -1,0 +1,139 @@
+"""Where are the holes? Every partition day of every dataset, classified from two sources of truth.
+
+The old system looked only at ``MAX(timestamp)``, so a hole behind the frontier or a day with 50
+rows was never found. Here each day since ``BMRS_START_DATE`` is classified from the Dagster
+instance (was it materialized, did its last run fail?) and the warehouse (is the stored day
+complete by its dataset's completeness rule?):
+
+* ``failed``: the latest run of that partition failed;
+* ``missing``: never materialized;
+* ``partial``: materialized, but the stored day fails its completeness rule;
+* ``complete``: materialized and complete (for today: complete so far).
+
+``python -m bmrs_assets gaps`` prints the contiguous non-complete ranges ready to paste into a
+backfill.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+
+import dagster as dg
+
+from bmrs_assets.core.settlement import UTC, day_window, days_between, london_today
+from bmrs_assets.elexon.datasets import Dataset
+from bmrs_assets.quality.completeness import evaluate
+from bmrs_assets.warehouse.contract import Warehouse
+
+STATUSES = ("complete", "partial", "missing", "failed")
+
+
+@dataclass(frozen=True)
+class DayStatus:
+    dataset: str
+    day: date
+    status: str
+    rows: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A contiguous run of days with the same non-complete status."""
+
+    dataset: str
+    status: str
+    first: date
+    last: date
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def partition_range(self) -> str:
+        return f"{self.first.isoformat()}...{self.last.isoformat()}"
+
+    def command(self) -> str:
+        return (f"dagster asset materialize -m bmrs_assets.definitions --select bmrs/{self.dataset.lower()} "
+                f"--partition-range {self.partition_range}")
+
+
+def classify(ds: Dataset, first: date, last: date, instance: dg.DagsterInstance, warehouse: Warehouse,
+             partitions_def: dg.PartitionsDefinition, now: datetime | None = None) -> list[DayStatus]:
+    """The status of every partition day of ``ds`` from ``first`` to ``last``."""
+    now = now or datetime.now(UTC)
+    days = [d for d in days_between(first, last) if day_window(d).start <= now]
+    if not days:
+        return []
+    keys = [d.isoformat() for d in days]
+    status = instance.get_status_by_partition(dg.AssetKey(["bmrs", ds.asset_name]), keys, partitions_def) or {}
+    history_start = days[0] - timedelta(days=ds.completeness.median_days)
+    stats = warehouse.day_stats(ds, history_start, days[-1])
+    history = {d: s.rows for d, s in stats.items()}
+    out = []
+    for d in days:
+        state = status.get(d.isoformat())
+        rows = stats[d].rows if d in stats else 0
+        if state is not None and state.value == "FAILED":
+            out.append(DayStatus(ds.code, d, "failed", rows, "the latest run of this partition failed"))
+        elif state is None or state.value != "MATERIALIZED":
+            detail = "in progress" if state is not None else "never materialized"
+            out.append(DayStatus(ds.code, d, "missing", rows, detail))
+        else:
+            verdict = evaluate(ds, d, stats.get(d), history, now)
+            if verdict.passed or verdict.in_progress:
+                note = " (day in progress)" if verdict.in_progress else ""
+                out.append(DayStatus(ds.code, d, "complete", rows, verdict.reason + note))
+            else:
+                out.append(DayStatus(ds.code, d, "partial", rows, f"{verdict.reason}; expected {verdict.expected}"))
+    return out
+
+
+def gaps_of(statuses: list[DayStatus]) -> list[Gap]:
+    """Contiguous ranges of days sharing a non-complete status."""
+    out: list[Gap] = []
+    for s in statuses:
+        if s.status == "complete":
+            continue
+        prev = out[-1] if out else None
+        if prev and prev.dataset == s.dataset and prev.status == s.status and prev.last + timedelta(days=1) == s.day:
+            out[-1] = Gap(prev.dataset, prev.status, prev.first, s.day)
+        else:
+            out.append(Gap(s.dataset, s.status, s.day, s.day))
+    return out
+
+
+def summary(statuses: list[DayStatus]) -> dict[str, int]:
+    return {k: sum(1 for s in statuses if s.status == k) for k in STATUSES}
+
+
+def render_text(results: dict[str, list[DayStatus]]) -> str:
+    lines = []
+    for code, statuses in results.items():
+        counts = summary(statuses)
+        lines.append(f"{code}: " + ", ".join(f"{counts[k]} {k}" for k in STATUSES))
+        for gap in gaps_of(statuses):
+            lines.append(f"  {gap.status:<8} {gap.partition_range}  ({gap.days} day{'s' if gap.days > 1 else ''})")
+            lines.append(f"    {gap.command()}")
+    return "\n".join(lines)
+
+
+def render_json(results: dict[str, list[DayStatus]]) -> str:
+    payload = {
+        code: {"summary": summary(statuses),
+               "gaps": [{**asdict(g), "first": g.first.isoformat(), "last": g.last.isoformat(), "days": g.days,
+                         "partition_range": g.partition_range} for g in gaps_of(statuses)],
+               "days": [{"day": s.day.isoformat(), "status": s.status, "rows": s.rows, "detail": s.detail}
+                        for s in statuses]}
+        for code, statuses in results.items()
+    }
+    return json.dumps(payload, indent=1)
+
+
+def report(datasets: list[Dataset], since: date, instance: dg.DagsterInstance, warehouse: Warehouse,
+           partitions_def: dg.PartitionsDefinition, until: date | None = None) -> dict[str, list[DayStatus]]:
+    until = until or london_today()
+    return {ds.code: classify(ds, since, until, instance, warehouse, partitions_def) for ds in datasets}

@@ -1,0 +1,157 @@
+"""Declarations of the derived (computed, not fetched) warehouse tables: the revenue tables.
+
+A :class:`DerivedTable` declares a table exactly as a registry ``Dataset`` does - columns with
+logical ``Kind``s, the natural key the MERGE matches on, the partition column, an optional
+revision column - but has no endpoint: its rows are computed from other tables by the revenue
+assets (``revenue.py`` holds the method, ``derived_assets.py`` the Dagster wiring). Both are a
+``registry.TableDeclaration`` (``code``, ``columns``, ``key``, ``table``, ``column()`` ...), so
+schemas, the warehouse backends, the IO manager and the unique-key check work on it unchanged.
+
+:func:`get_table_spec` is the lookup the IO manager uses to read any table back: registry datasets
+and derived tables alike, by asset name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandera.pandas as pa
+
+from bmrs_assets.elexon.datasets import PERIOD_CHECK, REGISTRY, TS, B, Col, D, Dataset, F, I, J, Kind, S, TableDeclaration
+
+
+@dataclass(frozen=True, eq=False)
+class DerivedTable(TableDeclaration):
+    """A computed table: same declaration as a registry dataset, plus the assets it is computed from."""
+
+    code: str  # upper-case snake case; the asset is bmrs/<code lower>, the table bmrs_<code lower>
+    description: str
+    columns: tuple[Col, ...]
+    key: tuple[str, ...]
+    partition_column: str
+    inputs: tuple[str, ...]  # asset names (bmrs/<name>) the rows are computed from
+    revision_column: str | None = None
+    allow_empty: bool = True  # e.g. a day without VLP activity
+    row_checks: tuple[pa.Check, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]{1,40}", self.code):
+            raise ValueError(f"derived table code {self.code!r} must be upper-case letters, digits and _")
+        self.validate_columns()
+        if self.partition_kind is not Kind.DATE:
+            raise ValueError(f"{self.code}: the partition column must be a DATE")
+
+
+def _unit_period() -> tuple[Col, ...]:
+    """Settlement period and unit; bmUnit is null for interconnectors (keys compare null-safely)."""
+    return (
+        Col("settlementDate", D, nullable=False),
+        Col("settlementPeriod", I, nullable=False, checks=(PERIOD_CHECK,)),
+        Col("bmUnit", S),
+        Col("nationalGridBmUnit", S),
+    )
+
+
+MATCH_STATUSES = ("matched", "partial", "unmatched", "no_volume")
+UNMATCHED_REASONS = ("no_bod", "beyond_bod_bands", "sentinel_price", "no_pn")
+
+BOALF_WITH_PRICES = DerivedTable(
+    code="BOALF_WITH_PRICES",
+    description=("Accepted BOALF energy per unit, acceptance and settlement period (BSC Section T acceptance "
+                 "volume against the previous acceptance or PN), split into offer/bid and priced from the "
+                 "BOD pair bands it falls in."),
+    inputs=("boalf", "bod", "pn"),
+    columns=(
+        *_unit_period(),
+        Col("acceptanceNumber", I, nullable=False),
+        Col("acceptanceTime", TS, nullable=False),
+        Col("timeFrom", TS, nullable=False),  # the acceptance's first instant inside this period
+        Col("timeTo", TS, nullable=False),  # its last instant inside this period
+        Col("soFlag", B),
+        Col("storFlag", B),
+        Col("rrFlag", B),
+        Col("deemedBoFlag", B),
+        Col("baseline", S, checks=(pa.Check.isin(["PN", "previous_acceptance", "PN+previous_acceptance"]),)),
+        Col("direction", S, nullable=False, checks=(pa.Check.isin(["offer", "bid", "both", "none"]),)),
+        Col("offer_volume_mwh", F),  # >= 0: accepted increase
+        Col("bid_volume_mwh", F),  # <= 0: accepted decrease
+        Col("net_volume_mwh", F),
+        Col("unpriced_volume_mwh", F),  # >= 0: energy no BOD band price could be applied to
+        Col("offer_price_gbp_per_mwh", F),  # volume-weighted over the priced offer energy
+        Col("bid_price_gbp_per_mwh", F),  # volume-weighted over the priced bid energy
+        Col("offer_cashflow_gbp", F),  # offer price x offer volume (paid to the unit)
+        Col("bid_cashflow_gbp", F),  # bid price x (negative) bid volume
+        Col("cashflow_gbp", F),  # offer + bid cashflow, of the priced energy only
+        Col("pricing_source", S, checks=(pa.Check.isin(["BOD"]),)),
+        Col("match_status", S, nullable=False, checks=(pa.Check.isin(list(MATCH_STATUSES)),)),
+        Col("unmatched_reason", S),  # comma-separated UNMATCHED_REASONS, null when matched
+        Col("priced_pairs", J),  # [{pairId, side, volume_mwh, price_gbp_per_mwh, cashflow_gbp}, ...]
+    ),
+    key=("bmUnit", "nationalGridBmUnit", "acceptanceNumber", "settlementDate", "settlementPeriod"),
+    partition_column="settlementDate",
+)
+
+BM_CASHFLOW_HYBRID = DerivedTable(
+    code="BM_CASHFLOW_HYBRID",
+    description=("Balancing Mechanism cashflow per unit and settlement period: Elexon's EBOCF where published, "
+                 "else the BOALF x BOD estimate - never both."),
+    inputs=("boalf_with_prices", "ebocf"),
+    columns=(
+        *_unit_period(),
+        Col("source", S, nullable=False, checks=(pa.Check.isin(["EBOCF", "BOALF_BOD_estimate"]),)),
+        Col("cashflow_gbp", F, nullable=False),  # the one figure to sum: from `source`
+        Col("offer_cashflow_gbp", F, nullable=False),
+        Col("bid_cashflow_gbp", F, nullable=False),
+        Col("ebocf_cashflow_gbp", F),  # EBOCF bid + offer sides, null where not published (reconciliation)
+        Col("estimate_cashflow_gbp", F),  # BOALF x BOD estimate, null without acceptances (reconciliation)
+        Col("estimate_status", S, checks=(pa.Check.isin(list(MATCH_STATUSES)),)),
+        Col("acceptances", I, nullable=False),
+        Col("offer_volume_mwh", F),
+        Col("bid_volume_mwh", F),
+        Col("unpriced_volume_mwh", F),
+    ),
+    key=("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod"),
+    partition_column="settlementDate",
+)
+
+VLP_REVENUE = DerivedTable(
+    code="VLP_REVENUE",
+    description="Daily Balancing Mechanism revenue per Virtual Lead Party unit, less configured cost components.",
+    inputs=("bm_cashflow_hybrid",),
+    columns=(
+        Col("settlementDate", D, nullable=False),
+        Col("bmUnit", S),
+        Col("nationalGridBmUnit", S),
+        Col("classification", S, nullable=False),
+        Col("classification_source", S, nullable=False,
+            checks=(pa.Check.isin(["reference_table", "bm_unit_id_rule"]),)),
+        Col("periods", I, nullable=False),
+        Col("periods_ebocf", I, nullable=False),
+        Col("periods_estimate", I, nullable=False),
+        Col("gross_revenue_gbp", F, nullable=False),
+        Col("ebocf_revenue_gbp", F, nullable=False),
+        Col("estimate_revenue_gbp", F, nullable=False),
+        Col("offer_volume_mwh", F, nullable=False),
+        Col("bid_volume_mwh", F, nullable=False),
+        Col("costs_gbp", F, nullable=False),
+        Col("net_revenue_gbp", F, nullable=False),
+        Col("cost_breakdown", J),  # {component name: £}
+    ),
+    key=("bmUnit", "nationalGridBmUnit", "settlementDate"),
+    partition_column="settlementDate",
+)
+
+DERIVED: dict[str, DerivedTable] = {t.code: t for t in (BOALF_WITH_PRICES, BM_CASHFLOW_HYBRID, VLP_REVENUE)}
+
+TableSpec = Dataset | DerivedTable
+
+
+def get_table_spec(name: str) -> TableSpec:
+    """A registry dataset or a derived table, by code or asset name (case-insensitive)."""
+    code = str(name).upper()
+    spec = REGISTRY.get(code) or DERIVED.get(code)
+    if spec is None:
+        raise KeyError(f"unknown table {name!r}; datasets: {', '.join(sorted(REGISTRY))}; "
+                       f"derived: {', '.join(sorted(DERIVED))}")
+    return spec

@@ -1,0 +1,5 @@
+"""``python -m bmrs_assets.simulator``: the bundled Elexon API simulator on loopback."""
+
+from bmrs_assets.simulator.server import main
+
+main()

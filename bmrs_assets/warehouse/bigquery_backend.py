@@ -1,0 +1,540 @@
+"""The BigQuery warehouse backend: the same MERGE contract as DuckDB, on tables of a BigQuery dataset.
+
+Dagster's stock BigQuery IO managers delete a partition and re-insert it (not atomically, and an
+empty frame wipes the partition). This backend never deletes. A write:
+
+1. spools the batch's frames to a local Parquet file (so a range never sits in memory whole and a
+   failing fetch touches nothing in BigQuery);
+2. creates the target table from the registry if needed (explicit types, day-partitioned on the
+   partition column, clustered on the leading natural-key columns) or adds, nullable, any column
+   the registry gained since (``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``; never recreated);
+3. loads the file into a staging table (explicit schema, an expiration so a crash cannot leave it
+   behind for ever);
+4. runs one classification ``SELECT`` and then ONE ``MERGE`` statement, both de-duplicating the
+   staging rows on the natural key (highest revision column wins, then the row sent last) and
+   restricting the target to the partition range with a constant filter so BigQuery prunes
+   partitions: the cost follows the partitions written, not the table;
+5. drops the staging table in a ``finally``.
+
+Per-day counts: BigQuery has no ``MERGE ... RETURNING``. Totals come from the MERGE job's
+statistics (``dml_stats``: inserted/updated row counts; where a server returns no ``dmlStats``
+only ``num_dml_affected_rows``). Per-day inserted/updated/unchanged come from the classification
+query run just before the MERGE over the same staging rows joined to the same partition range
+with the same key and hash conditions. The two are compared: they can only differ if another
+writer changed those partitions between the two jobs, in which case the per-day figures are
+flagged as inexact (``per_day_exact=False``), a warning is logged, and the totals reported are
+the job's own.
+
+No multi-statement transaction: a single MERGE is atomic on its own and the classification only
+reads. Wrapping both in a script would move the MERGE's ``dmlStats`` into a child job (which the
+test emulator does not list) and BigQuery sessions, which would keep them as separate jobs inside
+one transaction, are not emulated; a stray concurrent writer is detected instead (see above).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from google.api_core.exceptions import NotFound
+from google.cloud import bigquery
+
+from bmrs_assets.core.schemas import table_columns
+from bmrs_assets.core.settlement import day_window
+from bmrs_assets.elexon.datasets import IDENTIFIER, Dataset, Kind
+from bmrs_assets.simulator.faults import crash_point
+from bmrs_assets.warehouse.contract import DayCounts, DayStats, KeyCounts, MergeResult, PartitionBatch, to_arrow
+
+log = logging.getLogger(__name__)
+
+BQ_TYPES: dict[Kind, str] = {
+    Kind.DATE: "DATE",
+    Kind.TIMESTAMP: "TIMESTAMP",
+    Kind.INT: "INT64",
+    Kind.FLOAT: "FLOAT64",
+    Kind.BOOL: "BOOL",
+    Kind.STRING: "STRING",
+    Kind.JSON: "JSON",
+}
+# The names the tables API reports for the same types (legacy spellings).
+API_TYPE_NAMES: dict[str, str] = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
+# Types BigQuery can cluster on; at most four clustering columns.
+CLUSTERABLE = frozenset({Kind.DATE, Kind.TIMESTAMP, Kind.INT, Kind.BOOL, Kind.STRING})
+MAX_CLUSTERING_COLUMNS = 4
+# Equality-join stand-ins for NULL in nullable key columns (any value of the type works, see key_match).
+NULL_STAND_INS: dict[Kind, str] = {
+    Kind.DATE: "DATE '0001-01-01'",
+    Kind.TIMESTAMP: "TIMESTAMP '0001-01-01 00:00:00+00'",
+    Kind.INT: "0",
+    Kind.BOOL: "FALSE",
+    Kind.STRING: "''",
+}
+LONDON_TZ = "Europe/London"
+STAGE_PREFIX = "_bmrs_stage_"
+ORDINAL = "_ordinal"
+PROJECT_ID = re.compile(r"^[a-z][a-z0-9.:-]{2,99}$")
+DATASET_ID = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+
+
+def bq_quote(name: str) -> str:
+    """Backtick-quote a column name the registry declared; anything else is refused."""
+    if not IDENTIFIER.match(name):
+        raise ValueError(f"refusing unsafe SQL identifier {name!r}")
+    return f"`{name}`"
+
+
+def table_ref(project: str, dataset: str, table: str) -> str:
+    """A validated, quoted ``project.dataset.table`` reference."""
+    if not PROJECT_ID.match(project) or not DATASET_ID.match(dataset) or not DATASET_ID.match(table):
+        raise ValueError(f"refusing unsafe table reference {project!r}.{dataset!r}.{table!r}")
+    return f"`{project}.{dataset}.{table}`"
+
+
+def table_schema(ds: Dataset) -> list[bigquery.SchemaField]:
+    """Target columns with explicit types, all NULLABLE: validation happens before any write, and a
+    nullable column never needs DDL when the registry relaxes it or adds a column."""
+    return [bigquery.SchemaField(c.name, BQ_TYPES[c.kind], mode="NULLABLE") for c in table_columns(ds)]
+
+
+def stage_schema(ds: Dataset) -> list[bigquery.SchemaField]:
+    """Staging columns: JSON travels as STRING (parsed by the MERGE), plus the order rows came in."""
+    fields = [bigquery.SchemaField(c.name, "STRING" if c.kind is Kind.JSON else BQ_TYPES[c.kind])
+              for c in table_columns(ds)]
+    return [*fields, bigquery.SchemaField(ORDINAL, "INT64")]
+
+
+def clustering_fields(ds: Dataset) -> list[str]:
+    """The leading natural-key columns BigQuery can cluster on (at most four). A DATE partition
+    column is skipped: each daily partition holds a single value of it."""
+    out = []
+    for name in ds.key:
+        col = ds.column(name)
+        if col.kind not in CLUSTERABLE or (name == ds.partition_column and col.kind is Kind.DATE):
+            continue
+        out.append(name)
+    return out[:MAX_CLUSTERING_COLUMNS]
+
+
+def check_key_types(ds: Dataset) -> None:
+    """BigQuery cannot PARTITION BY / GROUP BY a FLOAT64 or JSON column: refuse such keys early."""
+    bad = [k for k in ds.key if ds.column(k).kind not in NULL_STAND_INS]
+    if bad:
+        raise ValueError(f"{ds.code}: key columns {bad} have types BigQuery cannot group on")
+
+
+def _timestamp_literal(value: datetime) -> str:
+    return f"TIMESTAMP '{value.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')}+00'"
+
+
+def partition_filter(ds: Dataset, alias: str, first: date, last: date) -> str:
+    """A constant range on the partition column, which is what lets BigQuery prune partitions.
+
+    DATE partitions: inclusive dates. TIMESTAMP partitions: the half-open UTC interval of the
+    London days first..last (at most one extra UTC-day partition is touched at each end)."""
+    col = f"{alias}.{bq_quote(ds.partition_column)}"
+    if ds.partition_kind is Kind.DATE:
+        return f"{col} BETWEEN DATE '{first.isoformat()}' AND DATE '{last.isoformat()}'"
+    start, end = day_window(first).start, day_window(last).end
+    return f"{col} >= {_timestamp_literal(start)} AND {col} < {_timestamp_literal(end)}"
+
+
+def day_expr(ds: Dataset, alias: str) -> str:
+    """The partition day of a row (the London day for TIMESTAMP partition columns)."""
+    col = f"{alias}.{bq_quote(ds.partition_column)}"
+    return col if ds.partition_kind is Kind.DATE else f"DATE({col}, '{LONDON_TZ}')"
+
+
+def key_match(ds: Dataset, t: str, s: str) -> str:
+    """Null-safe key equality written as equi-join conditions BigQuery can hash-join on.
+
+    ``T.k IS NOT DISTINCT FROM S.k`` (or ``T.k = S.k OR both NULL``) can push a join into a nested
+    loop; ``IFNULL(T.k, x) = IFNULL(S.k, x) AND (T.k IS NULL) = (S.k IS NULL)`` is two equalities
+    and exact whatever ``x`` is (the second equality separates a real ``x`` from NULL)."""
+    parts = []
+    for name in ds.key:
+        col = ds.column(name)
+        q = bq_quote(name)
+        if col.nullable:
+            x = NULL_STAND_INS[col.kind]
+            parts.append(f"IFNULL({t}.{q}, {x}) = IFNULL({s}.{q}, {x}) AND ({t}.{q} IS NULL) = ({s}.{q} IS NULL)")
+        else:
+            parts.append(f"{t}.{q} = {s}.{q}")
+    return " AND ".join(parts)
+
+
+def dedup_sql(ds: Dataset, stage: str) -> str:
+    """Latest revision wins within a batch; ties go to the row the API sent last."""
+    part = ", ".join(bq_quote(k) for k in ds.key)
+    order = (f"{bq_quote(ds.revision_column)} DESC NULLS LAST, " if ds.revision_column else "") + f"{ORDINAL} DESC"
+    return (f"SELECT * EXCEPT ({ORDINAL}) FROM {stage} WHERE TRUE "
+            f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {part} ORDER BY {order}) = 1")
+
+
+def _value(ds_col_kind: Kind, expr: str) -> str:
+    return f"PARSE_JSON({expr})" if ds_col_kind is Kind.JSON else expr
+
+
+def merge_sql(ds: Dataset, target: str, stage: str, first: date, last: date) -> str:
+    """ONE MERGE: de-duplicated source, target restricted to the partition range (pruned), null-safe
+    key match; update only rows whose content hash changed; insert new keys; never delete."""
+    cols = table_columns(ds)
+    names = [bq_quote(c.name) for c in cols]
+    sets = ", ".join(f"{bq_quote(c.name)} = {_value(c.kind, 'S.' + bq_quote(c.name))}"
+                     for c in cols if c.name not in ds.key)
+    values = ", ".join(_value(c.kind, "S." + bq_quote(c.name)) for c in cols)
+    return (
+        f"MERGE {target} AS T\n"
+        f"USING ({dedup_sql(ds, stage)}) AS S\n"
+        f"ON {partition_filter(ds, 'T', first, last)}\n"
+        f"  AND {key_match(ds, 'T', 'S')}\n"
+        f"WHEN MATCHED AND T.`_hash_key` != S.`_hash_key` THEN UPDATE SET {sets}\n"
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({values})"
+    )
+
+
+def classify_sql(ds: Dataset, target: str, stage: str, first: date, last: date) -> str:
+    """Per partition day: de-duplicated rows, and how many the MERGE will insert and update.
+
+    Same source, same range filter, same key and hash conditions as :func:`merge_sql`; it reads
+    only the key, partition and hash columns of the target partitions."""
+    keys = ", ".join(bq_quote(k) for k in dict.fromkeys([*ds.key, ds.partition_column]))
+    return (
+        f"WITH S AS ({dedup_sql(ds, stage)}),\n"
+        f"T AS (SELECT {keys}, `_hash_key` FROM {target} AS T WHERE {partition_filter(ds, 'T', first, last)})\n"
+        f"SELECT {day_expr(ds, 'S')} AS day, COUNT(*) AS fetched,\n"
+        f"  COUNTIF(T.`_hash_key` IS NULL) AS inserted,\n"
+        f"  COUNTIF(T.`_hash_key` IS NOT NULL AND T.`_hash_key` != S.`_hash_key`) AS updated\n"
+        f"FROM S LEFT JOIN T ON {key_match(ds, 'T', 'S')}\n"
+        f"GROUP BY day ORDER BY day"
+    )
+
+
+@dataclass
+class BigQueryMergeResult(MergeResult):
+    """A :class:`MergeResult` plus what the MERGE job itself reported."""
+
+    job_inserted: int | None = None
+    job_updated: int | None = None
+    job_affected: int | None = None
+    bytes_processed: int | None = None
+    per_day_exact: bool = True
+    merge_sql: str = ""
+
+    def total(self, name: str) -> int:
+        """Totals; when the per-day split is known to be off, inserted/updated are the job's own figures."""
+        if not self.per_day_exact and self.job_inserted is not None and self.job_updated is not None:
+            job = {"inserted": self.job_inserted, "updated": self.job_updated}
+            if name in job:
+                return job[name]
+            if name == "unchanged":
+                return super().total("fetched") - self.job_inserted - self.job_updated
+        return super().total(name)
+
+
+@dataclass
+class BigQueryWarehouse:
+    """Tables ``bmrs_<code>`` in ``project.dataset``.
+
+    Credentials are Google's application-default credentials, found by the client library; this
+    class never reads them. ``client_factory`` exists for tests (an emulator endpoint); by default
+    the client is built exactly as dagster-gcp's ``BigQueryResource`` builds it."""
+
+    project: str | None = None
+    dataset: str = "bmrs"
+    location: str | None = None
+    client_factory: Callable[[], bigquery.Client] | None = None
+    staging_ttl: timedelta = field(default=timedelta(hours=24))
+    # a staging table older than this belongs to a crashed write (a live one lasts seconds)
+    stale_after: timedelta = field(
+        default_factory=lambda: timedelta(seconds=float(os.environ.get("BMRS_BQ_STAGING_STALE_S") or 3600)))
+
+    # --- plumbing ---------------------------------------------------------------------
+    @contextmanager
+    def _client(self) -> Iterator[bigquery.Client]:
+        """A client for one operation, closed after it."""
+        if self.client_factory is not None:
+            client = self.client_factory()
+            try:
+                yield client
+            finally:
+                client.close()
+            return
+        from dagster_gcp import BigQueryResource
+
+        with BigQueryResource(project=self.project or None, location=self.location or None).get_client() as client:
+            try:
+                yield client
+            finally:
+                client.close()
+
+    def _project(self, client: bigquery.Client) -> str:
+        return self.project or client.project
+
+    def target(self, client: bigquery.Client, ds: Dataset) -> str:
+        return table_ref(self._project(client), self.dataset, ds.table)
+
+    def _table_id(self, client: bigquery.Client, name: str) -> str:
+        return f"{self._project(client)}.{self.dataset}.{name}"
+
+    def _query(self, client: bigquery.Client, sql: str) -> bigquery.QueryJob:
+        job = client.query(sql, location=self.location or None)
+        job.result()
+        return job
+
+    # --- DDL --------------------------------------------------------------------------
+    def ensure_table(self, ds: Dataset, client: bigquery.Client | None = None) -> str:
+        """Create the dataset and table if missing, or add (nullable) any column the registry gained.
+
+        Returns the quoted target reference. An existing column whose type differs from the
+        registry is refused: changing a type needs a deliberate migration, not a silent cast."""
+        if client is None:
+            with self._client() as own:
+                return self.ensure_table(ds, own)
+        check_key_types(ds)
+        dataset_id = f"{self._project(client)}.{self.dataset}"
+        try:
+            client.get_dataset(dataset_id)
+        except NotFound:
+            ref = bigquery.Dataset(dataset_id)
+            if self.location:
+                ref.location = self.location
+            client.create_dataset(ref, exists_ok=True)
+        table_id = self._table_id(client, ds.table)
+        try:
+            table = client.get_table(table_id)
+        except NotFound:
+            table = bigquery.Table(table_id, schema=table_schema(ds))
+            table.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY,
+                                                                field=ds.partition_column)
+            table.clustering_fields = clustering_fields(ds) or None
+            table.description = f"Elexon BMRS {ds.code}: {ds.description} Key: {', '.join(ds.key)}."
+            client.create_table(table, exists_ok=True)
+            return self.target(client, ds)
+        existing = {f.name.lower(): API_TYPE_NAMES.get(f.field_type, f.field_type) for f in table.schema}
+        wrong = [f"{c.name} is {existing[c.name.lower()]}, registry says {BQ_TYPES[c.kind]}"
+                 for c in table_columns(ds)
+                 if c.name.lower() in existing and existing[c.name.lower()] != BQ_TYPES[c.kind]]
+        if wrong:
+            raise ValueError(f"{table_id}: column types differ from the registry: {'; '.join(wrong)}")
+        missing = [c for c in table_columns(ds) if c.name.lower() not in existing]
+        for c in missing:  # one statement per column: rare, and portable (the emulator takes one per statement)
+            self._query(client, f"ALTER TABLE {self.target(client, ds)} "
+                                f"ADD COLUMN IF NOT EXISTS {bq_quote(c.name)} {BQ_TYPES[c.kind]}")
+        return self.target(client, ds)
+
+    # --- the write --------------------------------------------------------------------
+    def merge(self, batch: PartitionBatch) -> BigQueryMergeResult:
+        ds = batch.dataset
+        first, last = min(batch.days), max(batch.days)
+        with tempfile.TemporaryDirectory(prefix="bmrs_bq_") as tmp:
+            path = Path(tmp) / "stage.parquet"
+            staged = spool_parquet(ds, batch.frames, path)  # a failing fetch stops here: nothing touched
+            with self._client() as client:
+                target = self.ensure_table(ds, client)
+                result = BigQueryMergeResult(ds.code, {d: DayCounts() for d in batch.days})
+                if staged == 0:
+                    return result  # an empty batch changes nothing (and deletes nothing)
+                started = time.perf_counter()
+                self._drop_stale_stages(client, ds)
+                stage_name = self._create_stage(client, ds)
+                stage_id = self._table_id(client, stage_name)
+                try:
+                    self._load_stage(client, ds, stage_id, path, staged)
+                    crash_point("bigquery:staged")
+                    stage = table_ref(self._project(client), self.dataset, stage_name)
+                    plan = self._classify(client, ds, target, stage, first, last)
+                    sql = merge_sql(ds, target, stage, first, last)
+                    job = self._run_merge(client, sql)
+                    crash_point("bigquery:merged")
+                finally:
+                    self._drop_stage(client, stage_id)
+                result.merge_sql = sql
+                result.seconds = time.perf_counter() - started
+        self._account(result, plan, job, staged, batch.days)
+        return result
+
+    def _drop_stale_stages(self, client: bigquery.Client, ds: Dataset) -> None:
+        """Drop staging tables of ``ds`` that a crashed writer left behind (older than
+        ``stale_after``), so none outlives the next run even where expiration is not honoured."""
+        prefix = f"{STAGE_PREFIX}{ds.table}_"
+        cutoff = datetime.now(UTC) - self.stale_after
+        for item in client.list_tables(f"{self._project(client)}.{self.dataset}"):
+            if not item.table_id.startswith(prefix):
+                continue
+            created = item.created
+            if (created is None and self.stale_after.total_seconds() == 0) or (created is not None and created <= cutoff):
+                log.warning("dropping staging table %s left by a crashed write", item.table_id)
+                client.delete_table(item.reference, not_found_ok=True)
+
+    def _create_stage(self, client: bigquery.Client, ds: Dataset) -> str:
+        """An empty staging table with an expiration, so a crash cannot leave it forever."""
+        name = f"{STAGE_PREFIX}{ds.table}_{uuid.uuid4().hex[:12]}"
+        table = bigquery.Table(self._table_id(client, name), schema=stage_schema(ds))
+        table.expires = datetime.now(UTC) + self.staging_ttl
+        table.description = "bmrs_assets staging table; dropped after the MERGE, expires by itself otherwise"
+        client.create_table(table)
+        return name
+
+    def _drop_stage(self, client: bigquery.Client, stage_id: str) -> None:
+        """Drop the staging table. A failed drop is logged, not raised: it must neither mask the
+        error of a failed write nor fail a committed one, and the table expires by itself."""
+        try:
+            client.delete_table(stage_id, not_found_ok=True)
+        except Exception as exc:
+            log.warning("could not drop staging table %s (it expires within %s): %s", stage_id, self.staging_ttl, exc)
+
+    def _load_stage(self, client: bigquery.Client, ds: Dataset, stage_id: str, path: Path, rows: int) -> None:
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET,
+            schema=stage_schema(ds),
+            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
+        )
+        with path.open("rb") as fh:
+            job = client.load_table_from_file(fh, stage_id, job_config=config, location=self.location or None)
+        job.result()
+        if job.output_rows is not None and job.output_rows != rows:
+            raise RuntimeError(f"{stage_id}: loaded {job.output_rows} rows, expected {rows}")
+
+    def _classify(self, client: bigquery.Client, ds: Dataset, target: str, stage: str,
+                  first: date, last: date) -> dict[date, DayCounts]:
+        job = self._query(client, classify_sql(ds, target, stage, first, last))
+        plan: dict[date, DayCounts] = {}
+        for row in job.result():
+            day = row["day"] if isinstance(row["day"], date) else pd.Timestamp(row["day"]).date()
+            plan[day] = DayCounts(fetched=row["fetched"], inserted=row["inserted"], updated=row["updated"])
+        return plan
+
+    def _run_merge(self, client: bigquery.Client, sql: str) -> bigquery.QueryJob:
+        return self._query(client, sql)
+
+    @staticmethod
+    def _account(result: BigQueryMergeResult, plan: dict[date, DayCounts], job: bigquery.QueryJob,
+                 staged: int, days: list[date]) -> None:
+        """Per-day counts from the classification, totals checked against the MERGE job statistics."""
+        for day, counts in plan.items():
+            counts.unchanged = counts.fetched - counts.inserted - counts.updated
+            result.days[day] = counts
+        for day in days:
+            result.days.setdefault(day, DayCounts())
+        result.duplicates_in_batch = staged - result.total("fetched")
+        planned = (MergeResult.total(result, "inserted"), MergeResult.total(result, "updated"))
+        stats = job.dml_stats
+        result.job_affected = job.num_dml_affected_rows
+        result.bytes_processed = job.total_bytes_processed
+        if stats is not None:
+            result.job_inserted, result.job_updated = stats.inserted_row_count, stats.updated_row_count
+            result.per_day_exact = (result.job_inserted, result.job_updated) == planned
+        elif result.job_affected is not None:
+            result.per_day_exact = result.job_affected == sum(planned)
+        if not result.per_day_exact:
+            log.warning("%s: MERGE job reported inserted=%s updated=%s affected=%s but the classification "
+                        "planned inserted=%s updated=%s; another writer changed these partitions meanwhile, "
+                        "per-day counts are approximate", result.dataset, result.job_inserted,
+                        result.job_updated, result.job_affected, *planned)
+
+    # --- reads ------------------------------------------------------------------------
+    def _exists(self, client: bigquery.Client, ds: Dataset) -> bool:
+        try:
+            client.get_table(self._table_id(client, ds.table))
+            return True
+        except NotFound:
+            return False
+
+    def read(self, ds: Dataset, first: date, last: date) -> pd.DataFrame:
+        """Rows of the partition days first..last, ordered by key (empty frame if no table).
+        JSON columns come back as their JSON text, as from DuckDB."""
+        with self._client() as client:
+            if not self._exists(client, ds):
+                return pd.DataFrame(columns=[c.name for c in table_columns(ds)])
+            json_cols = [c.name for c in table_columns(ds) if c.kind is Kind.JSON]
+            replace = (" REPLACE (" + ", ".join(f"TO_JSON_STRING({bq_quote(n)}) AS {bq_quote(n)}" for n in json_cols)
+                       + ")") if json_cols else ""
+            order = ", ".join(bq_quote(k) for k in ds.key)
+            job = self._query(client, f"SELECT *{replace} FROM {self.target(client, ds)} AS T "
+                                      f"WHERE {partition_filter(ds, 'T', first, last)} ORDER BY {order}")
+            return job.to_arrow(create_bqstorage_client=False).to_pandas()
+
+    def count_by_day(self, ds: Dataset, first: date, last: date) -> dict[date, int]:
+        with self._client() as client:
+            if not self._exists(client, ds):
+                return {}
+            job = self._query(client, f"SELECT {day_expr(ds, 'T')} AS day, COUNT(*) AS n "
+                                      f"FROM {self.target(client, ds)} AS T "
+                                      f"WHERE {partition_filter(ds, 'T', first, last)} GROUP BY day")
+            return {row["day"]: row["n"] for row in job.result()}
+
+    def day_stats(self, ds: Dataset, first: date, last: date) -> dict[date, DayStats]:
+        """Rows, distinct periods and per-group rows of each stored partition day in the range."""
+        with self._client() as client:
+            if not self._exists(client, ds):
+                return {}
+            table, where = self.target(client, ds), partition_filter(ds, "T", first, last)
+            period = "T.`settlementPeriod`" if "settlementPeriod" in ds.column_names else "NULL"
+            group = f"CAST(T.{bq_quote(ds.completeness.group_by)} AS STRING)" if ds.completeness.group_by else "''"
+            periods = {row["day"]: row["n"] for row in self._query(
+                client, f"SELECT {day_expr(ds, 'T')} AS day, COUNT(DISTINCT {period}) AS n FROM {table} AS T "
+                        f"WHERE {where} GROUP BY day").result()}
+            out: dict[date, DayStats] = {}
+            for row in self._query(client, f"SELECT {day_expr(ds, 'T')} AS day, {group} AS g, COUNT(*) AS n "
+                                           f"FROM {table} AS T WHERE {where} GROUP BY day, g").result():
+                stats = out.setdefault(row["day"], DayStats(periods=periods.get(row["day"], 0)))
+                stats.rows += row["n"]
+                if ds.completeness.group_by:
+                    stats.groups[str(row["g"])] = row["n"]
+            return out
+
+    def key_counts(self, ds: Dataset, first: date, last: date) -> KeyCounts:
+        """Rows of the range and keys occurring more than once among them, in one query."""
+        with self._client() as client:
+            if not self._exists(client, ds):
+                return KeyCounts(0, 0)
+            keys = ", ".join(bq_quote(k) for k in ds.key)
+            job = self._query(client, f"SELECT IFNULL(SUM(n), 0) AS n_rows, COUNTIF(n > 1) AS n_dup FROM "
+                                      f"(SELECT COUNT(*) AS n FROM {self.target(client, ds)} AS T "
+                                      f"WHERE {partition_filter(ds, 'T', first, last)} GROUP BY {keys})")
+            row = next(iter(job.result()))
+            return KeyCounts(int(row["n_rows"]), int(row["n_dup"]))
+
+    def staging_tables(self) -> list[str]:
+        """Staging tables currently in the dataset (normally none: each write drops its own)."""
+        with self._client() as client:
+            try:
+                tables = list(client.list_tables(f"{self._project(client)}.{self.dataset}"))
+            except NotFound:
+                return []
+            return sorted(t.table_id for t in tables if t.table_id.startswith(STAGE_PREFIX))
+
+
+def spool_parquet(ds: Dataset, frames: Iterable[tuple[date, pd.DataFrame | pa.Table | None]], path: Path) -> int:
+    """Write the frames, typed exactly as the registry says, to one Parquet file; return the row count.
+
+    ``_ordinal`` numbers rows in the order they came, which breaks revision ties in the MERGE."""
+    writer: pq.ParquetWriter | None = None
+    ordinal = 0
+    try:
+        for _day, frame in frames:
+            if frame is None or len(frame) == 0:
+                continue
+            arrow = to_arrow(ds, frame)
+            arrow = arrow.append_column(ORDINAL, pa.array(range(ordinal + 1, ordinal + 1 + len(frame)), pa.int64()))
+            if writer is None:
+                writer = pq.ParquetWriter(path, arrow.schema)
+            writer.write_table(arrow)
+            ordinal += len(frame)
+    finally:
+        if writer is not None:
+            writer.close()
+    return ordinal

@@ -1,0 +1,189 @@
+"""The warehouse contract shared by the DuckDB and BigQuery backends.
+
+A write is a :class:`PartitionBatch` - the validated frames of one or more partition days of one
+dataset - merged on the dataset's natural key in one atomic statement: new keys inserted, rows
+whose content hash changed updated, identical rows untouched, nothing ever deleted. Duplicate keys
+within a batch are resolved before the MERGE: the highest revision column wins, then the row that
+came last from the API.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import NamedTuple, Protocol
+
+import pandas as pd
+import pyarrow as pa
+
+from bmrs_assets.core.schemas import table_columns
+from bmrs_assets.core.settlement import LONDON, day_window
+from bmrs_assets.elexon.datasets import IDENTIFIER, Col, Dataset, Kind
+
+ARROW_TYPES: dict[Kind, pa.DataType] = {
+    Kind.DATE: pa.date32(),
+    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    Kind.INT: pa.int64(),
+    Kind.FLOAT: pa.float64(),
+    Kind.BOOL: pa.bool_(),
+    Kind.STRING: pa.string(),
+    Kind.JSON: pa.string(),
+}
+
+
+def release_memory() -> None:
+    """Hand memory freed since the last call back to the operating system.
+
+    Parsing a range leaves freed Python objects and Arrow buffers that glibc's malloc and Arrow's
+    allocator keep for reuse; called once before the write, so that the write's own memory comes
+    from them rather than on top. Nothing changes but the process's footprint.
+    """
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _glibc() -> object | None:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _glibc()
+
+
+def quote(name: str) -> str:
+    """Quote an identifier that the registry declared; anything else is refused."""
+    if not IDENTIFIER.match(name):
+        raise ValueError(f"refusing unsafe SQL identifier {name!r}")
+    return f'"{name}"' if not name.startswith("`") else name
+
+
+def arrow_schema(ds: Dataset) -> pa.Schema:
+    return pa.schema([pa.field(c.name, ARROW_TYPES[c.kind], nullable=c.nullable) for c in table_columns(ds)])
+
+
+def to_arrow(ds: Dataset, frame: pd.DataFrame | pa.Table) -> pa.Table:
+    """The frame as an Arrow table with the registry's exact types (no inference).
+
+    A table that ``frames.to_table`` built already has them and is passed through as it is."""
+    schema = arrow_schema(ds)
+    if isinstance(frame, pa.Table):
+        return frame if frame.schema.equals(schema) else frame.cast(schema, safe=True)
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False, safe=True)
+
+
+@dataclass
+class DayCounts:
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class DayStats:
+    """The shape of one stored partition day, for completeness checks."""
+
+    rows: int = 0
+    periods: int = 0  # distinct settlement periods (0 if the dataset has none)
+    groups: dict[str, int] = field(default_factory=dict)  # rows per value of the completeness group column
+
+
+@dataclass
+class MergeResult:
+    """What one MERGE did, per partition day and in total."""
+
+    dataset: str
+    days: dict[date, DayCounts] = field(default_factory=dict)
+    duplicates_in_batch: int = 0
+    seconds: float = 0.0
+
+    def total(self, name: str) -> int:
+        return sum(getattr(c, name) for c in self.days.values())
+
+
+@dataclass
+class PartitionBatch:
+    """Frames for ``days`` of ``dataset``, produced lazily so a big range never sits in memory whole.
+
+    A frame is a pandas DataFrame or an Arrow table with the registry's types, or ``None`` for a
+    day whose response the warehouse has already merged unchanged. ``known_bodies`` is for the
+    backend to fill, before it reads ``frames``, with what it remembers (day -> (body digest,
+    rows)); ``info["body_digests"]`` holds, once ``frames`` is exhausted, the digest of each day
+    that was typed, for the backend to remember with the MERGE. A backend that remembers nothing
+    leaves both alone and every day is parsed.
+    """
+
+    dataset: Dataset
+    days: list[date]
+    frames: Iterable[tuple[date, pd.DataFrame | pa.Table | None]]
+    info: dict = field(default_factory=dict)
+    known_bodies: dict[date, tuple[str, int]] = field(default_factory=dict)
+
+
+class KeyCounts(NamedTuple):
+    """Rows in a range, and how many natural keys occur more than once among them (must be 0)."""
+
+    rows: int
+    duplicate_keys: int
+
+
+class Warehouse(Protocol):
+    """What an IO manager needs from a backend."""
+
+    def merge(self, batch: PartitionBatch) -> MergeResult: ...
+
+    def read(self, ds: Dataset, first: date, last: date) -> pd.DataFrame: ...
+
+    def count_by_day(self, ds: Dataset, first: date, last: date) -> dict[date, int]: ...
+
+    def day_stats(self, ds: Dataset, first: date, last: date) -> dict[date, DayStats]: ...
+
+    def key_counts(self, ds: Dataset, first: date, last: date) -> KeyCounts: ...
+
+
+def partition_day_of(ds: Dataset, value: object) -> date:
+    """The partition day a partition-column value belongs to (London day for timestamps)."""
+    if ds.partition_kind is Kind.DATE:
+        return value if isinstance(value, date) and not isinstance(value, datetime) else pd.Timestamp(value).date()
+    return pd.Timestamp(value).tz_convert(LONDON).date()
+
+
+def partition_bounds(ds: Dataset, first: date, last: date) -> tuple[object, object]:
+    """Inclusive dates for DATE partitions; a half-open UTC interval for TIMESTAMP ones."""
+    if ds.partition_kind is Kind.DATE:
+        return first, last
+    return day_window(first).start, day_window(last).end
+
+
+def tally(ds: Dataset, actions: Iterator[tuple[str, object] | tuple[str, object, int]], fetched: Counter,
+          days: list[date]) -> dict[date, DayCounts]:
+    """Per-day inserted/updated/unchanged from the MERGE's (action, partition value[, rows]) rows."""
+    counts = {d: DayCounts(fetched=fetched.get(d, 0)) for d in days}
+    for action, value, *n in actions:
+        day = partition_day_of(ds, value)
+        c = counts.setdefault(day, DayCounts())
+        if action == "INSERT":
+            c.inserted += n[0] if n else 1
+        elif action == "UPDATE":
+            c.updated += n[0] if n else 1
+    for c in counts.values():
+        c.unchanged = c.fetched - c.inserted - c.updated
+    return counts
+
+
+def key_columns(ds: Dataset) -> list[Col]:
+    return [ds.column(k) for k in ds.key]
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
