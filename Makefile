@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: demo test run ui gaps dashboard iris lint install clean bench
+.PHONY: demo test test-fast run ui gaps dashboard iris lint install clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,15 +38,19 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI + daemon on 127.0.0.1:3
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 test: $(STAMP)  ## lint, then the whole pytest suite
-	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools
+	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools bench
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## lint, then every test not marked slow (no real Dagster daemon, PostgreSQL or SIGKILL runs)
+	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools bench
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(STAMP)  ## platform vs the floor vs dlt on loopback (~20 min; not part of make test): bench/results/
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools
+	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools bench
 
 clean:
 	rm -rf $(VENV) data

@@ -10,8 +10,7 @@ import dagster as dg
 import pytest
 
 from bmrs_assets.simulator.server import SimulatorConfig, SimulatorServer, start_in_thread
-
-from .bq_emulator import BigQueryEmulator
+from bmrs_assets_tests.support.bq_emulator import BigQueryEmulator
 
 warnings.filterwarnings("ignore", module="dagster")
 REPO = Path(__file__).resolve().parents[1]

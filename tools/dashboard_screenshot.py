@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 import dagster as dg  # noqa: E402
 
 from bmrs_assets.simulator.server import start_in_thread  # noqa: E402
-from bmrs_assets_tests.scripted_server import Reply, ScriptedServer  # noqa: E402
+from bmrs_assets_tests.support.scripted_server import Reply, ScriptedServer  # noqa: E402
 
 COMPLETE = ["COSTS", "MID", "NETBSAD", "FUELHH", "DISBSAD", "FREQ"]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",

@@ -45,7 +45,7 @@ def main() -> int:
     from bmrs_assets.core.settlement import london_today
     from bmrs_assets.iris.consumer import Consumer
     from bmrs_assets.iris.landing import LandingStore
-    from bmrs_assets_tests.iris_fake import FakeQueue, iris_files
+    from bmrs_assets_tests.support.iris_fake import FakeQueue, iris_files
 
     port = free_port()
     proc = start_process_group([str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml",

@@ -7,8 +7,7 @@ from datetime import date
 
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.definitions import build_all_definitions
-
-from .test_alerts import Receiver, tick
+from bmrs_assets_tests.integration.test_alerts import Receiver, tick
 
 WEBHOOK_SECRET = "T0KEN-a8f3e1c9-webhook"
 IRIS_SECRET = "s3cr3t-c1ient-iris-5e9d"

@@ -26,10 +26,9 @@ from dagster._core.scheduler.instigation import TickStatus
 from bmrs_assets.cli.runs import free_port, materialize_range, stop_process_group
 from bmrs_assets.definitions import warehouse_resource
 from bmrs_assets.elexon.datasets import COSTS, FREQ
-
-from .conftest import REPO
-from .dagster_ui import launch_backfill, start_daemon, start_webserver, tail
-from .postgres_server import PostgresServer, find_bindir
+from bmrs_assets_tests.conftest import REPO
+from bmrs_assets_tests.support.dagster_ui import launch_backfill, start_daemon, start_webserver, tail
+from bmrs_assets_tests.support.postgres_server import PostgresServer, find_bindir
 
 PRODUCTION_YAML = REPO / "deploy" / "instance" / "dagster.production.yaml"
 BIN = Path(sys.executable).parent

@@ -20,8 +20,7 @@ from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.elexon.datasets import REGISTRY
 from bmrs_assets.simulator.faults import FaultPlan
 from bmrs_assets.simulator.server import SimulatorConfig, start_in_thread
-
-from .helpers import failure_text, metadata_of
+from bmrs_assets_tests.support.helpers import failure_text, metadata_of
 
 FIRST = date(2025, 11, 1)
 LAST = FIRST + timedelta(days=29)
@@ -214,7 +213,7 @@ import google.auth
 from google.auth.credentials import AnonymousCredentials
 import dagster as dg
 sys.path.insert(0, sys.argv[4])
-from bmrs_assets_tests.bq_emulator import prepare_client_library
+from bmrs_assets_tests.support.bq_emulator import prepare_client_library
 prepare_client_library()
 google.auth.default = lambda *a, **k: (AnonymousCredentials(), sys.argv[5])  # the emulator needs no credentials
 from bmrs_assets.cli.runs import materialize_range
@@ -230,7 +229,7 @@ sys.exit(0 if result.success else 1)
 def test_a_killed_bigquery_write_leaves_the_table_before_or_after(tmp_path, monkeypatch, bq_emulator, point):
     import uuid
 
-    from .conftest import REPO
+    from bmrs_assets_tests.conftest import REPO
     fast_client(monkeypatch, tmp_path)
     config = SimulatorConfig()
     server = start_in_thread(config)

@@ -15,8 +15,7 @@ from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.elexon.client import initial_slices
 from bmrs_assets.elexon.datasets import REGISTRY
 from bmrs_assets.simulator.server import SimulatorConfig
-
-from .helpers import dump, failure_text, materialize_against, metadata_of, query
+from bmrs_assets_tests.support.helpers import dump, failure_text, materialize_against, metadata_of, query
 
 DAY = date(2025, 12, 17)
 

@@ -9,8 +9,7 @@ import dagster as dg
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.defs.revenue.assets import DERIVED_KEYS, HYBRID_KEY, PRICED_KEY, VLP_KEY
 from bmrs_assets.defs.revenue.sensor import build_revenue_sensor, plan_requests
-
-from .helpers import failure_text, metadata_of, query
+from bmrs_assets_tests.support.helpers import failure_text, metadata_of, query
 
 DAY = date(2025, 12, 17)
 DERIVED = ["boalf_with_prices", "bm_cashflow_hybrid", "vlp_revenue"]

@@ -41,8 +41,7 @@ from bmrs_assets.iris.consumer import (
 from bmrs_assets.iris.landing import LandingStore, PendingPartition
 from bmrs_assets.quality.gaps import classify, gaps_of
 from bmrs_assets.simulator.data import GENERATORS, SimState
-
-from .iris_fake import FakeQueue, IrisFile, SimulatedCrash, encode, iris_files
+from bmrs_assets_tests.support.iris_fake import FakeQueue, IrisFile, SimulatedCrash, encode, iris_files
 
 DAY = date(2025, 12, 17)
 

@@ -28,8 +28,7 @@ from bmrs_assets.warehouse.bigquery_backend import (
     clustering_fields,
     merge_sql,
 )
-
-from .test_warehouse_contract import D1, D2, D3, batch, cost, counts, freq
+from bmrs_assets_tests.contract.test_warehouse_contract import D1, D2, D3, batch, cost, counts, freq
 
 API_TYPES = {Kind.DATE: "DATE", Kind.TIMESTAMP: "TIMESTAMP", Kind.INT: "INT64", Kind.FLOAT: "FLOAT64",
              Kind.BOOL: "BOOL", Kind.STRING: "STRING", Kind.JSON: "JSON"}

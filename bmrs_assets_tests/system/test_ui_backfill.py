@@ -17,9 +17,8 @@ from bmrs_assets.definitions import warehouse_resource
 from bmrs_assets.defs.elexon.assets import daily_partitions
 from bmrs_assets.elexon.datasets import COSTS, FREQ
 from bmrs_assets.quality.gaps import classify
-
-from .conftest import REPO
-from .dagster_ui import backfill_status, launch_backfill, start_daemon, start_webserver, tail
+from bmrs_assets_tests.conftest import REPO
+from bmrs_assets_tests.support.dagster_ui import backfill_status, launch_backfill, start_daemon, start_webserver, tail
 
 DAYS = ["2025-12-10", "2025-12-11", "2025-12-12"]
 

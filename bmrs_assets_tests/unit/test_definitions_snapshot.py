@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .definitions_snapshot import SNAPSHOT, current
+from bmrs_assets_tests.support.definitions_snapshot import SNAPSHOT, current
 
 
 def test_definitions_match_the_committed_snapshot() -> None:

@@ -9,18 +9,17 @@ import sys
 from datetime import date
 
 import duckdb
-import frames
 import pyarrow.compute as pc
 import pytest
 
+import bmrs_assets.core.conform as frames
 import bmrs_assets.defs.elexon.assets as assets
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.elexon.client import ElexonApiError, ElexonClient, initial_slices
 from bmrs_assets.elexon.datasets import BOD, COSTS
 from bmrs_assets.warehouse.duckdb_backend import BODIES_TABLE
-
-from .helpers import dump, metadata_of
-from .scripted_server import Reply, ScriptedServer
+from bmrs_assets_tests.support.helpers import dump, metadata_of
+from bmrs_assets_tests.support.scripted_server import Reply, ScriptedServer
 
 DAY = date(2025, 12, 17)
 

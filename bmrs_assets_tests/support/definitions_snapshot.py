@@ -1,6 +1,6 @@
 """The code location's shape as plain JSON: what a refactor must not change by accident.
 
-``python -m bmrs_assets_tests.definitions_snapshot --update`` rewrites the committed snapshot;
+``python -m bmrs_assets_tests.support.definitions_snapshot --update`` rewrites the committed snapshot;
 do that only for a deliberate change, and say which in the commit.
 """
 
@@ -75,6 +75,6 @@ def current() -> dict[str, object]:
 
 if __name__ == "__main__":
     if "--update" not in sys.argv:
-        sys.exit("usage: python -m bmrs_assets_tests.definitions_snapshot --update")
+        sys.exit("usage: python -m bmrs_assets_tests.support.definitions_snapshot --update")
     SNAPSHOT.write_text(json.dumps(current(), indent=1, sort_keys=True) + "\n")
     print(f"wrote {SNAPSHOT}")

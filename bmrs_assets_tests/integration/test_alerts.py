@@ -16,8 +16,7 @@ from bmrs_assets.core.settlement import UTC, day_window, london_today
 from bmrs_assets.definitions import build_definitions
 from bmrs_assets.elexon.datasets import REGISTRY
 from bmrs_assets.monitoring.alerts import WEBHOOK_ENV, Problem, Reported, diff, load_cursor, post_webhook
-
-from .scripted_server import Reply, ScriptedServer
+from bmrs_assets_tests.support.scripted_server import Reply, ScriptedServer
 
 SECRET = "T0AAA/B0BBB/xoxb-SECRET-token-4242"
 

@@ -12,8 +12,7 @@ from bmrs_assets.core.settlement import day_window
 from bmrs_assets.elexon.client import ElexonApiError, ElexonClient, RateLimiter, build_request, initial_slices
 from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ
 from bmrs_assets.simulator.server import SimulatorConfig
-
-from .scripted_server import Reply, ScriptedServer
+from bmrs_assets_tests.support.scripted_server import Reply, ScriptedServer
 
 DAY = date(2025, 12, 17)
 ROW = {"dataset": "FREQ", "measurementTime": "2025-12-17T00:00:00Z", "frequency": 50.01}

@@ -12,8 +12,7 @@ import pytest
 from bmrs_assets.elexon.client import build_request, initial_slices
 from bmrs_assets.elexon.datasets import REGISTRY, Kind
 from bmrs_assets.simulator.server import ROUTES, spec, spec_parameters
-
-from .openapi_check import errors
+from bmrs_assets_tests.support.openapi_check import errors
 
 KIND_OF = {("string", "date"): Kind.DATE, ("string", "date-time"): Kind.TIMESTAMP, ("integer", "int32"): Kind.INT,
            ("integer", "int64"): Kind.INT, ("number", "double"): Kind.FLOAT, ("boolean", None): Kind.BOOL,

@@ -43,8 +43,7 @@ def materialize_against(body: bytes, codes: list[str], day: date, instance: dg.D
                         monkeypatch: pytest.MonkeyPatch) -> tuple[dg.ExecuteInProcessResult, list]:
     """One run of ``codes`` for ``day`` against a loopback server that answers every request with ``body``."""
     from bmrs_assets.cli.runs import materialize_range
-
-    from .scripted_server import Reply, ScriptedServer
+    from bmrs_assets_tests.support.scripted_server import Reply, ScriptedServer
 
     server = ScriptedServer(lambda path, n: Reply(body=body))
     try:

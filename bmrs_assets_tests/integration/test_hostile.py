@@ -19,9 +19,8 @@ from bmrs_assets.core.settlement import day_window, period_start, periods_in_day
 from bmrs_assets.elexon.datasets import COSTS, IDENTIFIER, REGISTRY, Col, Kind, get_dataset
 from bmrs_assets.warehouse.contract import PartitionBatch, quote
 from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
-
-from .helpers import failure_text, materialize_against
-from .scripted_server import Reply, ScriptedServer
+from bmrs_assets_tests.support.helpers import failure_text, materialize_against
+from bmrs_assets_tests.support.scripted_server import Reply, ScriptedServer
 
 DAY = date(2025, 12, 17)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -214,6 +213,6 @@ def test_applying_any_sequence_of_batches_twice_equals_applying_it_once(tmp_path
 
 
 def test_the_ui_binds_loopback_by_default():
-    from .conftest import REPO
+    from bmrs_assets_tests.conftest import REPO
     recipe = (REPO / "Makefile").read_text().split("\nui:", 1)[1].split("\n\n", 1)[0]
     assert "dagster dev" in recipe and "-h 127.0.0.1" in recipe
