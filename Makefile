@@ -37,11 +37,12 @@ iris: $(STAMP)  ## the IRIS consumer (real-time push -> landing store); run besi
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI + daemon on 127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-test: $(STAMP)  ## lint, then the whole pytest suite
+test: $(STAMP)  ## lint, then the whole pytest suite: the fast part on both cores, then the slow tests one at a time
 	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools bench
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+	$(BIN)/python -m pytest -m slow
 
-test-fast: $(STAMP)  ## lint, then every test not marked slow (no real Dagster daemon, PostgreSQL or SIGKILL runs)
+test-fast: $(STAMP)  ## lint, then every test not marked slow (a few minutes; the full suite is `make test`)
 	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools bench
 	$(BIN)/python -m pytest -m "not slow"
 

@@ -1,7 +1,7 @@
-"""``python -m bench``: the benchmark (see ``bench/platform_bench.py``)."""
+"""``python -m bench``: the benchmark (see ``bench/main.py``)."""
 
 import sys
 
-from bench.platform_bench import main
+from bench.main import main
 
 sys.exit(main())

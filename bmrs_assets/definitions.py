@@ -7,21 +7,22 @@ import dagster as dg
 from bmrs_assets.defs.elexon.assets import build_dataset_assets, daily_partitions
 from bmrs_assets.defs.elexon.automation import automation_sensor
 from bmrs_assets.defs.elexon.checks import build_checks
+from bmrs_assets.defs.env import env_or_default
 from bmrs_assets.defs.io_manager import WarehouseIOManager
 from bmrs_assets.defs.iris.landed_runs import iris_sensor
+from bmrs_assets.defs.monitoring.alerts import build_alert_sensor
+from bmrs_assets.defs.monitoring.dashboard import build_dashboard_asset, monitoring_automation_sensor
 from bmrs_assets.defs.resources import ElexonApiResource, WarehouseResource
-from bmrs_assets.defs.revenue.assets import build_revenue_definitions
-from bmrs_assets.monitoring.alerts import build_alert_sensor
-from bmrs_assets.monitoring.dashboard import build_dashboard_asset, monitoring_automation_sensor
-from bmrs_assets.settings import env_or_default, setting
+from bmrs_assets.defs.revenue.definitions import build_revenue_definitions
+from bmrs_assets.settings import setting, value
 
 
 def warehouse_resource(resolved: bool = False) -> WarehouseResource:
     """The warehouse resource from the environment; ``resolved`` gives plain values for use outside a run."""
-    value = setting if resolved else env_or_default
-    return WarehouseResource(backend=value("BMRS_WAREHOUSE"), duckdb_path=value("BMRS_DUCKDB_PATH"),
-                             bq_project=value("BMRS_BQ_PROJECT"), bq_dataset=value("BMRS_BQ_DATASET"),
-                             bq_location=value("BMRS_BQ_LOCATION"))
+    read = setting if resolved else env_or_default
+    return WarehouseResource(backend=read("BMRS_WAREHOUSE"), duckdb_path=read("BMRS_DUCKDB_PATH"),
+                             bq_project=read("BMRS_BQ_PROJECT"), bq_dataset=read("BMRS_BQ_DATASET"),
+                             bq_location=read("BMRS_BQ_LOCATION"))
 
 
 def build_definitions() -> dg.Definitions:
@@ -33,12 +34,12 @@ def build_definitions() -> dg.Definitions:
         sensors=[automation_sensor(), build_alert_sensor(), monitoring_automation_sensor(), iris_sensor()],
         resources={
             "elexon": ElexonApiResource(base_url=env_or_default("BMRS_API_BASE_URL"),
-                                        rate_limit_per_s=float(setting("BMRS_RATE_LIMIT_PER_S")),
+                                        rate_limit_per_s=value("BMRS_RATE_LIMIT_PER_S"),
                                         rate_limit_file=setting("BMRS_RATE_LIMIT_FILE"),
-                                        max_retries=int(setting("BMRS_API_MAX_RETRIES")),
-                                        backoff_s=float(setting("BMRS_API_BACKOFF_S")),
-                                        timeout_s=float(setting("BMRS_API_TIMEOUT_S")),
-                                        in_flight=int(setting("BMRS_API_IN_FLIGHT"))),
+                                        max_retries=value("BMRS_API_MAX_RETRIES"),
+                                        backoff_s=value("BMRS_API_BACKOFF_S"),
+                                        timeout_s=value("BMRS_API_TIMEOUT_S"),
+                                        in_flight=value("BMRS_API_IN_FLIGHT")),
             "warehouse": warehouse,
             "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
         },

@@ -62,9 +62,11 @@ def main() -> int:
     from bmrs_assets.core.settlement import london_today
     from bmrs_assets.definitions import warehouse_resource
     from bmrs_assets.defs.elexon.assets import daily_partitions
+    from bmrs_assets.defs.monitoring.dashboard import collect
+    from bmrs_assets.defs.quality import last_materialized
     from bmrs_assets.elexon.datasets import get_dataset
-    from bmrs_assets.monitoring.dashboard import build_view, collect, dataset_view, write
-    from bmrs_assets.quality.freshness import freshness_status, last_materialized
+    from bmrs_assets.monitoring.dashboard import build_view, dataset_view, write
+    from bmrs_assets.quality.freshness import freshness_status
 
     today = london_today()
     first, last = today - timedelta(days=60), today - timedelta(days=1)

@@ -1,4 +1,4 @@
-"""Copy the paths bmrs_assets uses, and the schemas they reference, out of the official spec.
+"""Copy the paths the dataset registry names, and the schemas they reference, out of the official spec.
 
 Usage: python tools/extract_spec_subset.py ../shared/reference/elexon-insights-openapi.json
 The result (bmrs_assets/elexon/openapi/elexon-subset.json) ships with the package so the simulator and
@@ -9,19 +9,10 @@ import json
 import sys
 from pathlib import Path
 
-PATHS = [
-    "/datasets/BOALF", "/datasets/BOALF/stream",
-    "/datasets/FREQ", "/datasets/FREQ/stream",
-    "/balancing/settlement/system-prices/{settlementDate}",
-    "/datasets/BOD", "/datasets/BOD/stream",
-    "/datasets/PN/stream", "/datasets/QPN/stream",
-    "/datasets/MELS/stream", "/datasets/MILS/stream",
-    "/datasets/MID/stream", "/datasets/FUELINST/stream", "/datasets/FUELHH/stream",
-    "/datasets/NETBSAD/stream", "/datasets/DISBSAD/stream",
-    "/datasets/INDGEN/stream", "/datasets/INDDEM/stream",
-    "/balancing/settlement/indicative/cashflows/all/{bidOffer}/{settlementDate}",
-    "/datasets/REMIT", "/datasets/REMIT/stream",
-]
+from bmrs_assets.elexon.datasets import REGISTRY
+
+# Every path of every registry entry, in registry order (each entry's plain path before its stream).
+PATHS = [e.path for ds in REGISTRY.values() for e in ds.endpoints]
 OUT = Path(__file__).resolve().parents[1] / "bmrs_assets" / "elexon" / "openapi" / "elexon-subset.json"
 
 

@@ -41,7 +41,7 @@ def main() -> int:
            "BMRS_AUTOMATION": "off", "BMRS_API_BASE_URL": "http://127.0.0.1:9/unused"}
     os.environ.update(env)
 
-    from bmrs_assets.cli.runs import free_port, start_process_group, stop_process_group
+    from bmrs_assets.core.processes import free_port, start_process_group, stop_process_group
     from bmrs_assets.core.settlement import london_today
     from bmrs_assets.iris.consumer import Consumer
     from bmrs_assets.iris.landing import LandingStore

@@ -37,8 +37,9 @@ def _gaps(args: argparse.Namespace) -> int:
 
     from bmrs_assets.definitions import warehouse_resource
     from bmrs_assets.defs.elexon.assets import daily_partitions
+    from bmrs_assets.defs.quality import report
     from bmrs_assets.elexon.datasets import REGISTRY, get_dataset
-    from bmrs_assets.quality.gaps import gaps_of, render_json, render_text, report
+    from bmrs_assets.quality.gaps import gaps_of, render_json, render_text
     from bmrs_assets.settings import start_date
 
     datasets = [get_dataset(d) for d in args.dataset] if args.dataset else list(REGISTRY.values())
@@ -59,8 +60,9 @@ def _dashboard(args: argparse.Namespace) -> int:
 
     from bmrs_assets.definitions import warehouse_resource
     from bmrs_assets.defs.elexon.assets import daily_partitions
+    from bmrs_assets.defs.monitoring.dashboard import collect
     from bmrs_assets.elexon.datasets import REGISTRY
-    from bmrs_assets.monitoring.dashboard import collect, write
+    from bmrs_assets.monitoring.dashboard import write
 
     warehouse = warehouse_resource(resolved=True).get()
     with dg.DagsterInstance.get() as instance:
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         from bmrs_assets.elexon.datasets import get_dataset
         args.dataset = [get_dataset(d).code for d in args.dataset]
     if args.command == "demo":
-        from bmrs_assets.cli.runs import SimulatorProcess
+        from bmrs_assets.simulator.process import SimulatorProcess
 
         with SimulatorProcess() as sim:
             os.environ["BMRS_API_BASE_URL"] = sim.url

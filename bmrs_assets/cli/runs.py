@@ -6,15 +6,8 @@ Runs go through a real Dagster instance (``DAGSTER_HOME``), so ``make ui`` shows
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 import dagster as dg
 
@@ -82,64 +75,3 @@ def format_table(lines: list[DayLine]) -> str:
     body = [f"{ln.dataset:<{w}} {ln.day:<10} {ln.rows:>9} {ln.inserted:>9} {ln.updated:>8} {ln.unchanged:>9}"
             for ln in lines]
     return "\n".join([header, "-" * len(header), *body])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_process_group(args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen:
-    """A child leading its own process group (``dagster dev``, webserver, daemon), output to ``log``."""
-    with log.open("ab") as out:
-        return subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop_process_group(proc: subprocess.Popen, timeout: float = 30) -> None:
-    """SIGTERM to the group the child leads (its code server and run workers with it), SIGKILL if it lingers."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-class SimulatorProcess:
-    """The bundled simulator as a child process on loopback, stopped by its PID on exit."""
-
-    def __init__(self, *args: str) -> None:
-        self.port = free_port()
-        self.args = args
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/bmrs/api/v1"
-
-    def __enter__(self) -> SimulatorProcess:
-        self.proc = subprocess.Popen([sys.executable, "-m", "bmrs_assets.simulator", "--port", str(self.port), *self.args],
-                                     stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"simulator exited with code {self.proc.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        self.__exit__()
-        raise RuntimeError("simulator did not start listening within 30 s")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, 15)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, 9)
-                self.proc.wait()

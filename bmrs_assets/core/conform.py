@@ -21,7 +21,8 @@ from pandas.core.util.hashing import combine_hash_arrays, hash_array
 
 from bmrs_assets.core.schemas import METADATA_NAMES, hashed_columns, validate
 from bmrs_assets.core.settlement import UtcWindow, day_window
-from bmrs_assets.elexon.datasets import Dataset, Kind
+from bmrs_assets.core.tables import Kind
+from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.warehouse.contract import ARROW_TYPES, arrow_schema, to_arrow
 
 ZONED_ISO = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$"
@@ -170,7 +171,19 @@ def to_frame(ds: Dataset, day: date, rows: list[dict], *, ingested_utc: datetime
     report.rows_outside_partition = int((~inside).sum())
     frame = frame[inside.to_numpy()].reset_index(drop=True)
 
-    extra = frame.pop("_extra")
+    add_provenance(ds, frame, window, ingested_utc=ingested_utc, source=source, extra=frame.pop("_extra"))
+    return validate(ds, day, frame), report
+
+
+def add_provenance(ds: Dataset, frame: pd.DataFrame, window: UtcWindow, *, ingested_utc: datetime, source: str,
+                   extra: pd.Series | None = None) -> pd.DataFrame:
+    """Append the metadata columns and ``_hash_key`` to ``frame`` (in place, and returned).
+
+    The one place they are built for every table, fetched or derived (the fast path, ``to_table``,
+    writes the same values as Arrow and is checked against this). ``frame`` holds exactly the
+    declared columns; ``extra`` is the ``_extra`` JSON per row (None: no unknown fields)."""
+    if extra is None:
+        extra = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     frame["_dataset"] = ds.code
     frame["_window_from_utc"] = pd.Timestamp(window.start).tz_convert("UTC")
     frame["_window_to_utc"] = pd.Timestamp(window.end).tz_convert("UTC")
@@ -182,7 +195,34 @@ def to_frame(ds: Dataset, day: date, rows: list[dict], *, ingested_utc: datetime
         frame[c] = frame[c].astype("datetime64[ns, UTC]")
     for c in ("_dataset", "_source_api", "_extra", "_hash_key"):
         frame[c] = frame[c].astype(object)
-    return validate(ds, day, frame), report
+    return frame
+
+
+def _declared(kind: Kind, raw: pd.Series) -> pd.Series:
+    """Computed values in the pandas dtype of their declared kind (they are ours, so cast, not checked)."""
+    if kind is Kind.DATE:
+        return pd.Series([None if pd.isna(v) else pd.Timestamp(v).date() for v in raw], dtype=object)
+    if kind is Kind.TIMESTAMP:
+        return pd.to_datetime(raw, utc=True).astype("datetime64[ns, UTC]")
+    if kind is Kind.INT:
+        return pd.to_numeric(raw).astype("Int64")
+    if kind is Kind.FLOAT:
+        return pd.to_numeric(raw).astype("float64")
+    if kind is Kind.BOOL:
+        return raw.astype(object).where(raw.notna(), None).astype("boolean")
+    return raw.astype(object).where(raw.notna(), None)
+
+
+def computed_frame(ds: Dataset, day: date, rows: pd.DataFrame, *, ingested_utc: datetime, source: str) -> pd.DataFrame:
+    """Rows computed by the platform (a derived table's) as a validated warehouse frame: the declared
+    columns in their types (a missing one is all null), then the same metadata columns and hash as
+    fetched rows get."""
+    n = len(rows)
+    typed = {c.name: _declared(c.kind, rows[c.name].reset_index(drop=True) if c.name in rows.columns
+                               else pd.Series([None] * n, dtype=object)) for c in ds.columns}
+    frame = pd.DataFrame(typed, index=pd.RangeIndex(n))
+    add_provenance(ds, frame, day_window(day), ingested_utc=ingested_utc, source=source)
+    return validate(ds, day, frame)
 
 
 # --- the fast path: rows -> typed Arrow table, no per-value Python ---------------------------------

@@ -13,7 +13,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.engines import pandas_engine
 
-from bmrs_assets.elexon.datasets import Col, Dataset, Kind
+from bmrs_assets.core.tables import Col, Kind
+from bmrs_assets.elexon.datasets import Dataset
 
 UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 

@@ -18,26 +18,26 @@ from bmrs_assets.warehouse.contract import MergeResult, PartitionBatch
 
 
 def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float) -> dict[str, object]:
-    """Materialization metadata: what was fetched, what the MERGE did, how long it took."""
-    info = batch.info
+    """Materialization metadata: what was fetched (the batch's stats), what the MERGE did, how long it took."""
+    stats = batch.stats
     per_day = "\n".join(
         f"| {d} | {c.fetched} | {c.inserted} | {c.updated} | {c.unchanged} |"
         for d, c in sorted(result.days.items())
     )
     return {
-        "rows_fetched": info.get("rows_fetched", 0),
+        "rows_fetched": stats.rows_fetched,
         "rows_inserted": result.total("inserted"),
         "rows_updated": result.total("updated"),
         "rows_unchanged": result.total("unchanged"),
         "duplicate_keys_in_batch": result.duplicates_in_batch,
-        "rows_outside_partition": info.get("rows_outside_partition", 0),
-        "unknown_fields": ", ".join(info.get("unknown_fields", [])) or "none",
-        "api_requests": info.get("api_requests", 0),
-        "api_retries": info.get("api_retries", 0),
-        "api_window_splits": info.get("api_window_splits", 0),
-        "api_bytes": info.get("api_bytes", 0),
-        "days_unchanged_body": info.get("days_unchanged_body", 0),
-        "fetch_seconds": round(info.get("fetch_seconds", 0.0), 3),
+        "rows_outside_partition": stats.rows_outside_partition,
+        "unknown_fields": ", ".join(sorted(stats.unknown_fields)) or "none",
+        "api_requests": stats.api_requests,
+        "api_retries": stats.api_retries,
+        "api_window_splits": stats.api_window_splits,
+        "api_bytes": stats.api_bytes,
+        "days_unchanged_body": stats.days_unchanged_body,
+        "fetch_seconds": round(stats.fetch_seconds, 3),
         "merge_seconds": round(result.seconds, 3),
         "seconds": round(seconds, 3),
         "per_day_json": dg.MetadataValue.json({
@@ -58,10 +58,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             raise TypeError(f"{context.asset_key.to_user_string()}: expected a PartitionBatch, got {type(obj)}")
         started = time.perf_counter()
         result = self.warehouse.get().merge(obj)
-        for callback in obj.info.get("after_merge", ()):  # e.g. mark IRIS messages merged, once committed
-            callback(result)
+        for action in obj.after_commit:  # e.g. mark IRIS messages merged, once the MERGE has committed
+            action(result)
         metadata = merge_metadata(obj, result, time.perf_counter() - started)
-        metadata.update(obj.info.get("metadata", {}))
+        metadata.update(obj.extra_metadata())
         context.add_output_metadata(metadata)
         context.log.info(
             f"{obj.dataset.code} {obj.days[0]}..{obj.days[-1]}: fetched {metadata['rows_fetched']}, "

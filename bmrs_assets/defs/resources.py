@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from bmrs_assets.elexon.client import LIVE_BASE_URL, ElexonClient
+from bmrs_assets.elexon.client import ElexonClient
+from bmrs_assets.settings import SETTINGS
 from bmrs_assets.warehouse.contract import Warehouse
 from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
 
@@ -12,13 +13,14 @@ from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
 class ElexonApiResource(dg.ConfigurableResource):
     """Where the Elexon Insights API is and how politely to call it."""
 
-    base_url: str = LIVE_BASE_URL
-    rate_limit_per_s: float = 4.0
-    max_retries: int = 5
-    backoff_s: float = 1.0
-    timeout_s: float = 60.0
-    rate_limit_file: str = ""
-    in_flight: int = 1  # requests in flight: days fetched ahead while the current one is typed (within the rate limit)
+    # field defaults (for a resource built by hand) are the settings' defaults; definitions.py passes the values in force
+    base_url: str = SETTINGS["BMRS_API_BASE_URL"].default_value()
+    rate_limit_per_s: float = SETTINGS["BMRS_RATE_LIMIT_PER_S"].default_value()
+    max_retries: int = SETTINGS["BMRS_API_MAX_RETRIES"].default_value()
+    backoff_s: float = SETTINGS["BMRS_API_BACKOFF_S"].default_value()
+    timeout_s: float = SETTINGS["BMRS_API_TIMEOUT_S"].default_value()
+    rate_limit_file: str = ""  # empty: no lock file (definitions.py passes BMRS_RATE_LIMIT_FILE)
+    in_flight: int = SETTINGS["BMRS_API_IN_FLIGHT"].default_value()  # days fetched ahead while one is typed (rate-limited)
 
     def client(self) -> ElexonClient:
         return ElexonClient(base_url=self.base_url, rate_limit_per_s=self.rate_limit_per_s,
@@ -33,11 +35,11 @@ class WarehouseResource(dg.ConfigurableResource):
     ``bq_location`` empty means the dataset's own location (and BigQuery's default when the
     platform has to create the dataset)."""
 
-    backend: str = "duckdb"
-    duckdb_path: str = "data/bmrs.duckdb"
-    bq_project: str = ""
-    bq_dataset: str = "bmrs"
-    bq_location: str = ""
+    backend: str = SETTINGS["BMRS_WAREHOUSE"].default_value()
+    duckdb_path: str = SETTINGS["BMRS_DUCKDB_PATH"].default_text()
+    bq_project: str = SETTINGS["BMRS_BQ_PROJECT"].default_value()
+    bq_dataset: str = SETTINGS["BMRS_BQ_DATASET"].default_value()
+    bq_location: str = SETTINGS["BMRS_BQ_LOCATION"].default_value()
 
     def get(self) -> Warehouse:
         if self.backend == "duckdb":

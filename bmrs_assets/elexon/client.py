@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from bmrs_assets.core.settlement import UtcWindow, day_window, utc_iso
-from bmrs_assets.elexon.datasets import Dataset, Style
+from bmrs_assets.elexon.datasets import Dataset
+from bmrs_assets.elexon.requests import Slice
 
 LIVE_BASE_URL = "https://data.elexon.co.uk/bmrs/api/v1"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -51,28 +51,6 @@ class ElexonApiError(RuntimeError):
 class _TooBig(Exception):
     def __init__(self, head: str) -> None:
         self.head = head
-
-
-@dataclass(frozen=True)
-class Slice:
-    """The scope of one request: a day, and within it a UTC window or a period range."""
-
-    day: date
-    variant: tuple[tuple[str, str], ...] = ()
-    window: UtcWindow | None = None
-    periods: tuple[int, int] | None = None
-
-    def split(self) -> tuple[Slice, Slice] | None:
-        """Two halves of this slice, or None when it cannot be made smaller."""
-        if self.window is not None and self.window.duration.total_seconds() >= 2:
-            a, b = self.window.halves()
-            return Slice(self.day, self.variant, window=a), Slice(self.day, self.variant, window=b)
-        if self.periods is not None and self.periods[1] > self.periods[0]:
-            lo, hi = self.periods
-            mid = (lo + hi) // 2
-            return (Slice(self.day, self.variant, periods=(lo, mid)),
-                    Slice(self.day, self.variant, periods=(mid + 1, hi)))
-        return None
 
 
 @dataclass
@@ -140,36 +118,13 @@ class RateLimiter:
 
 
 def initial_slices(ds: Dataset, day: date) -> list[Slice]:
-    """The requests that cover ``day`` for ``ds`` before any split on a 400."""
-    out: list[Slice] = []
-    for variant in ds.path_variants:
-        v = tuple(sorted(variant.items()))
-        if ds.style is Style.TIME_WINDOW:
-            window = day_window(day)
-            chunks = window.chunks(ds.max_window) if ds.max_window else [window]
-            out.extend(Slice(day, v, window=w) for w in chunks)
-        elif ds.style is Style.SETTLEMENT_DAY:  # up to 50 periods: the API returns those the day has
-            step = ds.periods_per_request or 50
-            out.extend(Slice(day, v, periods=(lo, min(lo + step - 1, 50))) for lo in range(1, 51, step))
-        else:
-            out.append(Slice(day, v))
-    return out
+    """The requests that cover ``day`` for ``ds`` before any split on a 400 (its request strategy's)."""
+    return ds.request.slices(day)
 
 
 def build_request(ds: Dataset, sl: Slice) -> tuple[str, dict[str, str]]:
     """Path and query parameters for one slice, exactly as the OpenAPI spec names them."""
-    path = ds.path.format(settlementDate=sl.day.isoformat(), **dict(sl.variant))
-    if ds.style is Style.SETTLEMENT_DAY:
-        assert sl.periods is not None
-        return path, {ds.from_param: sl.day.isoformat(), ds.to_param: sl.day.isoformat(),
-                      "settlementPeriodFrom": str(sl.periods[0]),
-                      "settlementPeriodTo": str(sl.periods[1])}
-    if ds.style is Style.TIME_WINDOW:
-        assert sl.window is not None
-        return path, {ds.from_param: utc_iso(sl.window.start), ds.to_param: utc_iso(sl.window.end)}
-    if ds.style is Style.SETTLEMENT_DATES:
-        return path, {ds.from_param: sl.day.isoformat(), ds.to_param: sl.day.isoformat()}
-    return path, {}
+    return ds.request.path(ds.path, sl), ds.request.params(sl)
 
 
 def rows_of(payload: object) -> list[dict] | None:
@@ -324,7 +279,7 @@ class ElexonClient:
             try:
                 url, body, sha = self._get_body(ds, sl.day, path, params, stats)
             except ElexonApiError as exc:
-                halves = sl.split() if exc.status == 400 and TOO_LARGE.search(exc.body) else None
+                halves = ds.request.split(sl) if exc.status == 400 and TOO_LARGE.search(exc.body) else None
                 if halves is None:
                     raise
                 stats.splits += 1

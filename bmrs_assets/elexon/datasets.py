@@ -1,10 +1,11 @@
 """The declarative dataset registry: one entry per Elexon dataset drives everything.
 
-An entry says where the data comes from (endpoint and request style), how big one request may be,
+An entry says where the data comes from (endpoint and request strategy, see ``requests.py``),
 which columns it has and of what type, which columns identify a row (the natural key used by the
 MERGE), which column places a row in a daily partition, and which column orders revisions of the
-same key. Assets, Pandera schemas, checks and warehouse tables are all generated from it; adding a
-dataset is adding an entry here (and its checks), nothing else.
+same key. Assets, Pandera schemas, checks, warehouse tables, the simulator's routes, the OpenAPI
+subset and ``docs/datasets.md`` are all generated from it; adding a dataset is adding an entry
+here (and its generator in ``simulator/data.py``), nothing else.
 """
 
 from __future__ import annotations
@@ -12,127 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import StrEnum
 
 import pandera.pandas as pa
 
-
-class Style(StrEnum):
-    """How a settlement day is asked for."""
-
-    SETTLEMENT_DAY = "settlement_day"  # from=D&to=D&settlementPeriodFrom=1&settlementPeriodTo=50
-    TIME_WINDOW = "time_window"  # <from_param>=start&<to_param>=end over the London day in UTC
-    SETTLEMENT_DATES = "settlement_dates"  # settlementDateFrom=D&settlementDateTo=D
-    PATH_DATE = "path_date"  # the date is a path segment: /.../{settlementDate}
-
-
-class Kind(StrEnum):
-    """Logical column types; each backend maps them to its own SQL types."""
-
-    DATE = "date"
-    TIMESTAMP = "timestamp"
-    INT = "int"
-    FLOAT = "float"
-    BOOL = "bool"
-    STRING = "string"
-    JSON = "json"
-
-
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-
-
-@dataclass(frozen=True)
-class Col:
-    """One API field: name as the API spells it, logical type, nullability, extra checks."""
-
-    name: str
-    kind: Kind
-    nullable: bool = True
-    checks: tuple[pa.Check, ...] = ()
-    origin: str = "api"  # "api": a response field; "path": filled from the request path variant
-
-    def __post_init__(self) -> None:
-        if not IDENTIFIER.match(self.name):
-            raise ValueError(f"column name {self.name!r} is not a safe SQL identifier")
-
-
-@dataclass(frozen=True)
-class Completeness:
-    """What a complete partition day looks like, so a partial day fails loudly.
-
-    Exact rules where the shape is fixed, a trailing-median floor where it is not (the old
-    system's BOALF fell from 31,553 rows to 50 and nobody noticed).
-    """
-
-    per_period: int | None = None  # exact rows per settlement period (COSTS 1, MID 2)
-    interval: timedelta | None = None  # exact rows per interval of the London day (FREQ 15 s)
-    group_by: str | None = None  # apply the exact rule to each value of this column (fuelType)
-    all_periods: bool = False  # every settlement period of the day must appear
-    median_fraction: float | None = None  # fail under this fraction of the trailing median
-    median_days: int = 28
-    min_rows: int = 1
-
-
-@dataclass(frozen=True)
-class Freshness:
-    """How stale the newest materialization may get before the dataset is late.
-
-    ``cron`` (with ``cron_lower_bound``) is for datasets published on a schedule (settlement runs);
-    otherwise a time window since the last materialization.
-    """
-
-    fail_after: timedelta = timedelta(hours=6)
-    warn_after: timedelta | None = None
-    cron: str | None = None
-    cron_lower_bound: timedelta | None = None
-    realtime: bool = False  # refresh today's and yesterday's partitions every 15 minutes
-    resettlement_days: tuple[int, ...] = ()  # ages (days) at which later settlement runs revise a day
-
-
-class TableDeclaration:
-    """What a warehouse table needs from its declaration, fetched (:class:`Dataset`) or derived.
-
-    Schemas, both warehouse backends, the IO manager and the unique-key check use only this.
-    """
-
-    code: str
-    columns: tuple[Col, ...]
-    key: tuple[str, ...]
-    partition_column: str
-    revision_column: str | None
-
-    def validate_columns(self) -> None:
-        """Column names unique; key, partition and revision columns declared; partition non-nullable."""
-        names = [c.name for c in self.columns]
-        if len(set(names)) != len(names):
-            raise ValueError(f"{self.code}: duplicate column names")
-        for col in (*self.key, self.partition_column, *filter(None, [self.revision_column])):
-            if col not in names:
-                raise ValueError(f"{self.code}: {col!r} is not a declared column")
-        if self.column(self.partition_column).nullable:
-            raise ValueError(f"{self.code}: partition column {self.partition_column} must be non-nullable")
-
-    @property
-    def asset_name(self) -> str:
-        return self.code.lower()
-
-    @property
-    def table(self) -> str:
-        return f"bmrs_{self.code.lower()}"
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    @property
-    def partition_kind(self) -> Kind:
-        return self.column(self.partition_column).kind
-
-    def column(self, name: str) -> Col:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(f"{self.code} has no column {name!r}")
+from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Kind, S, TableDeclaration
+from bmrs_assets.elexon.requests import Endpoint, PathDate, RequestStrategy, SettlementDates, SettlementDay, TimeWindow
+from bmrs_assets.quality.rules import Completeness, Freshness
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,23 +28,17 @@ class Dataset(TableDeclaration):
     code: str
     description: str
     path: str
-    style: Style
+    request: RequestStrategy  # how a partition day is asked for (and how the simulator reads it back)
     columns: tuple[Col, ...]
     key: tuple[str, ...]
     partition_column: str
     spec_schema: str
-    from_param: str = "from"
-    to_param: str = "to"
-    max_window: timedelta | None = None
-    # SETTLEMENT_DAY style: settlement periods per request (None: the whole day in one). Smaller
-    # responses are typed while the next one downloads, and only one is in memory at a time.
-    periods_per_request: int | None = None
     revision_column: str | None = None
-    path_variants: tuple[dict[str, str], ...] = ({},)
+    also_at: tuple[Endpoint, ...] = ()  # other paths answering the same request form (simulator, spec subset)
     allow_empty: bool = False
     flatten: tuple[str, ...] = ()  # nested objects whose members become columns named <field>_<member>
-    completeness: Completeness = Completeness(median_fraction=0.5)
-    freshness: Freshness = Freshness()
+    completeness: Completeness = Completeness(median_fraction=0.5)  # noqa: RUF009 (frozen: safe to share)
+    freshness: Freshness = Freshness()  # noqa: RUF009 (frozen: safe to share)
     row_checks: tuple[pa.Check, ...] = field(default=())
     # IRIS (real-time push): "merge" its messages into the table like API rows; "land": validate and
     # keep them in the landing store but leave the table to the API; "raw": keep them as sent.
@@ -171,18 +51,26 @@ class Dataset(TableDeclaration):
         self.validate_columns()
         if self.partition_kind not in (Kind.DATE, Kind.TIMESTAMP):
             raise ValueError(f"{self.code}: partition column must be a DATE or TIMESTAMP")
-        if self.periods_per_request is not None and (self.style is not Style.SETTLEMENT_DAY
-                                                     or not 1 <= self.periods_per_request <= 50):
-            raise ValueError(f"{self.code}: periods_per_request is 1-50, for the settlement-day style only")
+        for endpoint in self.endpoints:
+            try:
+                self.request.validate(endpoint.path, self.column_names)
+            except ValueError as exc:
+                raise ValueError(f"{self.code}: {exc}") from None
         if self.iris not in ("merge", "land", "raw"):
             raise ValueError(f"{self.code}: iris must be 'merge', 'land' or 'raw', not {self.iris!r}")
 
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """Every path serving this dataset: ``also_at``, then the path the platform asks."""
+        return (*self.also_at, Endpoint(self.path, self.request.max_window))
+
+    @property
+    def elexon_code(self) -> str:
+        """Elexon's own code for the dataset (IRIS subjects and the API's ``metadata`` name it so)."""
+        return self.iris_subject or self.code
+
 
 # --- shared column groups -----------------------------------------------------------------
-D, TS, I, F, B, S, J = Kind.DATE, Kind.TIMESTAMP, Kind.INT, Kind.FLOAT, Kind.BOOL, Kind.STRING, Kind.JSON
-PERIOD_CHECK = pa.Check.in_range(1, 50)
-
-
 def _dataset_label(code: str) -> Col:
     return Col("dataset", S, checks=(pa.Check.isin([code]),))
 
@@ -203,7 +91,8 @@ BOALF = Dataset(
     code="BOALF",
     description="Bid-offer acceptance levels (flagged): one row per acceptance level segment.",
     path="/datasets/BOALF/stream",
-    style=Style.SETTLEMENT_DAY,
+    request=SettlementDay(time_field="timeFrom", period_field="settlementPeriodFrom"),
+    also_at=(Endpoint("/datasets/BOALF"),),
     spec_schema="Insights.Api.Models.Responses.Balancing.DatasetRows.BidOfferAcceptanceLevelDatasetResponse",
     columns=(
         _dataset_label("BOALF"),
@@ -235,9 +124,8 @@ FREQ = Dataset(
     code="FREQ",
     description="System frequency, one spot value every 15 seconds.",
     path="/datasets/FREQ/stream",
-    style=Style.TIME_WINDOW,
-    from_param="measurementDateTimeFrom",
-    to_param="measurementDateTimeTo",
+    request=TimeWindow("measurementDateTimeFrom", "measurementDateTimeTo", time_field="measurementTime"),
+    also_at=(Endpoint("/datasets/FREQ", max_window=timedelta(hours=24)),),  # the spec: 24 h; the stream: none
     spec_schema="Insights.Api.Models.Responses.Misc.DatasetRows.SystemFrequency",
     columns=(
         _dataset_label("FREQ"),
@@ -254,7 +142,7 @@ COSTS = Dataset(
     code="COSTS",
     description="System prices (Elexon DISEBSP): SSP/SBP per settlement period, latest run.",
     path="/balancing/settlement/system-prices/{settlementDate}",
-    style=Style.PATH_DATE,
+    request=PathDate(),
     spec_schema="Insights.Api.Models.Responses.Balancing.Settlement.SystemPriceResponse",
     columns=(
         Col("settlementDate", D, nullable=False),
@@ -312,7 +200,9 @@ BOD = Dataset(
     code="BOD",
     description="Bid-offer data: each unit's price/volume pairs per settlement period (negative pairId = bid).",
     path="/datasets/BOD/stream",
-    style=Style.SETTLEMENT_DAY,
+    # ~70 MB a day in one response; ~8 MB each in nine requests of 6 periods
+    request=SettlementDay(periods_per_request=6, time_field="timeFrom"),
+    also_at=(Endpoint("/datasets/BOD", max_window=timedelta(hours=1)),),  # the plain path caps at 1 h
     spec_schema="Insights.Api.Models.Responses.Balancing.DatasetRows.BidOfferDatasetResponse",
     columns=(
         _dataset_label("BOD"),
@@ -330,7 +220,6 @@ BOD = Dataset(
     ),
     key=("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod", "pairId", "timeFrom"),
     partition_column="settlementDate",
-    periods_per_request=6,  # ~70 MB a day in one response; ~8 MB each in nine
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
 )
@@ -341,7 +230,7 @@ def _physical_dataset(code: str, description: str, spec_schema: str, *extra: Col
         code=code,
         description=description,
         path=f"/datasets/{code}/stream",
-        style=Style.SETTLEMENT_DAY,
+        request=SettlementDay(time_field="timeFrom"),
         spec_schema=f"Insights.Api.Models.Responses.Balancing.Physical.DatasetRows.{spec_schema}",
         columns=_physical(code, *extra),
         key=(*UNIT_PERIOD_KEY, *(c.name for c in extra)),
@@ -368,7 +257,7 @@ MID = Dataset(
     code="MID",
     description="Market index data: price and volume per settlement period, one row per data provider.",
     path="/datasets/MID/stream",
-    style=Style.SETTLEMENT_DAY,
+    request=SettlementDay(time_field="startTime"),
     spec_schema="Insights.Api.Models.Responses.Balancing.DatasetRows.MarketIndexDatasetResponse",
     columns=(
         _dataset_label("MID"),
@@ -400,9 +289,7 @@ FUELINST = Dataset(
     code="FUELINST",
     description="Generation by fuel type, 5-minute averages (not the down-sampled outturn summary).",
     path="/datasets/FUELINST/stream",
-    style=Style.SETTLEMENT_DATES,
-    from_param="settlementDateFrom",
-    to_param="settlementDateTo",
+    request=SettlementDates(),
     spec_schema="Insights.Api.Models.Responses.Generation.DatasetRows.AugmentedOutturnData",
     columns=_fuel("FUELINST", "publishTime", "startTime", "settlementDate", "fuelType"),
     key=("startTime", "fuelType"),
@@ -416,9 +303,7 @@ FUELHH = Dataset(
     code="FUELHH",
     description="Generation by fuel type, half-hourly.",
     path="/datasets/FUELHH/stream",
-    style=Style.SETTLEMENT_DATES,
-    from_param="settlementDateFrom",
-    to_param="settlementDateTo",
+    request=SettlementDates(),
     spec_schema="Insights.Api.Models.Responses.Generation.DatasetRows.AugmentedOutturnData",
     columns=_fuel("FUELHH", "publishTime", "settlementDate", "settlementPeriod", "fuelType"),
     key=("settlementDate", "settlementPeriod", "fuelType"),
@@ -432,7 +317,7 @@ NETBSAD = Dataset(
     code="NETBSAD",
     description="Net balancing services adjustment data per settlement period.",
     path="/datasets/NETBSAD/stream",
-    style=Style.SETTLEMENT_DAY,
+    request=SettlementDay(),
     spec_schema="Insights.Api.Models.Responses.Balancing.DatasetRows.NetBalancingServicesAdjustmentData",
     columns=(
         _dataset_label("NETBSAD"),
@@ -454,7 +339,7 @@ DISBSAD = Dataset(
     code="DISBSAD",
     description="Disaggregated balancing services adjustment actions (a zero row where a period had none).",
     path="/datasets/DISBSAD/stream",
-    style=Style.SETTLEMENT_DAY,
+    request=SettlementDay(),
     spec_schema="Insights.Api.Models.Responses.Balancing.DatasetRows.DisaggregatedBalancingServicesAdjustmentData",
     columns=(
         _dataset_label("DISBSAD"),
@@ -490,14 +375,14 @@ def _indicated(code: str, value: str) -> tuple[Col, ...]:
 
 
 # Forecasts: partitioned by the London day they were published; every vintage is kept.
+# Publish-time windows are limited to a day (the spec, for INDGEN/INDDEM; observed for REMIT).
+PUBLISHED_DAILY = TimeWindow("publishDateTimeFrom", "publishDateTimeTo", time_field="publishTime",
+                             max_window=timedelta(days=1))
 INDGEN = Dataset(
     code="INDGEN",
     description="Indicated generation forecasts (every published vintage), partitioned by publish day.",
     path="/datasets/INDGEN/stream",
-    style=Style.TIME_WINDOW,
-    from_param="publishDateTimeFrom",
-    to_param="publishDateTimeTo",
-    max_window=timedelta(days=1),
+    request=PUBLISHED_DAILY,
     spec_schema="Insights.Api.Models.Responses.IndicatedForecast.DatasetRows.IndicatedGeneration",
     columns=_indicated("INDGEN", "generation"),
     key=("publishTime", "boundary", "settlementDate", "settlementPeriod"),
@@ -510,10 +395,7 @@ INDDEM = Dataset(
     code="INDDEM",
     description="Indicated demand forecasts (every published vintage; demand is negative), by publish day.",
     path="/datasets/INDDEM/stream",
-    style=Style.TIME_WINDOW,
-    from_param="publishDateTimeFrom",
-    to_param="publishDateTimeTo",
-    max_window=timedelta(days=1),
+    request=PUBLISHED_DAILY,
     spec_schema="Insights.Api.Models.Responses.IndicatedForecast.DatasetRows.IndicatedDemand",
     columns=_indicated("INDDEM", "demand"),
     key=("publishTime", "boundary", "settlementDate", "settlementPeriod"),
@@ -528,8 +410,7 @@ EBOCF = Dataset(
     code="EBOCF",
     description="Indicative period BM unit cashflows (bid and offer sides), latest settlement run.",
     path="/balancing/settlement/indicative/cashflows/all/{bidOffer}/{settlementDate}",
-    style=Style.PATH_DATE,
-    path_variants=({"bidOffer": "bid"}, {"bidOffer": "offer"}),
+    request=PathDate(variants=({"bidOffer": "bid"}, {"bidOffer": "offer"})),
     flatten=("bidOfferPairCashflows",),
     spec_schema="Insights.Api.Models.Responses.Balancing.Settlement.IndicativeCashflowResponse",
     columns=(
@@ -558,10 +439,8 @@ REMIT = Dataset(
     code="REMIT",
     description="REMIT outage and unavailability messages, every revision, by publish day.",
     path="/datasets/REMIT/stream",
-    style=Style.TIME_WINDOW,
-    from_param="publishDateTimeFrom",
-    to_param="publishDateTimeTo",
-    max_window=timedelta(days=1),
+    request=PUBLISHED_DAILY,
+    also_at=(Endpoint("/datasets/REMIT", max_window=timedelta(days=1)),),
     spec_schema="Insights.Api.Models.Responses.Transparency.Remit.DatasetRows.RemitMessage",
     columns=(
         _dataset_label("REMIT"),
@@ -597,7 +476,7 @@ REGISTRY: dict[str, Dataset] = {
 }
 
 
-IRIS_SUBJECTS: dict[str, Dataset] = {ds.iris_subject or ds.code: ds for ds in REGISTRY.values()}
+IRIS_SUBJECTS: dict[str, Dataset] = {ds.elexon_code: ds for ds in REGISTRY.values()}
 
 
 def get_dataset(code: str) -> Dataset:

@@ -38,15 +38,16 @@ import orjson
 
 from bmrs_assets.core.conform import to_frame
 from bmrs_assets.core.settlement import LONDON
-from bmrs_assets.elexon.datasets import IRIS_SUBJECTS, Dataset, Kind
+from bmrs_assets.core.tables import Kind
+from bmrs_assets.elexon.datasets import IRIS_SUBJECTS, Dataset
 from bmrs_assets.iris.landing import HELD, LANDED, UNKNOWN, LandedMessage, LandingStore, sha256
-from bmrs_assets.settings import DEFAULTS, setting
+from bmrs_assets.settings import SETTINGS, is_set, setting
 
 log = logging.getLogger("bmrs_assets.iris.consumer")
 
 # Published by Elexon with the IRIS client samples; both overridable (BMRS_IRIS_NAMESPACE, BMRS_IRIS_TENANT_ID).
-IRIS_NAMESPACE = DEFAULTS["BMRS_IRIS_NAMESPACE"]
-IRIS_TENANT_ID = DEFAULTS["BMRS_IRIS_TENANT_ID"]
+IRIS_NAMESPACE = SETTINGS["BMRS_IRIS_NAMESPACE"].default
+IRIS_TENANT_ID = SETTINGS["BMRS_IRIS_TENANT_ID"].default
 REASON_CHARS, DESCRIPTION_CHARS = 200, 1024
 
 
@@ -85,16 +86,14 @@ class IrisConfig:
 
     @classmethod
     def from_env(cls) -> IrisConfig:
-        import os
-
-        missing = [n for n in ("BMRS_IRIS_CLIENT_ID", "BMRS_IRIS_CLIENT_SECRET", "BMRS_IRIS_QUEUE") if not os.environ.get(n)]
+        missing = [n for n in ("BMRS_IRIS_CLIENT_ID", "BMRS_IRIS_CLIENT_SECRET", "BMRS_IRIS_QUEUE") if not is_set(n)]
         if missing:
             raise ConfigError(f"IRIS needs {', '.join(missing)} (from the IRIS registration page); not set")
         namespace = setting("BMRS_IRIS_NAMESPACE")
         if "." not in namespace:  # the bare namespace name as the IRIS page shows it
             namespace += ".servicebus.windows.net"
-        return cls(client_id=os.environ["BMRS_IRIS_CLIENT_ID"], client_secret=Secret(os.environ["BMRS_IRIS_CLIENT_SECRET"]),
-                   queue=os.environ["BMRS_IRIS_QUEUE"], namespace=namespace, tenant_id=setting("BMRS_IRIS_TENANT_ID"),
+        return cls(client_id=setting("BMRS_IRIS_CLIENT_ID"), client_secret=Secret(setting("BMRS_IRIS_CLIENT_SECRET")),
+                   queue=setting("BMRS_IRIS_QUEUE"), namespace=namespace, tenant_id=setting("BMRS_IRIS_TENANT_ID"),
                    landing_path=setting("BMRS_IRIS_LANDING_PATH"))
 
     def describe(self) -> str:

@@ -1,12 +1,13 @@
 """Alerts: tell someone, once, when data goes missing or stale, and again when it is back.
 
 The old system lost 44 days of BOALF and nobody was told. Here a sensor (``bmrs_alerts``, on by
-default, every minute) works out the current set of *problems*:
+default, every minute; :mod:`bmrs_assets.defs.monitoring.alerts`) works out the current set of
+*problems*:
 
 * **freshness**: a dataset whose newest materialization breaks its registry ``Freshness`` rule
   (``warn`` or ``fail``, from :func:`bmrs_assets.quality.freshness.freshness_status`);
 * **gap**: a contiguous run of days that are not complete (missing, partial or failed, from
-  :func:`bmrs_assets.quality.gaps.classify`) within the lookback (``BMRS_ALERT_LOOKBACK_DAYS``, default
+  :func:`bmrs_assets.defs.quality.classify`) within the lookback (``BMRS_ALERT_LOOKBACK_DAYS``, default
   14 days before today; today is still being published and is left to the freshness rule);
 * **check**: the latest ``complete_partition`` evaluation failed on days older than the lookback
   (days inside it are judged live by the gap classification, with the same rule, so a partial day
@@ -22,27 +23,25 @@ is the same problem: gaps match by overlapping day ranges). A warn that becomes 
 again, as an escalation. A failed POST is logged and the problem stays unreported, so the next tick
 retries it. Without the variable, messages are only logged. The webhook URL is a secret: it never
 appears in a log line, a message or the cursor.
+
+This module imports no Dagster: :func:`find_problems` takes the facts (last materialization,
+day statuses, failed checks) as functions, and the sensor supplies them from its instance.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-import dagster as dg
 import httpx
 
 from bmrs_assets.core.settlement import UTC, london_today
-from bmrs_assets.defs.elexon.assets import daily_partitions
-from bmrs_assets.defs.resources import WarehouseResource
-from bmrs_assets.elexon.datasets import REGISTRY, Dataset
-from bmrs_assets.quality.freshness import FreshnessStatus, freshness_status, last_materialized
-from bmrs_assets.quality.gaps import DayStatus, classify
-from bmrs_assets.settings import start_date
-from bmrs_assets.warehouse.contract import Warehouse
+from bmrs_assets.elexon.datasets import Dataset
+from bmrs_assets.quality.freshness import FreshnessStatus, freshness_status
+from bmrs_assets.quality.gaps import DayStatus
+from bmrs_assets.settings import start_date, value
 
 WEBHOOK_ENV = "BMRS_ALERT_WEBHOOK_URL"
 LOOKBACK_ENV = "BMRS_ALERT_LOOKBACK_DAYS"
@@ -52,7 +51,7 @@ CURSOR_VERSION = 1
 
 def lookback_days() -> int:
     """``BMRS_ALERT_LOOKBACK_DAYS``; by default the ``no_gaps_recent_days`` check's window (14 days)."""
-    return int(os.environ.get(LOOKBACK_ENV) or os.environ.get("BMRS_GAP_CHECK_DAYS") or 14)
+    return value(LOOKBACK_ENV)
 
 
 def human_age(age: timedelta | None) -> str:
@@ -178,51 +177,41 @@ def _overlaps(a_first: date | None, a_last: date | None, b_first: date | None, b
     return a_first <= (b_last or b_first) and b_first <= (a_last or a_first)
 
 
-def check_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance, window_first: date) -> list[Problem]:
-    """Failed ``complete_partition`` evaluations for days older than the lookback window.
+def failed_check_problem(ds: Dataset, first: str | None, last: str | None, description: str | None,
+                         window_first: date) -> Problem | None:
+    """The problem for a failed (ERROR) ``complete_partition`` evaluation of the days ``first``...``last``.
 
-    Days inside the window are judged live by :func:`classify` (with the same completeness rule),
-    so a partial day there is one gap problem, not a gap and a check. A check failure on older
-    days (e.g. a settlement-run re-pull 55 days back that came back short) is reported from the
-    latest evaluation of each dataset's check, read in one query; the run's partition range says
-    which days it judged. It clears when a later evaluation passes.
+    ``first``/``last`` are the ISO days of the evaluating run's partition range (``last`` defaults
+    to ``first``). None when the range starts inside the lookback window (those days are judged
+    live by the gap classification, with the same rule, so a partial day is one gap problem, not
+    a gap and a check) or is unknown. The reported range is clipped to the day before the window.
     """
-    keys = {dg.AssetCheckKey(dg.AssetKey(["bmrs", ds.asset_name]), "complete_partition"): ds for ds in datasets}
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys))
-    out: list[Problem] = []
-    for key, record in latest.items():
-        if record.status.value != "FAILED":
-            continue
-        evaluation = record.event.asset_check_evaluation if record.event else None
-        if evaluation is not None and evaluation.severity != dg.AssetCheckSeverity.ERROR:
-            continue  # WARN: the day is still in progress
-        run = instance.get_run_by_id(record.run_id)
-        tags = run.tags if run else {}
-        first = tags.get("dagster/asset_partition_range_start") or tags.get("dagster/partition")
-        last = tags.get("dagster/asset_partition_range_end") or first
-        if not first or date.fromisoformat(first) >= window_first:
-            continue
-        ds = keys[key]
-        first_day = date.fromisoformat(first)
-        last_day = min(date.fromisoformat(last), window_first - timedelta(days=1))
-        why = (evaluation.description if evaluation is not None and evaluation.description else "see the check in Dagster")
-        out.append(Problem(ds.code, "check:complete_partition", "fail",
-                           f"{ds.code}: the complete_partition check failed for {first_day.isoformat()}...{last_day.isoformat()}"
-                           f" ({why[:300]})", first_day, last_day))
-    return out
+    if not first or date.fromisoformat(first) >= window_first:
+        return None
+    first_day = date.fromisoformat(first)
+    last_day = min(date.fromisoformat(last or first), window_first - timedelta(days=1))
+    why = description or "see the check in Dagster"
+    return Problem(ds.code, "check:complete_partition", "fail",
+                   f"{ds.code}: the complete_partition check failed for {first_day.isoformat()}...{last_day.isoformat()}"
+                   f" ({why[:300]})", first_day, last_day)
 
 
-def evaluate_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance, warehouse: Warehouse,
-                      partitions_def: dg.PartitionsDefinition, now: datetime | None = None,
-                      lookback: int | None = None, reported: Iterable[Reported] = ()) -> Evaluation:
-    """The current problems of every dataset.
+def find_problems(datasets: Iterable[Dataset], last_materialized: Callable[[Dataset], datetime | None],
+                  classify: Callable[[Dataset, date, date], list[DayStatus]],
+                  failed_checks: Callable[[date], list[Problem]], now: datetime | None = None,
+                  lookback: int | None = None, reported: Iterable[Reported] = ()) -> Evaluation:
+    """The current problems of every dataset, from the facts the three functions supply.
+
+    ``last_materialized(ds)``: when any partition of ``ds`` was last materialized;
+    ``classify(ds, first, last)``: the day statuses of that range; ``failed_checks(window_first)``:
+    the check problems for days before the window (see :func:`failed_check_problem`).
 
     Gaps are looked for in the ``lookback`` days before today, and also as far back as any gap
     already reported for that dataset, so a reported gap stays open until it is really filled
-    instead of silently ageing out of the window.
+    instead of silently ageing out of the window. A failure to read one dataset's days marks that
+    dataset/kind unavailable (so :func:`diff` keeps its reported problems open) instead of
+    silencing the others.
     """
-
-
     now = now or datetime.now(UTC)
     lookback = lookback_days() if lookback is None else lookback
     today = london_today(now)
@@ -232,7 +221,7 @@ def evaluate_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance,
     datasets = list(datasets)
     out = Evaluation()
     for ds in datasets:
-        fresh = freshness_problem(freshness_status(ds, last_materialized(instance, ds), now))
+        fresh = freshness_problem(freshness_status(ds, last_materialized(ds), now))
         if fresh:
             out.problems.append(fresh)
         open_gaps = [r for r in reported if r.dataset == ds.code and r.kind == "gap" and r.first]
@@ -240,7 +229,7 @@ def evaluate_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance,
         if first > last_day:
             continue
         try:
-            statuses = classify(ds, first, last_day, instance, warehouse, partitions_def, now)
+            statuses = classify(ds, first, last_day)
             gaps = []
             for run in day_runs(statuses):
                 in_window = run[-1].day >= window_first
@@ -253,7 +242,7 @@ def evaluate_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance,
             out.errors.append(f"{ds.code}: could not classify days ({type(exc).__name__}: {exc})")
     try:
         gaps = [p for p in out.problems if p.kind == "gap"]
-        out.problems.extend(c for c in check_problems(datasets, instance, window_first)  # not twice for one hole
+        out.problems.extend(c for c in failed_checks(window_first)  # not twice for one hole
                             if not any(g.dataset == c.dataset and _overlaps(g.first, g.last, c.first, c.last) for g in gaps))
     except Exception as exc:
         out.unavailable.update((ds.code, "check:complete_partition") for ds in datasets)
@@ -413,25 +402,3 @@ def run_tick(cursor: str | None, evaluation: Evaluation, log: Callable[[str, str
                f"{len(d.ongoing)} still open; {len(failed)} not delivered"
                + ("" if url else f" ({WEBHOOK_ENV} not set: logged only)"))
     return TickResult(dump_cursor(next_open), sent, failed, summary)
-
-
-def build_alert_sensor(datasets: Iterable[Dataset] | None = None) -> dg.SensorDefinition:
-    """The ``bmrs_alerts`` sensor; on by default so ``dagster dev`` alerts out of the box."""
-    chosen = list(datasets) if datasets is not None else list(REGISTRY.values())
-
-    @dg.sensor(name="bmrs_alerts", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-               description=f"Posts one Slack-compatible message per new freshness/gap/check problem to "
-                           f"{WEBHOOK_ENV} (logs only without it), and one when it is resolved.")
-    def bmrs_alerts(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
-        url = os.environ.get(WEBHOOK_ENV) or None
-        now = datetime.now(UTC)
-        evaluation = evaluate_problems(chosen, context.instance, warehouse.get(), daily_partitions(), now,
-                                       reported=load_cursor(context.cursor))
-
-        def log(level: str, text: str) -> None:
-            getattr(context.log, level)(text)
-
-        result = run_tick(context.cursor, evaluation, log, url, now)
-        return dg.SensorResult(skip_reason=result.summary, cursor=result.cursor)
-
-    return bmrs_alerts

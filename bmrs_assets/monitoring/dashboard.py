@@ -13,29 +13,24 @@ takes the worst):
   otherwise it **passes**;
 * the overall status is the **worst** dataset status: fail > warn > pass.
 
-:func:`build_view` and :func:`render_html` are pure (plain data in, plain data/HTML out); the
-asset ``bmrs/freshness_dashboard`` (group ``monitoring``, every 15 minutes) and
-``python -m bmrs_assets dashboard`` only gather the data and write the files.
+:func:`build_view` and :func:`render_html` are pure (plain data in, plain data/HTML out), and this
+module imports no Dagster; the asset ``bmrs/freshness_dashboard`` (group ``monitoring``, every 15
+minutes, :mod:`bmrs_assets.defs.monitoring.dashboard`) and ``python -m bmrs_assets dashboard`` only
+gather the data and write the files.
 """
 
 import html
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import dagster as dg
-
 from bmrs_assets.core.settlement import UTC, london_today
-from bmrs_assets.defs.elexon.assets import daily_partitions
-from bmrs_assets.defs.elexon.automation import EVERY_15_MIN
-from bmrs_assets.defs.resources import WarehouseResource
-from bmrs_assets.elexon.datasets import REGISTRY, Dataset
+from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.monitoring.alerts import SEVERITY_RANK, human_age
-from bmrs_assets.quality.freshness import FreshnessStatus, freshness_status, last_materialized
-from bmrs_assets.quality.gaps import STATUSES, DayStatus, classify
+from bmrs_assets.quality.freshness import FreshnessStatus, freshness_status
+from bmrs_assets.quality.gaps import STATUSES, DayStatus
 from bmrs_assets.settings import setting, start_date
-from bmrs_assets.warehouse.contract import Warehouse
 
 WINDOW_DAYS = 60
 UNTRACKED = "untracked"  # a day before BMRS_START_DATE: not a partition, not a problem
@@ -117,16 +112,22 @@ def build_view(datasets: list[dict], now: datetime, days: list[date]) -> dict:
     }
 
 
-def collect(datasets: Iterable[Dataset], instance: dg.DagsterInstance, warehouse: Warehouse,
-            partitions_def: dg.PartitionsDefinition, now: datetime | None = None, days: int = WINDOW_DAYS) -> dict:
-    """Gather the view from the Dagster instance and the warehouse."""
+def gather(datasets: Iterable[Dataset], last_materialized: Callable[[Dataset], datetime | None],
+           classify: Callable[[Dataset, date, date], list[DayStatus]], now: datetime | None = None,
+           days: int = WINDOW_DAYS) -> dict:
+    """The view from the facts the two functions supply.
+
+    ``last_materialized(ds)``: when any partition of ``ds`` was last materialized;
+    ``classify(ds, first, last)``: the day statuses of that range (never called for days before
+    ``BMRS_START_DATE``: those cells are untracked).
+    """
     now = now or datetime.now(UTC)
     span = window(london_today(now), days)
     first = max(span[0], start_date())
     rows = []
     for ds in datasets:
-        fresh = freshness_status(ds, last_materialized(instance, ds), now)
-        statuses = classify(ds, first, span[-1], instance, warehouse, partitions_def, now) if first <= span[-1] else []
+        fresh = freshness_status(ds, last_materialized(ds), now)
+        statuses = classify(ds, first, span[-1]) if first <= span[-1] else []
         rows.append(dataset_view(ds.code, ds.description, fresh, {s.day: s for s in statuses}, span))
     return build_view(rows, now, span)
 
@@ -241,40 +242,3 @@ def write(view: dict, path: Path | None = None) -> tuple[Path, Path]:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
     return path, json_path
-
-
-# --- Dagster wiring -----------------------------------------------------------------------------
-
-def build_dashboard_asset() -> dg.AssetsDefinition:
-    AC = dg.AutomationCondition  # noqa: N806
-
-    # deps: drawn downstream of every dataset, and run after them when one run holds both (make demo)
-    @dg.asset(key=["bmrs", "freshness_dashboard"], group_name="monitoring", kinds={"html"},
-              deps=[dg.AssetKey(["bmrs", ds.asset_name]) for ds in REGISTRY.values()],
-              automation_condition=(AC.cron_tick_passed(EVERY_15_MIN, "Europe/London") & ~AC.in_progress()).with_label(
-                  "every 15 minutes"),
-              description="Static HTML page: per dataset the age of the newest data, the freshness policy status and a "
-                          f"{WINDOW_DAYS}-day coverage heatmap; overall status = the worst dataset. "
-                          f"Written to {PATH_ENV} (default data/dashboard/index.html).")
-    def freshness_dashboard(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        view = collect(REGISTRY.values(), context.instance, warehouse.get(), daily_partitions())
-        html_path, json_path = write(view)
-        o = view["overall"]
-        return dg.MaterializeResult(metadata={
-            "path": dg.MetadataValue.path(str(html_path)),
-            "url": dg.MetadataValue.url(html_path.resolve().as_uri()),
-            "json_path": dg.MetadataValue.path(str(json_path)),
-            "overall_status": o["status"],
-            "datasets_fail": o["counts"]["fail"], "datasets_warn": o["counts"]["warn"],
-            "datasets_pass": o["counts"]["pass"],
-            "problems": dg.MetadataValue.md("\n".join(f"* {p}" for p in o["problems"]) or "none"),
-        })
-
-    return freshness_dashboard
-
-
-def monitoring_automation_sensor() -> dg.AutomationConditionSensorDefinition:
-    """Evaluates the ``monitoring`` group's conditions (the dashboard's 15-minute cron); on by default."""
-    return dg.AutomationConditionSensorDefinition(
-        "bmrs_monitoring_automation", target=dg.AssetSelection.groups("monitoring"),
-        default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)

@@ -9,13 +9,13 @@ configurable fraction of the trailing 28-day median.
 
 from __future__ import annotations
 
-import os
 import statistics
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from bmrs_assets.core.settlement import UTC, day_window, periods_in_day
 from bmrs_assets.elexon.datasets import Dataset
+from bmrs_assets.settings import value
 from bmrs_assets.warehouse.contract import DayStats
 
 FRACTION_ENV = "BMRS_MEDIAN_FLOOR_FRACTION"
@@ -33,8 +33,8 @@ class Verdict:
 
 
 def median_fraction(ds: Dataset) -> float | None:
-    override = os.environ.get(FRACTION_ENV)
-    return float(override) if override and ds.completeness.median_fraction is not None else ds.completeness.median_fraction
+    override = value(FRACTION_ENV)
+    return override if override is not None and ds.completeness.median_fraction is not None else ds.completeness.median_fraction
 
 
 def exact_rows(ds: Dataset, day: date) -> int | None:

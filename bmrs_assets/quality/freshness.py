@@ -1,8 +1,9 @@
 """Freshness: is each dataset's newest materialization recent enough for its publication cadence?
 
-Dagster's ``FreshnessPolicy`` on every asset (built here from the registry) makes the UI show it;
-:func:`freshness_status` evaluates the same rule in plain Python for the alert sensor and the
-dashboard, so they never depend on a preview API. Ages are never negative. Note that freshness
+Dagster's ``FreshnessPolicy`` on every asset (built from the registry rule by
+:func:`bmrs_assets.defs.quality.freshness_policy`) makes the UI show it; :func:`freshness_status`
+evaluates the same rule in plain Python for the alert sensor and the dashboard, so they never
+depend on a preview API. Ages are never negative. Note that freshness
 only looks at the newest materialization of any partition: holes behind it are the job of
 ``gaps.py`` and the completeness checks.
 """
@@ -13,20 +14,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import dagster as dg
-
 from bmrs_assets.core.settlement import LONDON, UTC
-from bmrs_assets.elexon.datasets import Dataset, Freshness
+from bmrs_assets.elexon.datasets import Dataset
 
 DAILY_CRON = re.compile(r"^(\d{1,2}) (\d{1,2}) \* \* \*$")
-
-
-def freshness_policy(rule: Freshness) -> dg.FreshnessPolicy:
-    """The Dagster policy for a registry ``Freshness`` rule."""
-    if rule.cron:
-        return dg.FreshnessPolicy.cron(deadline_cron=rule.cron, lower_bound_delta=rule.cron_lower_bound or timedelta(days=1),
-                                       timezone="Europe/London")
-    return dg.FreshnessPolicy.time_window(fail_window=rule.fail_after, warn_window=rule.warn_after)
 
 
 @dataclass(frozen=True)
@@ -71,9 +62,3 @@ def freshness_status(ds: Dataset, last_materialized: datetime | None, now: datet
     if rule.warn_after and age > rule.warn_after:
         return FreshnessStatus(ds.code, "warn", last_materialized, age, f"older than {rule.warn_after}")
     return FreshnessStatus(ds.code, "pass", last_materialized, age, f"within {rule.fail_after}")
-
-
-def last_materialized(instance: dg.DagsterInstance, ds: Dataset) -> datetime | None:
-    """When any partition of ``ds`` was last materialized, from the instance's event log."""
-    event = instance.get_latest_materialization_event(dg.AssetKey(["bmrs", ds.asset_name]))
-    return datetime.fromtimestamp(event.timestamp, UTC) if event else None

@@ -1,8 +1,8 @@
 """Where are the holes? Every partition day of every dataset, classified from two sources of truth.
 
 The old system looked only at ``MAX(timestamp)``, so a hole behind the frontier or a day with 50
-rows was never found. Here each day since ``BMRS_START_DATE`` is classified from the Dagster
-instance (was it materialized, did its last run fail?) and the warehouse (is the stored day
+rows was never found. Here each day since ``BMRS_START_DATE`` is classified from the orchestrator's
+partition status (was it materialized, did its last run fail?) and the warehouse (is the stored day
 complete by its dataset's completeness rule?):
 
 * ``failed``: the latest run of that partition failed;
@@ -11,23 +11,25 @@ complete by its dataset's completeness rule?):
 * ``complete``: materialized and complete (for today: complete so far).
 
 ``python -m bmrs_assets gaps`` prints the contiguous non-complete ranges ready to paste into a
-backfill.
+backfill. This module takes the partition status as plain data (partition key -> status name);
+reading it from a Dagster instance is :func:`bmrs_assets.defs.quality.classify`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
-import dagster as dg
-
-from bmrs_assets.core.settlement import UTC, day_window, days_between, london_today
+from bmrs_assets.core.settlement import day_window, days_between
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.quality.completeness import evaluate
 from bmrs_assets.warehouse.contract import Warehouse
 
 STATUSES = ("complete", "partial", "missing", "failed")
+MATERIALIZED = "MATERIALIZED"  # partition status names, as Dagster's AssetPartitionStatus spells them
+FAILED = "FAILED"
 
 
 @dataclass(frozen=True)
@@ -61,25 +63,31 @@ class Gap:
                 f"--partition-range {self.partition_range}")
 
 
-def classify(ds: Dataset, first: date, last: date, instance: dg.DagsterInstance, warehouse: Warehouse,
-             partitions_def: dg.PartitionsDefinition, now: datetime | None = None) -> list[DayStatus]:
-    """The status of every partition day of ``ds`` from ``first`` to ``last``."""
-    now = now or datetime.now(UTC)
-    days = [d for d in days_between(first, last) if day_window(d).start <= now]
+def days_to_classify(first: date, last: date, now: datetime) -> list[date]:
+    """The days from ``first`` to ``last`` that have begun by ``now`` (a future day is not a gap)."""
+    return [d for d in days_between(first, last) if day_window(d).start <= now]
+
+
+def classify_days(ds: Dataset, days: list[date], partition_status: Mapping[str, str], warehouse: Warehouse,
+                  now: datetime) -> list[DayStatus]:
+    """The status of each of ``days`` (ascending) of ``ds``.
+
+    ``partition_status`` maps a partition key (ISO day) to its orchestrator status name
+    (``MATERIALIZED``, ``FAILED``, or anything else for a run in progress); a day absent from it
+    was never materialized. Materialized days are judged by the warehouse's stored shape.
+    """
     if not days:
         return []
-    keys = [d.isoformat() for d in days]
-    status = instance.get_status_by_partition(dg.AssetKey(["bmrs", ds.asset_name]), keys, partitions_def) or {}
     history_start = days[0] - timedelta(days=ds.completeness.median_days)
     stats = warehouse.day_stats(ds, history_start, days[-1])
     history = {d: s.rows for d, s in stats.items()}
     out = []
     for d in days:
-        state = status.get(d.isoformat())
+        state = partition_status.get(d.isoformat())
         rows = stats[d].rows if d in stats else 0
-        if state is not None and state.value == "FAILED":
+        if state == FAILED:
             out.append(DayStatus(ds.code, d, "failed", rows, "the latest run of this partition failed"))
-        elif state is None or state.value != "MATERIALIZED":
+        elif state != MATERIALIZED:
             detail = "in progress" if state is not None else "never materialized"
             out.append(DayStatus(ds.code, d, "missing", rows, detail))
         else:
@@ -131,9 +139,3 @@ def render_json(results: dict[str, list[DayStatus]]) -> str:
         for code, statuses in results.items()
     }
     return json.dumps(payload, indent=1)
-
-
-def report(datasets: list[Dataset], since: date, instance: dg.DagsterInstance, warehouse: Warehouse,
-           partitions_def: dg.PartitionsDefinition, until: date | None = None) -> dict[str, list[DayStatus]]:
-    until = until or london_today()
-    return {ds.code: classify(ds, since, until, instance, warehouse, partitions_def) for ds in datasets}

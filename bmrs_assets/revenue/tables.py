@@ -3,12 +3,16 @@
 A :class:`DerivedTable` declares a table exactly as a registry ``Dataset`` does - columns with
 logical ``Kind``s, the natural key the MERGE matches on, the partition column, an optional
 revision column - but has no endpoint: its rows are computed from other tables by the revenue
-assets (``revenue.py`` holds the method, ``derived_assets.py`` the Dagster wiring). Both are a
+assets (``method.py`` specifies the method, ``defs/revenue/assets.py`` is the Dagster wiring). Both are a
 ``registry.TableDeclaration`` (``code``, ``columns``, ``key``, ``table``, ``column()`` ...), so
 schemas, the warehouse backends, the IO manager and the unique-key check work on it unchanged.
 
 :func:`get_table_spec` is the lookup the IO manager uses to read any table back: registry datasets
 and derived tables alike, by asset name.
+
+Each table's ``reads`` (:class:`Read`: an asset and which of its days) is the revenue lineage, declared
+here once: ``lineage.py`` derives from it what re-runs when a source day changes and the docs'
+lineage section, ``defs/revenue`` the assets' inputs, partition mappings and the sensor.
 """
 
 from __future__ import annotations
@@ -18,7 +22,31 @@ from dataclasses import dataclass
 
 import pandera.pandas as pa
 
-from bmrs_assets.elexon.datasets import PERIOD_CHECK, REGISTRY, TS, B, Col, D, Dataset, F, I, J, Kind, S, TableDeclaration
+from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Kind, S, TableDeclaration
+from bmrs_assets.elexon.datasets import REGISTRY, Dataset
+
+
+@dataclass(frozen=True)
+class Read:
+    """One input of a derived table: an asset and which of its days, relative to the table's own day.
+
+    ``days`` is the first and last day read, inclusive: ``(0, 0)`` (the default) the same settlement
+    day, ``(-1, 0)`` the day before and the same day.
+    """
+
+    asset: str  # asset name (bmrs/<asset>): a registry dataset or a derived table declared before
+    days: tuple[int, int] = (0, 0)
+    why: str = ""  # for the docs: why days other than the table's own are read
+
+    def __post_init__(self) -> None:
+        first, last = self.days
+        if first > last:
+            raise ValueError(f"read of {self.asset}: first day {first} after last day {last}")
+
+    @property
+    def offsets(self) -> range:
+        """The day offsets read, e.g. ``range(-1, 1)`` for ``days=(-1, 0)``."""
+        return range(self.days[0], self.days[1] + 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,7 +58,7 @@ class DerivedTable(TableDeclaration):
     columns: tuple[Col, ...]
     key: tuple[str, ...]
     partition_column: str
-    inputs: tuple[str, ...]  # asset names (bmrs/<name>) the rows are computed from
+    reads: tuple[Read, ...]  # what the rows are computed from: the lineage (see Read)
     revision_column: str | None = None
     allow_empty: bool = True  # e.g. a day without VLP activity
     row_checks: tuple[pa.Check, ...] = ()
@@ -41,6 +69,13 @@ class DerivedTable(TableDeclaration):
         self.validate_columns()
         if self.partition_kind is not Kind.DATE:
             raise ValueError(f"{self.code}: the partition column must be a DATE")
+        if not self.reads or len({r.asset for r in self.reads}) != len(self.reads):
+            raise ValueError(f"{self.code}: reads must name each input asset once")
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The asset names read, in declaration order (also the rows' ``_source_api``: ``derived:<inputs>``)."""
+        return tuple(r.asset for r in self.reads)
 
 
 def _unit_period() -> tuple[Col, ...]:
@@ -61,7 +96,8 @@ BOALF_WITH_PRICES = DerivedTable(
     description=("Accepted BOALF energy per unit, acceptance and settlement period (BSC Section T acceptance "
                  "volume against the previous acceptance or PN), split into offer/bid and priced from the "
                  "BOD pair bands it falls in."),
-    inputs=("boalf", "bod", "pn"),
+    reads=(Read("boalf", days=(-1, 0), why="acceptances running past midnight count in the next day"),
+           Read("bod"), Read("pn")),
     columns=(
         *_unit_period(),
         Col("acceptanceNumber", I, nullable=False),
@@ -96,7 +132,7 @@ BM_CASHFLOW_HYBRID = DerivedTable(
     code="BM_CASHFLOW_HYBRID",
     description=("Balancing Mechanism cashflow per unit and settlement period: Elexon's EBOCF where published, "
                  "else the BOALF x BOD estimate - never both."),
-    inputs=("boalf_with_prices", "ebocf"),
+    reads=(Read("boalf_with_prices"), Read("ebocf")),
     columns=(
         *_unit_period(),
         Col("source", S, nullable=False, checks=(pa.Check.isin(["EBOCF", "BOALF_BOD_estimate"]),)),
@@ -118,7 +154,7 @@ BM_CASHFLOW_HYBRID = DerivedTable(
 VLP_REVENUE = DerivedTable(
     code="VLP_REVENUE",
     description="Daily Balancing Mechanism revenue per Virtual Lead Party unit, less configured cost components.",
-    inputs=("bm_cashflow_hybrid",),
+    reads=(Read("bm_cashflow_hybrid"),),
     columns=(
         Col("settlementDate", D, nullable=False),
         Col("bmUnit", S),
@@ -142,7 +178,20 @@ VLP_REVENUE = DerivedTable(
     partition_column="settlementDate",
 )
 
-DERIVED: dict[str, DerivedTable] = {t.code: t for t in (BOALF_WITH_PRICES, BM_CASHFLOW_HYBRID, VLP_REVENUE)}
+
+def _in_lineage_order(tables: tuple[DerivedTable, ...]) -> dict[str, DerivedTable]:
+    """The tables by code, checking each reads only registry datasets and tables declared before it (no cycle)."""
+    known = {ds.asset_name for ds in REGISTRY.values()}
+    for t in tables:
+        for r in t.reads:
+            if r.asset not in known:
+                raise ValueError(f"{t.code} reads {r.asset!r}: neither a registry dataset nor a derived table "
+                                 "declared before it")
+        known.add(t.asset_name)
+    return {t.code: t for t in tables}
+
+
+DERIVED: dict[str, DerivedTable] = _in_lineage_order((BOALF_WITH_PRICES, BM_CASHFLOW_HYBRID, VLP_REVENUE))
 
 TableSpec = Dataset | DerivedTable
 

@@ -2,4 +2,5 @@
 
 from bmrs_assets.simulator.server import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -431,6 +431,7 @@ def _period_end(r: Row) -> datetime:
     return period_start(date.fromisoformat(str(r["settlementDate"])), int(r["settlementPeriod"])) + PERIOD
 
 
+# By dataset code; a dataset asked for by path variant has one per variant, "<code>/<value>" (e.g. EBOCF/bid).
 GENERATORS: dict[str, Generator] = {
     "BOALF": Generator(gen_boalf, _ts("acceptanceTime")),
     "FREQ": Generator(lambda d, s: gen_freq(d), _ts("measurementTime")),

@@ -19,6 +19,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from bmrs_assets.settings import setting
+
 KINDS = ("429", "429-retry-after", "500", "503", "reset", "truncate", "slow", "400-too-large")
 CRASH_ENV = "BMRS_CRASH_AT"
 
@@ -54,5 +56,5 @@ class FaultPlan:
 
 def crash_point(name: str) -> None:
     """Die at once (SIGKILL: no cleanup, no finally) if ``BMRS_CRASH_AT`` names this point."""
-    if os.environ.get(CRASH_ENV) == name:
+    if setting(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)

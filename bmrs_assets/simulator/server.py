@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import signal
 import socket
@@ -22,7 +21,7 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -32,7 +31,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from bmrs_assets.core.settlement import PERIOD, UTC, days_between, london_today, utc_iso
+from bmrs_assets.core.settlement import UTC, days_between, london_today, utc_iso
+from bmrs_assets.elexon.datasets import REGISTRY, Dataset
+from bmrs_assets.elexon.requests import RequestError, RequestStrategy, Scope
+from bmrs_assets.settings import value
 from bmrs_assets.simulator.data import GENERATORS, Row, SimState
 from bmrs_assets.simulator.faults import KINDS, FaultPlan
 
@@ -50,45 +52,40 @@ def spec_parameters(path: str) -> dict[str, dict]:
 
 @dataclass(frozen=True)
 class Route:
-    """One served path: which generator, which envelope, which fields the filters apply to."""
+    """One served path: the dataset whose generator answers it, its request strategy, its envelope."""
 
     dataset: str
-    envelope: str  # "array" | "data" | "metadata"
-    time_field: str = "startTime"
-    period_field: str = "settlementPeriod"
+    request: RequestStrategy  # reads the query back into the rows it selects
+    envelope: str  # "array" | "data" | "metadata", as the spec's 200 response schema has it
     max_window: timedelta | None = None
     metadata_name: str | None = None
 
 
-def _stream_and_plain(code: str, time_field: str, plain_max: timedelta | None = None, **kw: object) -> dict[str, Route]:
-    return {f"/datasets/{code}/stream": Route(code, "array", time_field, **kw),
-            f"/datasets/{code}": Route(code, "data", time_field, max_window=plain_max, **kw)}
+def envelope_of(path: str) -> str:
+    """The JSON envelope of ``path``'s 200 response in the spec: a bare array, ``data``, or ``data`` + ``metadata``."""
+    schema = spec()["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    if schema.get("type") == "array":
+        return "array"
+    component = spec()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return "metadata" if "metadata" in component.get("properties", {}) else "data"
 
 
-ROUTES: dict[str, Route] = {
-    **_stream_and_plain("BOALF", "timeFrom", period_field="settlementPeriodFrom"),
-    **_stream_and_plain("FREQ", "measurementTime", timedelta(hours=24)),
-    **_stream_and_plain("BOD", "timeFrom", timedelta(hours=1)),
-    "/datasets/PN/stream": Route("PN", "array", "timeFrom"),
-    "/datasets/QPN/stream": Route("QPN", "array", "timeFrom"),
-    "/datasets/MELS/stream": Route("MELS", "array", "timeFrom"),
-    "/datasets/MILS/stream": Route("MILS", "array", "timeFrom"),
-    "/datasets/MID/stream": Route("MID", "array", "startTime"),
-    "/datasets/FUELINST/stream": Route("FUELINST", "array", "publishTime"),
-    "/datasets/FUELHH/stream": Route("FUELHH", "array", "publishTime"),
-    "/datasets/NETBSAD/stream": Route("NETBSAD", "array"),
-    "/datasets/DISBSAD/stream": Route("DISBSAD", "array"),
-    "/datasets/INDGEN/stream": Route("INDGEN", "array", "publishTime", max_window=timedelta(days=1)),
-    "/datasets/INDDEM/stream": Route("INDDEM", "array", "publishTime", max_window=timedelta(days=1)),
-    "/datasets/REMIT/stream": Route("REMIT", "array", "publishTime", max_window=timedelta(days=1)),
-    "/datasets/REMIT": Route("REMIT", "data", "publishTime", max_window=timedelta(days=1)),
-    "/balancing/settlement/system-prices/{settlementDate}": Route("COSTS", "metadata", metadata_name="DISEBSP"),
-    "/balancing/settlement/indicative/cashflows/all/{bidOffer}/{settlementDate}": Route(
-        "EBOCF", "metadata", metadata_name="EBOCF"),
-}
+def routes(registry: Mapping[str, Dataset]) -> dict[str, Route]:
+    """A route for every endpoint of every registry entry: adding a dataset adds its routes."""
+    out: dict[str, Route] = {}
+    for ds in registry.values():
+        for endpoint in ds.endpoints:
+            envelope = envelope_of(endpoint.path)
+            out[endpoint.path] = Route(ds.code, ds.request, envelope, endpoint.max_window,
+                                       ds.elexon_code if envelope == "metadata" else None)
+    return out
+
+
+ROUTES: dict[str, Route] = routes(REGISTRY)
 # Query parameters that filter on a row field (a repeated parameter is a list of accepted values).
 LIST_FILTERS = {"bmUnit": "bmUnit", "dataProviders": "dataProvider", "boundary": "boundary", "fuelType": "fuelType",
                 "settlementPeriod": "settlementPeriod"}
+IGNORED = {"format"}  # the simulator answers JSON only
 
 
 @dataclass
@@ -105,8 +102,7 @@ class SimulatorConfig:
 
 
 # --- request handling -----------------------------------------------------------------------
-class BadRequest(Exception):
-    pass
+BadRequest = RequestError  # answered with 400 and the message
 
 
 def _match(path: str) -> tuple[str, dict[str, str]] | None:
@@ -116,21 +112,6 @@ def _match(path: str) -> tuple[str, dict[str, str]] | None:
         if m:
             return template, m.groupdict()
     return None
-
-
-def _parse_instant(name: str, value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(f"The value '{value}' is not valid for {name}.") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _parse_date(name: str, value: str) -> date:
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        raise BadRequest(f"The value '{value}' is not valid for {name}.") from None
 
 
 @lru_cache(maxsize=8)
@@ -146,7 +127,7 @@ def _day_rows(generator: str, day: date, run: int, extra: tuple[tuple[str, str],
 
 def serve_rows(template: str, path_params: dict[str, str], query: dict[str, list[str]],
                cfg: SimulatorConfig) -> list[Row]:
-    """Validate a request against the spec and return the rows it selects."""
+    """Validate a request against the spec and the route's request strategy; return the rows it selects."""
     route = ROUTES[template]
     declared = spec_parameters(template)
     unknown = sorted(set(query) - set(declared))
@@ -155,15 +136,17 @@ def serve_rows(template: str, path_params: dict[str, str], query: dict[str, list
     for name, p in declared.items():
         if p.get("required") and p["in"] == "query" and name not in query:
             raise BadRequest(f"The {name} field is required.")
-    q = {k: v[-1] for k, v in query.items()}
-    limit = cfg.max_window.get(route.dataset, route.max_window)
-    extra = tuple(sorted(cfg.extra_fields.items()))
+    unserved = sorted(set(query) - set(route.request.query_params) - set(LIST_FILTERS) - IGNORED)
+    if unserved:
+        raise BadRequest(f"Query parameter(s) {', '.join(unserved)} are valid for the API, but this simulator "
+                         f"serves {template} by {', '.join(route.request.query_params) or 'path'} only")
     now = cfg.now()
-    generator = route.dataset
-    if "bidOffer" in path_params:
-        if path_params["bidOffer"] not in ("bid", "offer"):
-            raise BadRequest(f"The value '{path_params['bidOffer']}' is not valid for bidOffer.")
-        generator = f"{route.dataset}/{path_params['bidOffer']}"
+    scope = route.request.read({k: v[-1] for k, v in query.items()}, path_params, now)
+    limit = cfg.max_window.get(route.dataset, route.max_window)
+    if limit and scope.size is not None and scope.size > limit:
+        raise BadRequest(f"The requested range {scope.size} exceeds the maximum of {limit} for {route.dataset}.")
+    generator = "/".join([route.dataset, *(v for _, v in scope.variant)])
+    extra = tuple(sorted(cfg.extra_fields.items()))
     filters = {LIST_FILTERS[k]: set(v) for k, v in query.items() if k in LIST_FILTERS}
 
     def rows_for(days: list[date]) -> list[Row]:
@@ -176,57 +159,29 @@ def serve_rows(template: str, path_params: dict[str, str], query: dict[str, list
                        and all(str(r.get(f)) in accepted for f, accepted in filters.items()))
         return out
 
-    if "settlementDate" in path_params:
-        return rows_for([_parse_date("settlementDate", path_params["settlementDate"])])
-
-    if "settlementDateFrom" in q or "settlementDateTo" in q:
-        if "publishDateTimeFrom" in q or "publishDateTimeTo" in q:
-            raise BadRequest("Settlement Date fields cannot be set when a Publish Date field is set.")
-        first = _parse_date("settlementDateFrom", q.get("settlementDateFrom", q.get("settlementDateTo", "")))
-        last = _parse_date("settlementDateTo", q.get("settlementDateTo", q["settlementDateFrom"]))
-        if last < first:
-            raise BadRequest("The from date must be before the to date.")
-        span = days_between(first, last)
-        wanted = {d.isoformat() for d in span}
-        return [r for r in rows_for(span) if r["settlementDate"] in wanted]
-
-    time_params = [("measurementDateTimeFrom", "measurementDateTimeTo"), ("publishDateTimeFrom", "publishDateTimeTo")]
-    for p_from, p_to in time_params:
-        if p_from in declared:
-            start = _parse_instant(p_from, q[p_from]) if p_from in q else now - timedelta(hours=1)
-            end = _parse_instant(p_to, q[p_to]) if p_to in q else now
-            return _time_filtered(route, start, end, limit, rows_for)
-
-    if "from" in declared:
-        if "settlementPeriodFrom" in q or "settlementPeriodTo" in q:
-            first = _parse_date("from", q["from"])
-            last = _parse_date("to", q["to"])
-            sp_from = int(q.get("settlementPeriodFrom", 1))
-            sp_to = int(q.get("settlementPeriodTo", 50))
-            if not (1 <= sp_from <= 50 and 1 <= sp_to <= 50):
-                raise BadRequest("Settlement periods must be between 1 and 50 inclusive.")
-            if last < first:
-                raise BadRequest("The from date must be before the to date.")
-            size = (last - first).days * timedelta(hours=24) + (sp_to - sp_from + 1) * PERIOD
-            if limit and size > limit:
-                raise BadRequest(f"The requested range {size} exceeds the maximum of {limit} for {route.dataset}.")
-            period_field = route.period_field
-            rows = rows_for(days_between(first, last))
-            return [r for r in rows if (r["settlementDate"] != first.isoformat() or int(r[period_field]) >= sp_from)
-                    and (r["settlementDate"] != last.isoformat() or int(r[period_field]) <= sp_to)]
-        return _time_filtered(route, _parse_instant("from", q["from"]), _parse_instant("to", q["to"]), limit, rows_for)
-    raise BadRequest("No usable time parameters")
+    return _time_filtered(scope, rows_for) if scope.time_field else _date_filtered(scope, rows_for)
 
 
-def _time_filtered(route: Route, start: datetime, end: datetime, limit: timedelta | None,
-                   rows_for: Callable[[list[date]], list[Row]]) -> list[Row]:
-    if end < start:
-        raise BadRequest("The from date must be before the to date.")
-    if limit and end - start > limit:
-        raise BadRequest(f"The requested window {end - start} exceeds the maximum of {limit} for {route.dataset}.")
-    days = days_between(london_today(start) - timedelta(days=1), london_today(end))
-    field_name = route.time_field
-    lo, hi = utc_iso(start), utc_iso(end)
+def _date_filtered(scope: Scope, rows_for: Callable[[list[date]], list[Row]]) -> list[Row]:
+    """Rows of settlement dates first..last; the first day from ``periods[0]``, the last up to ``periods[1]``."""
+    assert scope.first is not None and scope.last is not None
+    span = days_between(scope.first, scope.last)
+    wanted = {d.isoformat() for d in span}
+    rows = [r for r in rows_for(span) if r.get("settlementDate") in wanted]
+    if scope.periods is None:
+        return rows
+    (sp_from, sp_to), pf = scope.periods, scope.period_field
+    first, last = scope.first.isoformat(), scope.last.isoformat()
+    return [r for r in rows if (r["settlementDate"] != first or int(r[pf]) >= sp_from)
+            and (r["settlementDate"] != last or int(r[pf]) <= sp_to)]
+
+
+def _time_filtered(scope: Scope, rows_for: Callable[[list[date]], list[Row]]) -> list[Row]:
+    """Rows whose time field lies in [start, end], both inclusive, as on the live API."""
+    assert scope.start is not None and scope.end is not None and scope.time_field is not None
+    days = days_between(london_today(scope.start) - timedelta(days=1), london_today(scope.end))
+    field_name = scope.time_field
+    lo, hi = utc_iso(scope.start), utc_iso(scope.end)
     return [r for r in rows_for(days) if lo <= str(r.get(field_name)) <= hi]  # ISO 'Z' strings sort in time order
 
 
@@ -242,8 +197,8 @@ class Handler(BaseHTTPRequestHandler):
             path = path[len(base):]
         matched = _match(path)
         status, body = 404, b'{"error":"Not Found"}'
-        fault = self.server.config.faults.draw(splittable="{settlementDate}" not in matched[0]) if matched else None
-        if matched and self._outage(ROUTES[matched[0]].dataset, matched[1], parts.query):
+        fault = self.server.config.faults.draw(splittable=ROUTES[matched[0]].request.splittable) if matched else None
+        if matched and self._outage(ROUTES[matched[0]], matched[1], parts.query):
             fault = "outage"
         if fault:
             self.server.log_request_line(path, parts.query, -1, fault, self.arrived)
@@ -292,13 +247,17 @@ class Handler(BaseHTTPRequestHandler):
         if cut is not None:
             self.close_connection = True
 
-    def _outage(self, dataset: str, path_params: dict[str, str], query: str) -> bool:
+    def _outage(self, route: Route, path_params: dict[str, str], query: str) -> bool:
+        """Whether the request asks for a settlement date the fault plan has down (as its strategy reads it)."""
         outage = self.server.config.faults.outage
         if not outage:
             return False
-        q = parse_qs(query)
-        day = path_params.get("settlementDate") or (q.get("from") or q.get("settlementDateFrom") or [""])[0][:10]
-        return (dataset, day) in outage
+        try:
+            scope = route.request.read({k: v[-1] for k, v in parse_qs(query).items()}, path_params,
+                                       self.server.config.now())
+        except RequestError:
+            return False
+        return scope.first is not None and (route.dataset, scope.first.isoformat()) in outage
 
     def _inject(self, fault: str) -> None:
         """Misbehave the way real servers and networks do."""
@@ -401,7 +360,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-window", action="append", default=[], metavar="DATASET=DURATION")
     parser.add_argument("--extra-field", action="append", default=[], metavar="DATASET=FIELD")
     parser.add_argument("--run", type=int, default=0, help="settlement run number (revises COSTS)")
-    parser.add_argument("--fault-rate", type=float, default=float(os.environ.get("BMRS_SIM_FAULT_RATE") or 0),
+    parser.add_argument("--fault-rate", type=float, default=value("BMRS_SIM_FAULT_RATE"),
                         help="fraction of requests answered with a fault (default 0, env BMRS_SIM_FAULT_RATE)")
     parser.add_argument("--fault-kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
     parser.add_argument("--fault-seed", type=int, default=0)

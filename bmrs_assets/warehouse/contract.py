@@ -1,17 +1,23 @@
 """The warehouse contract shared by the DuckDB and BigQuery backends.
 
 A write is a :class:`PartitionBatch` - the validated frames of one or more partition days of one
-dataset - merged on the dataset's natural key in one atomic statement: new keys inserted, rows
+table - merged on the table's natural key in one atomic statement: new keys inserted, rows
 whose content hash changed updated, identical rows untouched, nothing ever deleted. Duplicate keys
 within a batch are resolved before the MERGE: the highest revision column wins, then the row that
 came last from the API.
+
+The batch is the whole write contract between a source (the API, landed IRIS rows, a derived
+table) and a backend: typed load statistics for the metadata, the response digests to remember
+with the MERGE, and the actions to run once it has committed. What a backend remembers is asked
+for up front (:meth:`Warehouse.remembered_digests`) and handed to the source, never filled in
+behind the frames' back.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple, Protocol
@@ -21,7 +27,8 @@ import pyarrow as pa
 
 from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.core.settlement import LONDON, day_window
-from bmrs_assets.elexon.datasets import IDENTIFIER, Col, Dataset, Kind
+from bmrs_assets.core.tables import IDENTIFIER, Col, Kind, TableDeclaration
+from bmrs_assets.elexon.datasets import Dataset
 
 ARROW_TYPES: dict[Kind, pa.DataType] = {
     Kind.DATE: pa.date32(),
@@ -111,23 +118,65 @@ class MergeResult:
         return sum(getattr(c, name) for c in self.days.values())
 
 
+class RememberedBody(NamedTuple):
+    """What a warehouse remembers of a day it merged: the digest of the response bodies, and its rows."""
+
+    digest: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class UnchangedDay:
+    """Stands in for a day's frame when its response is byte-for-byte the one last merged: not parsed,
+    nothing to write; ``rows`` is what the warehouse remembered of it (reported as fetched and unchanged)."""
+
+    rows: int
+
+
+DayFrame = pd.DataFrame | pa.Table | UnchangedDay
+
+
+@dataclass
+class LoadStats:
+    """What producing a batch's frames found, reported as materialization metadata.
+
+    A source adds to it as its frames are read: complete once ``frames`` is exhausted."""
+
+    rows_fetched: int = 0
+    rows_outside_partition: int = 0  # dropped: outside the partition's half-open London day
+    unknown_fields: set[str] = field(default_factory=set)  # kept in ``_extra``
+    api_requests: int = 0
+    api_retries: int = 0
+    api_window_splits: int = 0
+    api_bytes: int = 0
+    days_unchanged_body: int = 0
+    fetch_seconds: float = 0.0
+
+
+def no_extra_metadata() -> dict[str, object]:
+    return {}
+
+
 @dataclass
 class PartitionBatch:
-    """Frames for ``days`` of ``dataset``, produced lazily so a big range never sits in memory whole.
+    """Frames for ``days`` of ``dataset`` (a registry entry or a derived table), produced lazily so a
+    big range never sits in memory whole.
 
-    A frame is a pandas DataFrame or an Arrow table with the registry's types, or ``None`` for a
-    day whose response the warehouse has already merged unchanged. ``known_bodies`` is for the
-    backend to fill, before it reads ``frames``, with what it remembers (day -> (body digest,
-    rows)); ``info["body_digests"]`` holds, once ``frames`` is exhausted, the digest of each day
-    that was typed, for the backend to remember with the MERGE. A backend that remembers nothing
-    leaves both alone and every day is parsed.
+    A frame is a pandas DataFrame or an Arrow table with the table's declared types, or an
+    :class:`UnchangedDay`. Filled while ``frames`` is read, for after it: ``stats``, and
+    ``body_digests`` (day -> digest of the response bodies of each day that was typed), which a
+    backend that remembers digests stores in the MERGE's own transaction. ``after_commit`` runs,
+    in order, once the MERGE has committed (e.g. marking IRIS messages merged); ``extra_metadata``
+    is called then too, for metadata only the source knows.
     """
 
-    dataset: Dataset
+    dataset: TableDeclaration
     days: list[date]
-    frames: Iterable[tuple[date, pd.DataFrame | pa.Table | None]]
-    info: dict = field(default_factory=dict)
-    known_bodies: dict[date, tuple[str, int]] = field(default_factory=dict)
+    frames: Iterable[tuple[date, DayFrame]]
+    stats: LoadStats = field(default_factory=LoadStats)
+    body_digests: dict[date, str] = field(default_factory=dict)
+    after_commit: tuple[Callable[[MergeResult], None], ...] = ()
+    extra_metadata: Callable[[], Mapping[str, object]] = no_extra_metadata
 
 
 class KeyCounts(NamedTuple):
@@ -141,6 +190,10 @@ class Warehouse(Protocol):
     """What an IO manager needs from a backend."""
 
     def merge(self, batch: PartitionBatch) -> MergeResult: ...
+
+    def remembered_digests(self, ds: Dataset, days: list[date]) -> dict[date, RememberedBody]:
+        """Per day, the response digest and rows of its last MERGE; {} from a backend that remembers nothing."""
+        ...
 
     def read(self, ds: Dataset, first: date, last: date) -> pd.DataFrame: ...
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -21,14 +22,18 @@ import pandas as pd
 import pyarrow as pa
 
 from bmrs_assets.core.schemas import table_columns
-from bmrs_assets.elexon.datasets import Dataset, Kind
+from bmrs_assets.core.tables import Kind
+from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.simulator.faults import crash_point
 from bmrs_assets.warehouse.contract import (
     DayCounts,
+    DayFrame,
     DayStats,
     KeyCounts,
     MergeResult,
     PartitionBatch,
+    RememberedBody,
+    UnchangedDay,
     arrow_schema,
     partition_bounds,
     partition_day_of,
@@ -121,6 +126,99 @@ def _action_counts(con: duckdb.DuckDBPyConnection, actions: pa.Table) -> list[tu
 
 
 @dataclass
+class _Staged:
+    """A batch's frames as Arrow, numbered in the order they came (``_ordinal``), before the write.
+
+    Kept as typed: DuckDB scans them in place, never copied."""
+
+    tables: list[pa.Table] = field(default_factory=list)
+    rows: int = 0
+    unchanged: dict[date, int] = field(default_factory=dict)  # day -> rows of an unchanged response
+    duplicate_in_a_day: bool = False  # only looked for when the key holds the partition column
+
+
+def _stage(con: duckdb.DuckDBPyConnection, ds: Dataset, frames: Iterable[tuple[date, DayFrame]]) -> _Staged:
+    """Read the frames, keeping each day's Arrow table; unchanged days are only counted.
+
+    A key that holds the partition column cannot repeat across days: checking each day as it comes
+    is then enough, and far cheaper in memory than one hash of the whole range's keys."""
+    staged = _Staged()
+    per_day_check = ds.partition_column in ds.key
+    for day, frame in frames:
+        if isinstance(frame, UnchangedDay):  # the response the warehouse last merged for this day
+            staged.unchanged[day] = frame.rows
+            continue
+        if len(frame) == 0:
+            continue
+        arrow = to_arrow(ds, frame)
+        del frame
+        n = arrow.num_rows
+        if per_day_check and not staged.duplicate_in_a_day:
+            staged.duplicate_in_a_day = _has_duplicate_keys(con, arrow, list(ds.key))
+        staged.tables.append(arrow.append_column(
+            pa.field("_ordinal", pa.int64(), nullable=False),
+            pa.array(np.arange(staged.rows + 1, staged.rows + 1 + n, dtype=np.int64))))
+        staged.rows += n
+        del arrow
+    return staged
+
+
+def _register_source(con: duckdb.DuckDBPyConnection, ds: Dataset, staged: _Staged) -> bool:
+    """Make ``src`` the MERGE's source; return whether any key occurs twice (then ``src`` is de-duplicated).
+
+    No key twice (the common case): ``src`` is a view of the staged tables as they are, registered
+    as ``stage``. Otherwise ``src`` is a temporary table of the winning rows and the staged tables
+    are let go."""
+    schema = arrow_schema(ds).append(pa.field("_ordinal", pa.int64(), nullable=False))
+    stage = pa.concat_tables(staged.tables) if staged.tables else schema.empty_table()
+    per_day_check = ds.partition_column in ds.key
+    has_duplicates = staged.duplicate_in_a_day if per_day_check else _has_duplicate_keys(con, stage, list(ds.key))
+    con.register("stage", stage)
+    del stage  # held by the registration only, so that unregistering frees it
+    if has_duplicates:
+        con.execute(f"CREATE TEMP TABLE src AS {dedup_sql(ds, 'stage')}")
+        con.unregister("stage")
+        staged.tables.clear()
+    else:
+        con.execute('CREATE TEMP VIEW src AS SELECT * EXCLUDE ("_ordinal") FROM stage')
+    return has_duplicates
+
+
+def _fetched_per_day(con: duckdb.DuckDBPyConnection, ds: Dataset) -> Counter:
+    """Rows of ``src`` per partition day (after de-duplication)."""
+    fetched: Counter = Counter()
+    for value, n in con.execute(f"SELECT {quote(ds.partition_column)}, count(*) FROM src GROUP BY 1").fetchall():
+        fetched[partition_day_of(ds, value)] += n
+    return fetched
+
+
+def _merge_or_insert(con: duckdb.DuckDBPyConnection, ds: Dataset, days: list[date], staged: _Staged,
+                     fetched: Counter, has_duplicates: bool) -> dict[date, DayCounts]:
+    """Write ``src`` into the attached table; per-day counts.
+
+    With rows already stored in the range: one MERGE, counted from its ``RETURNING`` rows. With none
+    (a first load) the MERGE, whose ON clause only matches rows inside the range, would insert every
+    row: a plain INSERT does just that with half the memory (no join, no RETURNING), and day by day,
+    each day's Arrow freed once written, when the staged rows are the source as they are."""
+    first, last = partition_bounds(ds, min(days), max(days))
+    target = f"wh.main.{quote(ds.table)}"
+    if con.execute(f"SELECT EXISTS (SELECT 1 FROM {target} AS T WHERE {partition_filter(ds, 'T', 1)})",
+                   [first, last]).fetchone()[0]:
+        actions = con.execute(merge_sql(ds, target, "src"), [first, last]).to_arrow_table()
+        return tally(ds, _action_counts(con, actions), fetched, days)
+    if has_duplicates:
+        con.execute(insert_sql(ds, target, "src"))
+    else:  # day by day: a third of the peak memory
+        con.execute("DROP VIEW src")
+        con.unregister("stage")
+        while staged.tables:
+            con.register("day_rows", staged.tables.pop(0))
+            con.execute(insert_sql(ds, target, "day_rows"))
+            con.unregister("day_rows")
+    return {d: DayCounts(fetched=fetched.get(d, 0), inserted=fetched.get(d, 0)) for d in days}
+
+
+@dataclass
 class DuckDBWarehouse:
     """A DuckDB file holding one table per dataset."""
 
@@ -154,94 +252,46 @@ class DuckDBWarehouse:
                 con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(c.name)} {DUCKDB_TYPES[c.kind]}")
 
     def merge(self, batch: PartitionBatch) -> MergeResult:
+        """Stage the frames in memory, then write them in one transaction on the warehouse file."""
         ds = batch.dataset
-        batch.known_bodies.update(self.known_bodies(ds, batch.days))
         con = _connect_memory()
         try:
-            ordinal = 0
-            skipped: dict[date, int] = {}
-            staged: list[pa.Table] = []  # Arrow, as typed: scanned by DuckDB in place, never copied
-            # A key that holds the partition column cannot repeat across days: checking each day as it
-            # comes is then enough, and far cheaper in memory than one hash of the whole range's keys.
-            per_day_check = ds.partition_column in ds.key
-            duplicate_in_a_day = False
-            for day, frame in batch.frames:
-                if frame is None:  # the response the warehouse last merged for this day, unchanged
-                    skipped[day] = batch.known_bodies[day][1]
-                    continue
-                if len(frame) == 0:
-                    continue
-                arrow = to_arrow(ds, frame)
-                del frame
-                n = arrow.num_rows
-                if per_day_check and not duplicate_in_a_day:
-                    duplicate_in_a_day = _has_duplicate_keys(con, arrow, list(ds.key))
-                staged.append(arrow.append_column(
-                    pa.field("_ordinal", pa.int64(), nullable=False),
-                    pa.array(np.arange(ordinal + 1, ordinal + 1 + n, dtype=np.int64))))
-                ordinal += n
-                del arrow
+            staged = _stage(con, ds, batch.frames)
             started = time.perf_counter()
             release_memory()
-            schema = arrow_schema(ds).append(pa.field("_ordinal", pa.int64(), nullable=False))
-            stage = pa.concat_tables(staged) if staged else schema.empty_table()
-            has_duplicates = duplicate_in_a_day if per_day_check else _has_duplicate_keys(con, stage, list(ds.key))
-            con.register("stage", stage)
-            if has_duplicates:
-                con.execute(f"CREATE TEMP TABLE src AS {dedup_sql(ds, 'stage')}")
-                con.unregister("stage")
-                del stage, staged
-            else:  # the common case: no key twice, so the staged rows are the source as they are
-                con.execute('CREATE TEMP VIEW src AS SELECT * EXCLUDE ("_ordinal") FROM stage')
-            fetched: Counter = Counter()
-            for value, n in con.execute(f"SELECT {quote(ds.partition_column)}, count(*) FROM src GROUP BY 1").fetchall():
-                fetched[partition_day_of(ds, value)] += n
-            duplicates = ordinal - sum(fetched.values())
+            has_duplicates = _register_source(con, ds, staged)
+            fetched = _fetched_per_day(con, ds)
+            duplicates = staged.rows - sum(fetched.values())
             crash_point("duckdb:staged")
-            self._attach(con)
-            try:
-                con.execute("BEGIN TRANSACTION")
-                self.ensure_table(con, ds)
-                first, last = partition_bounds(ds, min(batch.days), max(batch.days))
-                target = f"wh.main.{quote(ds.table)}"
-                if con.execute(f"SELECT EXISTS (SELECT 1 FROM {target} AS T WHERE {partition_filter(ds, 'T', 1)})",
-                               [first, last]).fetchone()[0]:
-                    actions = con.execute(merge_sql(ds, target, "src"), [first, last]).to_arrow_table()
-                    counts = tally(ds, _action_counts(con, actions), fetched, batch.days)
-                    del actions
-                else:
-                    # Nothing stored in the range yet (a first load): the MERGE, whose ON clause only
-                    # matches rows inside the range, would insert every row. A plain INSERT does just
-                    # that with half the memory (no join, no RETURNING).
-                    if has_duplicates:
-                        con.execute(insert_sql(ds, target, "src"))
-                    else:  # day by day, each day's Arrow freed once written: a third of the peak memory
-                        con.execute("DROP VIEW src")
-                        con.unregister("stage")
-                        del stage
-                        while staged:
-                            con.register("day_rows", staged.pop(0))
-                            con.execute(insert_sql(ds, target, "day_rows"))
-                            con.unregister("day_rows")
-                    counts = {d: DayCounts(fetched=fetched.get(d, 0), inserted=fetched.get(d, 0)) for d in batch.days}
-                for day, n in skipped.items():
-                    counts[day] = DayCounts(fetched=n, unchanged=n)
-                self._remember_bodies(con, ds, {d: (digest, counts[d].fetched)
-                                                for d, digest in batch.info.get("body_digests", {}).items()})
-                crash_point("duckdb:merged-uncommitted")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            finally:
-                con.execute("DETACH wh")
+            counts = self._write(con, batch, staged, fetched, has_duplicates)
             result = MergeResult(ds.code, counts, duplicates)
             result.seconds = time.perf_counter() - started
             return result
         finally:
             con.close()
 
-    def known_bodies(self, ds: Dataset, days: list[date]) -> dict[date, tuple[str, int]]:
+    def _write(self, con: duckdb.DuckDBPyConnection, batch: PartitionBatch, staged: _Staged, fetched: Counter,
+               has_duplicates: bool) -> dict[date, DayCounts]:
+        """One transaction on the attached file: the table, its rows, the response digests; all or nothing."""
+        ds = batch.dataset
+        self._attach(con)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            self.ensure_table(con, ds)
+            counts = _merge_or_insert(con, ds, batch.days, staged, fetched, has_duplicates)
+            for day, n in staged.unchanged.items():
+                counts[day] = DayCounts(fetched=n, unchanged=n)
+            self._remember_bodies(con, ds, {d: (digest, counts[d].fetched) for d, digest in batch.body_digests.items()})
+            crash_point("duckdb:merged-uncommitted")
+            con.execute("COMMIT")
+            return counts
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.execute("DETACH wh")
+
+    def remembered_digests(self, ds: Dataset, days: list[date]) -> dict[date, RememberedBody]:
         """What the warehouse remembers of each day's last merged response: (body digest, rows)."""
         if not days or not Path(self.path).exists():
             return {}
@@ -253,7 +303,7 @@ class DuckDBWarehouse:
                 return {}
             rows = con.execute(f"SELECT day, digest, rows FROM wh.main.{BODIES_TABLE} "
                                "WHERE dataset = ? AND day BETWEEN ? AND ?", [ds.code, min(days), max(days)]).fetchall()
-            return {d: (digest, n) for d, digest, n in rows}
+            return {d: RememberedBody(digest, n) for d, digest, n in rows}
         finally:
             con.close()
 
@@ -307,7 +357,7 @@ class DuckDBWarehouse:
                 return {}
             con.execute("SET TimeZone = 'Europe/London'")  # so a TIMESTAMPTZ casts to its London day
             day = f"CAST(T.{quote(ds.partition_column)} AS DATE)"
-            period = 'T."settlementPeriod"' if "settlementPeriod" in ds.column_names else "NULL"
+            period = f"T.{quote(ds.period_column)}" if ds.period_column else "NULL"
             group = f"T.{quote(ds.completeness.group_by)}" if ds.completeness.group_by else "NULL"
             rows = con.execute(
                 f"SELECT {day} AS d, {group} AS g, count(*), count(DISTINCT {period}) FROM wh.main.{quote(ds.table)} AS T "

@@ -9,8 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from bmrs_assets.core.tables import Kind
 from bmrs_assets.elexon.client import build_request, initial_slices
-from bmrs_assets.elexon.datasets import REGISTRY, Kind
+from bmrs_assets.elexon.datasets import REGISTRY
 from bmrs_assets.simulator.server import ROUTES, spec, spec_parameters
 from bmrs_assets_tests.support.openapi_check import errors
 

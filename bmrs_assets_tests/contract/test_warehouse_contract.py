@@ -21,9 +21,10 @@ import pytest
 import bmrs_assets.warehouse.duckdb_backend as duckdb_warehouse
 from bmrs_assets.core.conform import to_frame
 from bmrs_assets.core.schemas import table_columns
-from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ, FUELINST, Col, Dataset, Kind
+from bmrs_assets.core.tables import Col, Kind
+from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ, FUELINST, Dataset
 from bmrs_assets.warehouse.bigquery_backend import BigQueryWarehouse
-from bmrs_assets.warehouse.contract import PartitionBatch
+from bmrs_assets.warehouse.contract import PartitionBatch, UnchangedDay
 from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -323,6 +324,29 @@ def test_reads_of_a_table_never_written_are_empty(backend):
     assert backend.wh.count_by_day(COSTS, D1, D2) == {}
     assert backend.wh.key_counts(COSTS, D1, D2).duplicate_keys == 0
     assert len(backend.wh.read(COSTS, D1, D2)) == 0
+
+
+def test_response_digests_are_remembered_with_the_merge_and_only_with_it(backend, monkeypatch):
+    """A backend that remembers digests stores the batch's with its MERGE (in the same transaction); one
+    that does not answers {}, so every day is parsed. A day standing in as unchanged writes nothing."""
+    wh = backend.wh
+    assert wh.remembered_digests(COSTS, [D1, D2]) == {}
+    first = batch(COSTS, {D1: [cost(D1, p, 1.0) for p in range(1, 49)]})
+    first.body_digests[D1] = "digest-1"
+    wh.merge(first)
+    remembered = wh.remembered_digests(COSTS, [D1, D2])
+    assert remembered == ({D1: ("digest-1", 48)} if backend.name == "duckdb" else {})
+    assert wh.remembered_digests(FREQ, [D1]) == {}
+    failing = batch(COSTS, {D1: [cost(D1, p, 9.0) for p in range(1, 49)]})
+    failing.body_digests[D1] = "digest-2"
+    with monkeypatch.context() as broken, pytest.raises(RuntimeError, match="injected failure between staging and MERGE"):
+        backend.break_before_merge(broken)
+        wh.merge(failing)
+    assert wh.remembered_digests(COSTS, [D1, D2]) == remembered
+    if backend.name == "duckdb":
+        r = wh.merge(PartitionBatch(COSTS, [D1], [(D1, UnchangedDay(48))]))
+        assert counts(r) == (0, 0, 48) and r.days[D1].fetched == 48
+        assert {x["systemSellPrice"] for x in backend.rows(COSTS)} == {1.0}
 
 
 # --- DuckDB specifics ----------------------------------------------------------------------

@@ -13,8 +13,9 @@ import dagster as dg
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.definitions import build_definitions, warehouse_resource
 from bmrs_assets.defs.elexon.assets import daily_partitions
+from bmrs_assets.defs.quality import classify
 from bmrs_assets.elexon.datasets import COSTS, FREQ
-from bmrs_assets.quality.gaps import classify, gaps_of
+from bmrs_assets.quality.gaps import gaps_of
 from bmrs_assets_tests.support.scripted_server import Reply, ScriptedServer
 
 D1, D2, D3, D4, D5 = (date(2025, 12, 10) + timedelta(days=i) for i in range(5))

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.core.conform import to_frame
 from bmrs_assets.core.settlement import day_window, period_start, periods_in_day, settlement_period_of
-from bmrs_assets.elexon.datasets import COSTS, IDENTIFIER, REGISTRY, Col, Kind, get_dataset
+from bmrs_assets.core.tables import IDENTIFIER, Col, Kind
+from bmrs_assets.elexon.datasets import COSTS, REGISTRY, get_dataset
 from bmrs_assets.warehouse.contract import PartitionBatch, quote
 from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
 from bmrs_assets_tests.support.helpers import failure_text, materialize_against

@@ -23,6 +23,7 @@ from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.definitions import build_definitions, warehouse_resource
 from bmrs_assets.defs.elexon.assets import daily_partitions
 from bmrs_assets.defs.iris.landed_runs import DAY_TAG, IN_PROCESS, SOURCE_TAG, evaluate_tick, iris_sensor, plan_runs
+from bmrs_assets.defs.quality import classify
 from bmrs_assets.elexon.datasets import BOALF, FREQ, INDGEN, MID, REMIT
 from bmrs_assets.iris.consumer import (
     IRIS_NAMESPACE,
@@ -39,7 +40,7 @@ from bmrs_assets.iris.consumer import (
     run_forever,
 )
 from bmrs_assets.iris.landing import LandingStore, PendingPartition
-from bmrs_assets.quality.gaps import classify, gaps_of
+from bmrs_assets.quality.gaps import gaps_of
 from bmrs_assets.simulator.data import GENERATORS, SimState
 from bmrs_assets_tests.support.iris_fake import FakeQueue, IrisFile, SimulatedCrash, encode, iris_files
 
@@ -524,7 +525,7 @@ def test_the_real_client_uses_the_client_secret_credential(monkeypatch):
 
 
 def test_the_secret_never_appears_in_logs_or_output(landing, monkeypatch, caplog, capsys):
-    from bmrs_assets.__main__ import main
+    from bmrs_assets.cli.main import main
 
     monkeypatch.setenv("BMRS_IRIS_CLIENT_ID", "client-123")
     monkeypatch.setenv("BMRS_IRIS_CLIENT_SECRET", SECRET)

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 import bmrs_assets.core.conform as frames
-import bmrs_assets.defs.elexon.assets as assets
+import bmrs_assets.elexon.api_source as api_source
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.elexon.client import ElexonApiError, ElexonClient, initial_slices
 from bmrs_assets.elexon.datasets import BOD, COSTS
@@ -31,13 +31,13 @@ DAY = date(2025, 12, 17)
 @pytest.fixture
 def parse_calls(monkeypatch):
     calls: list[str] = []
-    real = assets.to_table
+    real = api_source.to_table
 
     def counting(ds, day, rows, **kw):
         calls.append(f"{ds.code} {day}")
         return real(ds, day, rows, **kw)
 
-    monkeypatch.setattr(assets, "to_table", counting)
+    monkeypatch.setattr(api_source, "to_table", counting)
     return calls
 
 
@@ -97,10 +97,10 @@ def test_a_failed_write_remembers_no_response(platform_env, instance, parse_call
 
 def test_prefetching_yields_days_in_order_and_fails_on_the_failing_day(simulator):
     days = [date(2025, 12, d) for d in range(10, 16)]
-    info: dict = {}
     client = ElexonClient(base_url=simulator.url, rate_limit_per_s=1000)
-    got = [d for d, t in assets.fetch_frames(COSTS, days, client, info, in_flight=3) if t.num_rows == 48]
-    assert got == days and info["api_requests"] == 6 and set(info["body_digests"]) == set(days)
+    batch = api_source.ApiSource(COSTS, client, in_flight=3).batch(days)
+    got = [d for d, t in batch.frames if t.num_rows == 48]
+    assert got == days and batch.stats.api_requests == 6 and set(batch.body_digests) == set(days)
 
     def reply(path, n):
         return Reply(status=404, body=b'{"error": "nope"}') if "2025-12-12" in path else Reply(body=b"[]")
@@ -110,7 +110,7 @@ def test_prefetching_yields_days_in_order_and_fails_on_the_failing_day(simulator
         client = ElexonClient(base_url=server.url, rate_limit_per_s=1000, max_retries=0)
         seen = []
         with pytest.raises(ElexonApiError, match="COSTS partition 2025-12-12"):
-            for d, _ in assets.fetch_frames(dataclasses_replace_allow_empty(COSTS), days, client, {}, in_flight=3):
+            for d, _ in api_source.ApiSource(dataclasses_replace_allow_empty(COSTS), client, in_flight=3).frames(days):
                 seen.append(d)
         assert seen == days[:2]
     finally:
@@ -124,21 +124,21 @@ def test_a_day_fetched_in_period_chunks_types_to_the_whole_day_response(simulato
 
     assert [s.periods for s in initial_slices(BOD, day)] == [(1, 6), (7, 12), (13, 18), (19, 24), (25, 30),
                                                              (31, 36), (37, 42), (43, 48), (49, 50)]
-    whole = dataclasses.replace(BOD, periods_per_request=None)
-    tables, infos = {}, {}
+    whole = dataclasses.replace(BOD, request=dataclasses.replace(BOD.request, periods_per_request=None))
+    tables, stats = {}, {}
     for name, ds in (("chunks", BOD), ("whole", whole)):
-        infos[name] = {}
-        client = ElexonClient(base_url=simulator.url, rate_limit_per_s=1000)
-        ((got_day, table),) = list(assets.fetch_frames(ds, [day], client, infos[name]))
+        source = api_source.ApiSource(ds, ElexonClient(base_url=simulator.url, rate_limit_per_s=1000))
+        stats[name] = source.stats
+        ((got_day, table),) = list(source.frames([day]))
         assert got_day == day
         tables[name] = table.drop_columns(["_ingested_utc"])
-    assert infos["chunks"]["api_requests"] == 9 and infos["whole"]["api_requests"] == 1
+    assert stats["chunks"].api_requests == 9 and stats["whole"].api_requests == 1
     assert tables["chunks"].num_rows == tables["whole"].num_rows > 250_000
     # the same rows, values and _hash_key (in period-chunk order, which no key spans: it holds the period)
     by_key = [(k, "ascending") for k in BOD.key]
     assert tables["chunks"].sort_by(by_key).equals(tables["whole"].sort_by(by_key))
     assert pc.max(tables["chunks"]["settlementPeriod"]).as_py() == (50 if day.month == 10 else 48)
-    assert infos["chunks"]["rows_fetched"] == infos["whole"]["rows_fetched"]
+    assert stats["chunks"].rows_fetched == stats["whole"].rows_fetched
 
 
 def test_periods_per_request_is_declared_only_where_it_means_something():
@@ -148,10 +148,12 @@ def test_periods_per_request_is_declared_only_where_it_means_something():
 
     for bad in (0, 51):
         with pytest.raises(ValueError, match="BOD: periods_per_request is 1-50"):
-            dataclasses.replace(BOD, periods_per_request=bad)
-    with pytest.raises(ValueError, match=r"FREQ: periods_per_request .* settlement-day style only"):
-        dataclasses.replace(FREQ, periods_per_request=6)  # FREQ is asked for by a UTC time window
-    assert [s.periods for s in initial_slices(dataclasses.replace(BOD, periods_per_request=25), DAY)] == [
+            dataclasses.replace(BOD, request=dataclasses.replace(BOD.request, periods_per_request=bad))
+    # FREQ is asked for by a UTC time window: its strategy has no settlement periods to group
+    with pytest.raises(TypeError, match="unexpected keyword argument 'periods_per_request'"):
+        dataclasses.replace(FREQ, request=dataclasses.replace(FREQ.request, periods_per_request=6))
+    assert [s.periods for s in initial_slices(dataclasses.replace(
+        BOD, request=dataclasses.replace(BOD.request, periods_per_request=25)), DAY)] == [
         (1, 25), (26, 50)]
 
 

@@ -26,7 +26,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from bmrs_assets.cli.runs import free_port
+from bmrs_assets.core.processes import free_port
 
 PROJECT = "bmrs-test"
 START_TIMEOUT_S = 90.0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from bmrs_assets.cli.runs import start_process_group
+from bmrs_assets.core.processes import start_process_group
 from bmrs_assets_tests.conftest import REPO
 
 BIN = Path(sys.executable).parent

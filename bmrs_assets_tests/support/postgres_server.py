@@ -25,7 +25,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from bmrs_assets.cli.runs import free_port
+from bmrs_assets.core.processes import free_port
 
 SYSTEM_USER = "postgres"
 SUPERUSER = "postgres"

@@ -23,7 +23,8 @@ import yaml
 from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.scheduler.instigation import TickStatus
 
-from bmrs_assets.cli.runs import free_port, materialize_range, stop_process_group
+from bmrs_assets.cli.runs import materialize_range
+from bmrs_assets.core.processes import free_port, stop_process_group
 from bmrs_assets.definitions import warehouse_resource
 from bmrs_assets.elexon.datasets import COSTS, FREQ
 from bmrs_assets_tests.conftest import REPO

@@ -1,10 +1,11 @@
 """Nothing lost, nothing doubled: faults, crashes, concurrent writers and the rate limit.
 
-Figures these tests measure are printed (``-s``) and summarised in README "Reliability".
+Figures these tests measure are printed (``-s``); what each test does is in docs/reliability.md.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -146,9 +147,50 @@ def test_a_killed_duckdb_write_leaves_the_table_before_or_after(tmp_path, monkey
     assert not list(tmp_path.glob("w.duckdb.wal")) or db.exists()
 
 
+def _serve_in_own_process(conn) -> None:
+    """A simulator in a process of its own; sends its URL, then on request its arrival times, and stops."""
+    server = start_in_thread(SimulatorConfig())
+    conn.send(server.url)
+    conn.recv()
+    server.shutdown()
+    conn.send(list(server.request_times))
+
+
+class SimulatorOwnProcess:
+    """The simulator in a separate (spawned) process, so that arrival times are stamped as requests come in.
+
+    In a thread of the test process the simulator stamps a request only once it gets the GIL back from
+    generating another response (a BOALF day is over a second of Python), which bunches arrivals that the
+    clients spaced correctly; a process of its own measures what the platform sent."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve_in_own_process, args=(child,), daemon=True)
+        self.proc.start()
+        if not self._conn.poll(60):
+            self.proc.kill()
+            raise RuntimeError("simulator process did not start within 60 s")
+        self.url: str = self._conn.recv()
+        self.request_times: list[tuple[float, str, str | None]] = []
+
+    def shutdown(self) -> None:
+        """Stop the server, collect its arrival times, and end the process by its PID."""
+        try:
+            self._conn.send("stop")
+            if self._conn.poll(30):
+                self.request_times = self._conn.recv()
+        finally:
+            self.proc.join(timeout=10)
+            if self.proc.is_alive():
+                os.kill(self.proc.pid, 9)
+                self.proc.join()
+
+
+@pytest.mark.slow  # measures request arrivals across processes: run alone, not beside other tests
 def test_concurrent_runs_share_the_duckdb_file_and_the_rate_limit(tmp_path, monkeypatch):
     fast_client(monkeypatch, tmp_path)
-    server = start_in_thread(SimulatorConfig())
+    server = SimulatorOwnProcess()
     home = tmp_path / "home"
     home.mkdir()
     with dg.DagsterInstance.local_temp(str(home)):
@@ -156,7 +198,7 @@ def test_concurrent_runs_share_the_duckdb_file_and_the_rate_limit(tmp_path, monk
     db = tmp_path / "w.duckdb"
     rate = 4.0
     env = {**os.environ, "BMRS_API_BASE_URL": server.url, "BMRS_DUCKDB_PATH": str(db), "DAGSTER_HOME": str(home),
-           "BMRS_API_TIMEOUT_S": "60",  # no faults here: five processes share one in-test simulator thread
+           "BMRS_API_TIMEOUT_S": "60",  # no faults here: five processes share one simulator
            "BMRS_RATE_LIMIT_PER_S": str(rate), "BMRS_RATE_LIMIT_FILE": str(tmp_path / "rate"),
            "BMRS_START_DATE": "2024-01-01"}
     jobs = [("BOALF", "2025-11-01", "2025-11-02"), ("BOALF", "2025-11-03", "2025-11-04"),

@@ -12,11 +12,11 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from bmrs_assets.cli.runs import free_port, stop_process_group
+from bmrs_assets.core.processes import free_port, stop_process_group
 from bmrs_assets.definitions import warehouse_resource
 from bmrs_assets.defs.elexon.assets import daily_partitions
+from bmrs_assets.defs.quality import classify
 from bmrs_assets.elexon.datasets import COSTS, FREQ
-from bmrs_assets.quality.gaps import classify
 from bmrs_assets_tests.conftest import REPO
 from bmrs_assets_tests.support.dagster_ui import backfill_status, launch_backfill, start_daemon, start_webserver, tail
 

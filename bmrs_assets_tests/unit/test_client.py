@@ -171,7 +171,7 @@ def test_rate_limiter_is_exact_with_a_fake_clock():
 
 def test_window_chunks_respect_max_window():
     from dataclasses import replace
-    capped = replace(FREQ, max_window=timedelta(hours=24))
+    capped = replace(FREQ, request=replace(FREQ.request, max_window=timedelta(hours=24)))
     slices = initial_slices(capped, date(2025, 10, 26))
     assert [s.window.duration for s in slices] == [timedelta(hours=24), timedelta(hours=1)]
     assert slices[0].window.start == day_window(date(2025, 10, 26)).start

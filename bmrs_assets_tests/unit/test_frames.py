@@ -13,7 +13,8 @@ import pytest
 
 from bmrs_assets.core.conform import FrameError, to_frame, to_table, typing_fingerprint
 from bmrs_assets.core.schemas import ValidationFailure
-from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ, REGISTRY, Col, Kind
+from bmrs_assets.core.tables import Col, Kind
+from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ, REGISTRY
 from bmrs_assets.simulator.data import GENERATORS, SimState
 from bmrs_assets.warehouse.contract import arrow_schema, to_arrow
 

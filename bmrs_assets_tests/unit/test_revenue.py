@@ -1,4 +1,4 @@
-"""Hand-computed cases for the revenue method (bmrs_assets/revenue.py).
+"""Hand-computed cases for the revenue method (bmrs_assets/revenue/method.py and the modules beside it).
 
 Every expected figure is worked out in the comment beside it: MW x minutes / 60 = MWh, MWh x £/MWh
 = £. 2025-12-17 is a GMT day, so settlement period p starts at (p - 1) x 30 min after 00:00Z:

@@ -13,20 +13,20 @@ Requests against the API are bounded by the ``elexon_api`` pool (see ``dagster.y
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from functools import reduce
 
 import dagster as dg
 
 from bmrs_assets.elexon.datasets import Dataset
+from bmrs_assets.settings import value
 
 EVERY_15_MIN = "*/15 * * * *"
 HEAL_LOOKBACK_ENV = "BMRS_HEAL_LOOKBACK_DAYS"
 
 
 def heal_lookback() -> timedelta:
-    return timedelta(days=int(os.environ.get(HEAL_LOOKBACK_ENV) or 14))
+    return timedelta(days=value(HEAL_LOOKBACK_ENV))
 
 
 def within_days(n: int) -> dg.AutomationCondition:
@@ -59,7 +59,7 @@ def automation_condition(ds: Dataset) -> dg.AutomationCondition:
 
 def automation_sensor() -> dg.AutomationConditionSensorDefinition:
     """The daemon evaluates every dataset's condition; on by default (``BMRS_AUTOMATION=off`` to start it stopped)."""
-    running = (os.environ.get("BMRS_AUTOMATION") or "on").lower() != "off"
+    running = value("BMRS_AUTOMATION")
     return dg.AutomationConditionSensorDefinition(
         "bmrs_automation", target=dg.AssetSelection.groups("elexon"),
         default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,

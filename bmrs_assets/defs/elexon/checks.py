@@ -1,17 +1,17 @@
 """Asset checks generated from the registry, run against the warehouse after each write."""
 
 
-import os
 from datetime import timedelta
 
 import dagster as dg
 
 from bmrs_assets.core.settlement import london_today, parse_day
+from bmrs_assets.defs.quality import classify
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
 from bmrs_assets.quality.completeness import evaluate
-from bmrs_assets.quality.gaps import classify, gaps_of, summary
-from bmrs_assets.settings import start_date
+from bmrs_assets.quality.gaps import gaps_of, summary
+from bmrs_assets.settings import start_date, value
 
 
 def build_unique_key_check(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
@@ -64,7 +64,7 @@ def build_gap_check(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.Asse
                     description=f"Every {ds.code} day of the recent past is materialized and complete.",
                     automation_condition=dg.AutomationCondition.cron_tick_passed("5 * * * *"))
     def no_gaps(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        days = int(os.environ.get("BMRS_GAP_CHECK_DAYS") or 14)
+        days = value("BMRS_GAP_CHECK_DAYS")
         today = london_today()
         first = max(start_date(), today - timedelta(days=days))
         statuses = classify(ds, first, today - timedelta(days=1), context.instance, warehouse.get(), partitions)

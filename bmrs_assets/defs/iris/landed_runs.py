@@ -1,10 +1,10 @@
-"""From the IRIS landing store to the warehouse: the sensor that requests runs, and what those runs read.
+"""From the IRIS landing store to the warehouse: the sensor that requests runs, and how a run is recognised.
 
 Landed rows reach the same ``bmrs_<dataset>`` tables as API rows through the same asset, IO manager
 and MERGE on the same natural key; only the source of the frames differs. A run tagged
 ``bmrs/source=iris`` makes each dataset asset read its partition days' landed rows from the
-landing store (typed and validated by ``frames.to_frame(..., source="IRIS")``) instead of calling
-the API. Right after the MERGE commits, the messages read are marked merged in the landing store.
+landing store (``iris/landed_source.py``) instead of calling the API. Right after the MERGE
+commits, the messages read are marked merged in the landing store.
 
 The sensor ``bmrs_iris_landed`` (every 30 s, a few milliseconds of SQLite reads) groups landed but
 unmerged rows by partition day and requests one run per day for the datasets that have some, at
@@ -18,21 +18,16 @@ Days after today (PN/BOD are submitted ahead) wait until their partition exists;
 from __future__ import annotations
 
 import json
-import os
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
-from bmrs_assets.core.conform import to_frame
 from bmrs_assets.core.settlement import london_today
-from bmrs_assets.elexon.datasets import REGISTRY, Dataset
+from bmrs_assets.elexon.datasets import REGISTRY
 from bmrs_assets.iris.landing import LandingStore, PendingPartition
-from bmrs_assets.settings import setting, start_date
+from bmrs_assets.settings import setting, start_date, value
 
 SOURCE_TAG = "bmrs/source"
 DAY_TAG = "bmrs/iris_day"
@@ -44,56 +39,12 @@ IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 RUN_CHECKS = ("unique_natural_key", "complete_partition")
 
 
-class NoLandedRows(RuntimeError):
-    """An IRIS run was asked for a partition day with no landed rows."""
-
-
 def landing_store() -> LandingStore:
     return LandingStore(Path(setting("BMRS_IRIS_LANDING_PATH")))
 
 
 def is_iris_run(tags: dict[str, str]) -> bool:
     return tags.get(SOURCE_TAG) == IRIS
-
-
-def landed_frames(ds: Dataset, days: list[date], info: dict, run_id: str | None, store: LandingStore | None = None,
-                  log: object | None = None) -> Iterator[tuple[date, pd.DataFrame]]:
-    """The asset's frames for an IRIS run: each day's landed rows, typed and validated like API rows.
-
-    Registers an ``after_merge`` callback in ``info`` that marks the messages read as merged, so it
-    runs only once the MERGE has committed.
-    """
-    store = store or landing_store()
-    info.update(rows_fetched=0, rows_outside_partition=0, unknown_fields=[], api_requests=0, api_retries=0,
-                api_window_splits=0, api_bytes=0, fetch_seconds=0.0)
-    read: dict[date, list[str]] = {}
-    totals = {"iris_messages": 0, "iris_messages_newly_merged": 0}
-
-    def mark(_result: object) -> None:
-        for day, ids in read.items():
-            store.mark_merged(ds.code, day, ids, run_id)
-
-    info["after_merge"] = [mark]
-    info["metadata"] = {"source": "IRIS", **totals}
-    for day in days:
-        started = time.perf_counter()
-        landed = store.day_rows(ds.code, day)
-        info["fetch_seconds"] += time.perf_counter() - started
-        if not landed.rows and not ds.allow_empty:
-            raise NoLandedRows(f"{ds.code} partition {day}: no IRIS rows are landed for this day "
-                               f"(landing store {store.path}); nothing to merge")
-        read[day] = landed.pending_ids
-        totals["iris_messages"] += landed.messages
-        totals["iris_messages_newly_merged"] += len(landed.pending_ids)
-        info["rows_fetched"] += len(landed.rows)
-        frame, report = to_frame(ds, day, landed.rows, ingested_utc=datetime.now(UTC), source="IRIS")
-        info["rows_outside_partition"] += report.rows_outside_partition
-        info["unknown_fields"] = sorted(set(info["unknown_fields"]) | set(report.unknown_fields))
-        if report.unknown_fields and log is not None:
-            log.warning(f"{ds.code} {day}: IRIS sent fields the registry does not know, kept in _extra: "
-                        f"{report.unknown_fields}")
-        info["metadata"].update(totals)
-        yield day, frame
 
 
 # --- the sensor -----------------------------------------------------------------------------
@@ -174,13 +125,13 @@ def evaluate_tick(instance: dg.DagsterInstance, cursor: str | None, store: Landi
     now = now or datetime.now(UTC)
     plan = plan_runs(store.pending_partitions(), in_flight_iris_days(instance), json.loads(cursor) if cursor else {},
                      now.timestamp(), start_date(), london_today(now),
-                     int(os.environ.get("BMRS_IRIS_MAX_RUNS_PER_TICK") or 4))
+                     value("BMRS_IRIS_MAX_RUNS_PER_TICK"))
     return plan, store.summary()
 
 
 def iris_sensor() -> dg.SensorDefinition:
     """Landed IRIS messages -> runs of the affected partitions (``BMRS_IRIS_SENSOR=off`` to start it stopped)."""
-    running = (os.environ.get("BMRS_IRIS_SENSOR") or "on").lower() != "off"
+    running = value("BMRS_IRIS_SENSOR")
 
     @dg.sensor(name="bmrs_iris_landed", minimum_interval_seconds=30, target=dg.AssetSelection.groups("elexon"),
                default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,

@@ -1,7 +1,8 @@
-"""Dagster wiring of the Balancing Mechanism revenue assets; the method itself is in ``revenue.py``.
+"""Dagster wiring of the Balancing Mechanism revenue assets; the method itself is ``revenue/method.py``.
 
-Three daily-partitioned assets, declared in ``derived_registry.py`` and written through the same
-warehouse IO manager as the datasets (an idempotent MERGE on the natural key):
+Three daily-partitioned assets, declared in ``revenue/tables.py`` and written through the same
+warehouse IO manager as the datasets (an idempotent MERGE on the natural key). Their inputs and
+partition mappings come from the tables' ``reads`` (``lineage.ins``):
 
 * ``bmrs/boalf_with_prices`` <- BOALF (the day and the day before: acceptances running past
   midnight), BOD, PN of the day;
@@ -11,13 +12,12 @@ warehouse IO manager as the datasets (an idempotent MERGE on the natural key):
 Inputs arrive as frames read by the IO manager for the mapped upstream partitions. Each asset
 reports its figures as materialization metadata; checks re-read the written table: unique natural
 key (blocking), match rate (warns below ``MATCH_RATE_WARN_BELOW``) and the EBOCF reconciliation
-(warns when the median relative error exceeds ``RECONCILIATION_WARN_ABOVE``). ``sensors.py``
-requests the derived days when a source day is materialized.
+(warns when the median relative error exceeds ``RECONCILIATION_WARN_ABOVE``). ``sensor.py``
+requests the derived days when a source day is materialized; ``definitions.py`` puts them together.
 """
 
 
 import json
-import os
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -25,23 +25,19 @@ import pandas as pd
 from pydantic import Field
 
 import bmrs_assets.revenue.method as revenue
-from bmrs_assets.core.conform import content_hash
-from bmrs_assets.core.schemas import hashed_columns, validate
-from bmrs_assets.core.settlement import day_window, parse_day
+from bmrs_assets.core.conform import computed_frame
+from bmrs_assets.core.settlement import parse_day
 from bmrs_assets.defs.elexon.checks import build_unique_key_check
 from bmrs_assets.defs.resources import WarehouseResource
-from bmrs_assets.elexon.datasets import Kind
+from bmrs_assets.defs.revenue.lineage import DERIVED_KEYS, asset_key, ins  # noqa: F401 (DERIVED_KEYS re-exported)
 from bmrs_assets.revenue.tables import BM_CASHFLOW_HYBRID, BOALF_WITH_PRICES, DERIVED, VLP_REVENUE, DerivedTable
-from bmrs_assets.warehouse.contract import PartitionBatch
+from bmrs_assets.settings import setting, value
+from bmrs_assets.warehouse.contract import LoadStats, PartitionBatch
 
 GROUP = "revenue"
-BOALF_KEY, BOD_KEY, PN_KEY, EBOCF_KEY = (dg.AssetKey(["bmrs", n]) for n in ("boalf", "bod", "pn", "ebocf"))
-PRICED_KEY, HYBRID_KEY, VLP_KEY = (dg.AssetKey(["bmrs", t.asset_name]) for t in DERIVED.values())
-DERIVED_KEYS = (PRICED_KEY, HYBRID_KEY, VLP_KEY)
+PRICED_KEY, HYBRID_KEY, VLP_KEY = (asset_key(t.asset_name) for t in (BOALF_WITH_PRICES, BM_CASHFLOW_HYBRID, VLP_REVENUE))
 MATCH_RATE_WARN_BELOW = 0.95  # the match_rate check warns for a day under this share of matched rows
 RECONCILIATION_WARN_ABOVE = 0.10  # ... and the reconciliation check when median |est - EBOCF| / |EBOCF| is over this
-PREVIOUS_AND_SAME_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0,
-                                                      allow_nonexistent_upstream_partitions=True)
 VLP_REFERENCE_ENV = "BMRS_VLP_REFERENCE_CSV"
 VLP_COSTS_ENV = "BMRS_VLP_COST_COMPONENTS"
 
@@ -82,46 +78,12 @@ class VlpRevenueResource(dg.ConfigurableResource):
 def vlp_resource_from_env() -> VlpRevenueResource:
     """``BMRS_VLP_REFERENCE_CSV`` (a path) and ``BMRS_VLP_COST_COMPONENTS`` (a JSON list of
     ``{"name", "per_mwh_gbp", "share_of_revenue"}``); both unset: no reference table, no costs."""
-    costs = json.loads(os.environ.get(VLP_COSTS_ENV) or "[]")
-    return VlpRevenueResource(reference_csv=os.environ.get(VLP_REFERENCE_ENV) or None,
+    costs = value(VLP_COSTS_ENV)
+    return VlpRevenueResource(reference_csv=setting(VLP_REFERENCE_ENV),
                               cost_components=[CostComponentConfig(**c) for c in costs])
 
 
 # --- frames -----------------------------------------------------------------------------------
-def _typed(table: DerivedTable, frame: pd.DataFrame) -> dict[str, pd.Series]:
-    out: dict[str, pd.Series] = {}
-    n = len(frame)
-    for c in table.columns:
-        raw = frame[c.name].reset_index(drop=True) if c.name in frame.columns else pd.Series([None] * n, dtype=object)
-        if c.kind is Kind.DATE:
-            out[c.name] = pd.Series([None if pd.isna(v) else pd.Timestamp(v).date() for v in raw], dtype=object)
-        elif c.kind is Kind.TIMESTAMP:
-            out[c.name] = pd.to_datetime(raw, utc=True).astype("datetime64[ns, UTC]")
-        elif c.kind is Kind.INT:
-            out[c.name] = pd.to_numeric(raw).astype("Int64")
-        elif c.kind is Kind.FLOAT:
-            out[c.name] = pd.to_numeric(raw).astype("float64")
-        elif c.kind is Kind.BOOL:
-            out[c.name] = raw.astype(object).where(raw.notna(), None).astype("boolean")
-        else:
-            out[c.name] = raw.astype(object).where(raw.notna(), None)
-    return out
-
-
-def table_frame(table: DerivedTable, day: date, frame: pd.DataFrame, ingested_utc: datetime) -> pd.DataFrame:
-    """The computed rows as a validated warehouse frame: declared types, metadata columns, hash."""
-    window = day_window(day)
-    out = pd.DataFrame(_typed(table, frame), index=pd.RangeIndex(len(frame)))
-    out["_dataset"] = pd.Series([table.code] * len(out), dtype=object)
-    for name, value in (("_window_from_utc", window.start), ("_window_to_utc", window.end),
-                        ("_ingested_utc", ingested_utc)):
-        out[name] = pd.Series([pd.Timestamp(value)] * len(out), dtype="datetime64[ns, UTC]")
-    out["_source_api"] = pd.Series([f"derived:{','.join(table.inputs)}"] * len(out), dtype=object)
-    out["_extra"] = pd.Series([None] * len(out), dtype=object)
-    out["_hash_key"] = content_hash(out, hashed_columns(table)) if len(out) else pd.Series(dtype=object)
-    return validate(table, day, out)
-
-
 def _by_day(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
     """Rows of a warehouse read, split by settlementDate."""
     if frame is None or not len(frame):
@@ -144,9 +106,10 @@ def _require(frames: dict[date, pd.DataFrame], day: date, code: str) -> pd.DataF
 
 
 def _batch(table: DerivedTable, results: dict[date, pd.DataFrame]) -> PartitionBatch:
-    now = datetime.now(UTC)
-    frames = [(day, table_frame(table, day, rows, now)) for day, rows in results.items()]
-    return PartitionBatch(table, sorted(results), frames, info={"rows_fetched": sum(len(f) for _, f in frames)})
+    """The computed days as a write: declared types, the same metadata columns and hash as fetched rows."""
+    now, source = datetime.now(UTC), f"derived:{','.join(table.inputs)}"
+    frames = [(day, computed_frame(table, day, rows, ingested_utc=now, source=source)) for day, rows in results.items()]
+    return PartitionBatch(table, sorted(results), frames, stats=LoadStats(rows_fetched=sum(len(f) for _, f in frames)))
 
 
 def _days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[date]:
@@ -165,9 +128,8 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
     def meta(table: DerivedTable) -> dict:
         return {"table": table.table, "natural_key": ", ".join(table.key), "partition_column": table.partition_column}
 
-    @dg.asset(key=PRICED_KEY, ins={"boalf": dg.AssetIn(key=BOALF_KEY, partition_mapping=PREVIOUS_AND_SAME_DAY),
-                                   "bod": dg.AssetIn(key=BOD_KEY), "pn": dg.AssetIn(key=PN_KEY)},
-              description=BOALF_WITH_PRICES.description + " Method: `bmrs_assets/revenue.py`.",
+    @dg.asset(key=PRICED_KEY, ins=ins(BOALF_WITH_PRICES),
+              description=BOALF_WITH_PRICES.description + " Method: `bmrs_assets/revenue/method.py`.",
               metadata=meta(BOALF_WITH_PRICES), **common)
     def boalf_with_prices(context: dg.AssetExecutionContext, boalf: pd.DataFrame, bod: pd.DataFrame,
                           pn: pd.DataFrame) -> dg.Output:
@@ -188,7 +150,7 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
             "unmatched_reasons": _md(overall.unmatched_reasons), "match_per_day": _md(per_day),
             "boalf_rows_previous_day": _md(previous_day_rows)})
 
-    @dg.asset(key=HYBRID_KEY, ins={"boalf_with_prices": dg.AssetIn(key=PRICED_KEY), "ebocf": dg.AssetIn(key=EBOCF_KEY)},
+    @dg.asset(key=HYBRID_KEY, ins=ins(BM_CASHFLOW_HYBRID),
               description=BM_CASHFLOW_HYBRID.description, metadata=meta(BM_CASHFLOW_HYBRID), **common)
     def bm_cashflow_hybrid(context: dg.AssetExecutionContext, boalf_with_prices: pd.DataFrame,
                            ebocf: pd.DataFrame) -> dg.Output:
@@ -204,7 +166,7 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
             "cashflow_gbp": round(float(rows["cashflow_gbp"].sum()), 2) if len(rows) else 0.0,
             "reconciliation": _md(revenue.reconciliation(rows).as_dict())})
 
-    @dg.asset(key=VLP_KEY, ins={"bm_cashflow_hybrid": dg.AssetIn(key=HYBRID_KEY)},
+    @dg.asset(key=VLP_KEY, ins=ins(VLP_REVENUE),
               description=VLP_REVENUE.description, metadata=meta(VLP_REVENUE), **common)
     def vlp_revenue(context: dg.AssetExecutionContext, bm_cashflow_hybrid: pd.DataFrame,
                     vlp: VlpRevenueResource) -> dg.Output:
@@ -251,13 +213,3 @@ def build_revenue_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetCh
                                    metadata={k: (v if v is not None else "n/a") for k, v in rec.as_dict().items()})
 
     return [*(build_unique_key_check(t, partitions) for t in DERIVED.values()), match_rate, reconciliation_with_ebocf]
-
-
-def build_revenue_definitions(partitions: dg.PartitionsDefinition | None = None) -> dg.Definitions:
-    """Assets, checks, sensor and the ``vlp`` resource; the warehouse resources come from definitions.py."""
-    from bmrs_assets.defs.elexon.assets import daily_partitions
-    from bmrs_assets.defs.revenue.sensor import build_revenue_sensor
-
-    partitions = partitions or daily_partitions()
-    return dg.Definitions(assets=build_revenue_assets(partitions), asset_checks=build_revenue_checks(partitions),
-                          sensors=[build_revenue_sensor()], resources={"vlp": vlp_resource_from_env()})

@@ -1,10 +1,12 @@
 """The sensor that keeps the revenue assets in step with their sources.
 
-When a BOALF, BOD, PN or EBOCF partition is materialized (first time or again), the derived
-partitions of that settlement day are requested: ``boalf_with_prices``, ``bm_cashflow_hybrid`` and
-``vlp_revenue`` for BOALF/BOD/PN, the last two for EBOCF. A BOALF day also feeds the next day's
-``boalf_with_prices`` (acceptances running past midnight), so that day is re-requested too when it
-has already been computed. One run per settlement day, however many sources changed.
+When a source partition of the revenue (BOALF, BOD, PN or EBOCF) is materialized (first time or
+again), the derived partitions it changes are requested: ``boalf_with_prices``,
+``bm_cashflow_hybrid`` and ``vlp_revenue`` of that settlement day for BOALF/BOD/PN, the last two for
+EBOCF. A BOALF day also feeds the next day's ``boalf_with_prices`` (acceptances running past
+midnight), so that day is re-requested too when it has already been computed. One run per
+settlement day, however many sources changed. Which sources, which assets and which days all come
+from the tables' declared ``reads`` (:data:`DOWNSTREAM`, from ``revenue.lineage.reruns``).
 
 It is a plain sensor over the instance's event log with the last processed event id as cursor:
 every materialization event is seen exactly once, including the many partitions one range run
@@ -15,16 +17,32 @@ run) is not requested again.
 
 from collections import defaultdict
 from datetime import timedelta
+from typing import NamedTuple
 
 import dagster as dg
 
 from bmrs_assets.core.settlement import parse_day
-from bmrs_assets.defs.revenue.assets import BOALF_KEY, BOD_KEY, DERIVED_KEYS, EBOCF_KEY, HYBRID_KEY, PN_KEY, PRICED_KEY, VLP_KEY
+from bmrs_assets.defs.revenue.lineage import DERIVED_KEYS, asset_key
+from bmrs_assets.revenue import lineage
 
-DOWNSTREAM: dict[dg.AssetKey, tuple[dg.AssetKey, ...]] = {
-    BOALF_KEY: DERIVED_KEYS, BOD_KEY: DERIVED_KEYS, PN_KEY: DERIVED_KEYS, EBOCF_KEY: (HYBRID_KEY, VLP_KEY),
-}
+
+class Target(NamedTuple):
+    """A derived partition to request after day D of a source was materialized (``lineage.Rerun`` as keys)."""
+
+    shift: int  # the derived day is D + shift
+    asset: dg.AssetKey
+    requires: tuple[tuple[dg.AssetKey, int], ...]  # only if each (asset, D + shift) is already materialized
+
+
+def _targets(source: str) -> tuple[Target, ...]:
+    return tuple(Target(r.shift, asset_key(r.table), tuple((asset_key(t), s) for t, s in r.requires))
+                 for r in lineage.reruns(source))
+
+
+# source asset -> what its materialized day D re-runs
+DOWNSTREAM: dict[dg.AssetKey, tuple[Target, ...]] = {asset_key(name): _targets(name) for name in lineage.sources()}
 SENSOR_NAME = "revenue_on_source_materialization"
+_SOURCES = " or ".join([", ".join(n.upper() for n in lineage.sources()[:-1]), lineage.sources()[-1].upper()])
 BATCH = 1000
 
 
@@ -48,19 +66,23 @@ def plan_requests(instance: dg.DagsterInstance, after_storage_id: int) -> tuple[
         records = [(r, k) for r, k in records if r.storage_id <= horizon]
     cursor = max([after_storage_id, *(r.storage_id for r, _ in records)])
 
+    computed: dict[tuple[dg.AssetKey, str], bool] = {}
+
+    def is_computed(key: dg.AssetKey, partition: str) -> bool:
+        if (key, partition) not in computed:
+            computed[(key, partition)] = _latest_storage_id(instance, key, partition) is not None
+        return computed[(key, partition)]
+
     wanted: dict[str, dict[dg.AssetKey, int]] = defaultdict(dict)  # day -> derived asset -> triggering event id
     for record, key in records:
         if record.partition_key is None:
             continue
         day = parse_day(record.partition_key)
-        targets = [(day, d) for d in DOWNSTREAM[key]]
-        if key == BOALF_KEY:  # the next day reads this day's acceptances that run past midnight
-            nxt = (day + timedelta(days=1)).isoformat()
-            if _latest_storage_id(instance, PRICED_KEY, nxt) is not None:
-                targets += [(day + timedelta(days=1), d) for d in DERIVED_KEYS]
-        for target_day, derived in targets:
-            slot = wanted[target_day.isoformat()]
-            slot[derived] = max(slot.get(derived, 0), record.storage_id)
+        for target in DOWNSTREAM[key]:
+            # e.g. the next day, which reads this day's acceptances running past midnight: only if already computed
+            if all(is_computed(k, (day + timedelta(days=s)).isoformat()) for k, s in target.requires):
+                slot = wanted[(day + timedelta(days=target.shift)).isoformat()]
+                slot[target.asset] = max(slot.get(target.asset, 0), record.storage_id)
 
     requests = []
     for partition, assets in sorted(wanted.items()):
@@ -78,8 +100,8 @@ def plan_requests(instance: dg.DagsterInstance, after_storage_id: int) -> tuple[
 def build_revenue_sensor() -> dg.SensorDefinition:
     @dg.sensor(name=SENSOR_NAME, target=dg.AssetSelection.assets(*DERIVED_KEYS), minimum_interval_seconds=60,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Requests the revenue assets' partitions for each settlement day whose BOALF, BOD, PN "
-                           "or EBOCF partition was materialized.")
+               description="Requests the revenue assets' partitions for each settlement day whose "
+                           f"{_SOURCES} partition was materialized.")
     def revenue_on_source_materialization(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         requests, cursor = plan_requests(context.instance, int(context.cursor or 0))
         skip = None if requests else dg.SkipReason("no new source materializations needing a revenue run")

@@ -1,0 +1,115 @@
+"""The benchmark: bmrs_assets against the floor and against dlt, on loopback (``make bench``).
+
+    python -m bench [--days 44] [--reps 3] [--no-dlt] [--scenarios boalf,per_partition,bod,latency,noop]
+
+Every measured configuration runs in its own child process with its own fresh DuckDB file (and,
+for the platform, its own Dagster instance), so each wall time and peak RSS is that configuration's
+own: the peak RSS is the child's ``ru_maxrss`` from ``wait4``. The simulator is a separate process
+that keeps the serialized response bodies (``--body-cache-mb``), and a warm-up pass fills it, so no
+contender pays for generating data. The platform and the floor are alternated, run after run, so
+their ratio holds on a noisy machine; every figure is the median of ``--reps`` runs.
+
+Contenders:
+
+* **platform** - bmrs_assets through Dagster, as a user's backfill runs: one single-run range
+  backfill (``runner.materialize_range``), and separately the per-partition default (one run per
+  day, in one process).
+* **floor** - the least a loader can do: httpx GET -> orjson -> typed Arrow table -> DuckDB
+  ``MERGE INTO`` on the natural key, one day at a time (or 4 requests in flight), no validation,
+  no hashing, no metadata, no orchestration.
+* **dlt** - the same days loaded with dlt (``write_disposition="merge"`` on the same primary key,
+  parquet loader, its fastest configuration) into DuckDB, checked to hold the same rows (the
+  ``bench`` extra: ``pip install -e '.[bench]'``).
+
+Wall seconds are measured inside each child around the load itself (interpreter start and imports
+excluded for every contender); each child's whole process wall time is recorded too.
+
+Modules: ``scenarios`` (what runs in which order), ``runner`` (one child process per measurement),
+``children`` (the platform contender, inside its child), ``peers`` (the floor and dlt), ``report``
+(the table, the ratios, the verdicts and the result files).
+"""
+
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.children import child_platform
+from bench.peers import child_dlt, child_floor
+from bench.report import machine, summarise, verdicts, versions, write_report
+from bench.runner import ROOT, Bench
+from bench.scenarios import (
+    BOD_DAY,
+    FIRST_DAY,
+    IN_FLIGHT,
+    LATENCY_RATE,
+    LOOPBACK_RATE,
+    SCENARIOS,
+    run_scenarios,
+)
+
+CHILDREN = {"platform": child_platform, "floor": child_floor, "dlt": child_dlt}
+
+
+def child_main(spec: dict) -> None:
+    """Inside a child (``--child SPEC``): run the configuration, print its ``BENCH-RESULT`` line."""
+    result = CHILDREN[spec["kind"]](spec)
+    print("BENCH-RESULT " + json.dumps(result), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--days", type=int, default=44)
+    parser.add_argument("--bod-days", type=int, default=1)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--no-warmup", action="store_true")
+    parser.add_argument("--no-dlt", action="store_true", help="skip dlt (e.g. without the bench extra)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--latency-ms", type=float, default=500.0)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+    if args.child:
+        child_main(json.loads(args.child))
+        return 0
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}")
+    if not args.no_dlt:
+        try:
+            import dlt  # noqa: F401
+        except ImportError:
+            parser.error("dlt is not installed: pip install -e '.[bench]', or pass --no-dlt")
+    started_utc = datetime.now(UTC)
+    first, last = FIRST_DAY, FIRST_DAY + timedelta(days=args.days - 1)
+    bod_first, bod_last = BOD_DAY, BOD_DAY + timedelta(days=args.bod_days - 1)
+    work = Path(tempfile.mkdtemp(prefix="bmrs-bench-"))
+    bench = Bench(args, work)
+    meta: dict = {"started_utc": started_utc.isoformat(timespec="seconds"), "machine": machine(),
+                  "versions": versions(), "reps": args.reps, "days": args.days, "bod_days": args.bod_days,
+                  "first_day": first.isoformat(), "bod_day": bod_first.isoformat(), "scenarios": scenarios,
+                  "loopback_rate_per_s": LOOPBACK_RATE, "latency_rate_per_s": LATENCY_RATE, "in_flight": IN_FLIGHT,
+                  "latency_ms": args.latency_ms, "work": str(work)}
+    print(f"bmrs_assets benchmark: {args.days} days of BOALF from {first}, {args.reps} reps; work in {work}", flush=True)
+    total = time.perf_counter()
+    run_scenarios(bench, args, scenarios, first, last, bod_first, bod_last, meta)
+    meta["total_seconds"] = round(time.perf_counter() - total, 1)
+    rows, ratios = summarise(bench.runs, args)
+    meta["verdicts"] = verdicts(ratios)
+    write_report(Path(args.out), started_utc, bench.runs, rows, ratios, meta)
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

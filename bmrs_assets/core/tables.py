@@ -1,0 +1,102 @@
+"""Warehouse table declarations: logical column types, columns, and what a table needs declared.
+
+A table is declared once - columns with logical :class:`Kind`s, the natural key the MERGE matches
+on, the partition column, an optional revision column - and schemas, both warehouse backends, the
+IO manager and the checks work from that declaration alone, whether the table is fetched (an Elexon
+dataset) or derived (the revenue tables). Nothing here knows Dagster or any dataset.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pandera.pandas as pa
+
+
+class Kind(StrEnum):
+    """Logical column types; each backend maps them to its own SQL types."""
+
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    STRING = "string"
+    JSON = "json"
+
+
+D, TS, I, F, B, S, J = Kind.DATE, Kind.TIMESTAMP, Kind.INT, Kind.FLOAT, Kind.BOOL, Kind.STRING, Kind.JSON
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+# The settlement-period column, where a table has one (completeness counts its distinct values).
+PERIOD_COLUMN = "settlementPeriod"
+PERIOD_CHECK = pa.Check.in_range(1, 50)  # 46 or 50 periods on clock-change days, 48 otherwise
+
+
+@dataclass(frozen=True)
+class Col:
+    """One column: name as the API spells it, logical type, nullability, extra checks."""
+
+    name: str
+    kind: Kind
+    nullable: bool = True
+    checks: tuple[pa.Check, ...] = ()
+    origin: str = "api"  # "api": a response field; "path": filled from the request path variant
+
+    def __post_init__(self) -> None:
+        if not IDENTIFIER.match(self.name):
+            raise ValueError(f"column name {self.name!r} is not a safe SQL identifier")
+
+
+class TableDeclaration:
+    """What a warehouse table needs from its declaration, fetched or derived.
+
+    Schemas, both warehouse backends, the IO manager and the unique-key check use only this.
+    """
+
+    code: str
+    columns: tuple[Col, ...]
+    key: tuple[str, ...]
+    partition_column: str
+    revision_column: str | None
+
+    def validate_columns(self) -> None:
+        """Column names unique; key, partition and revision columns declared; partition non-nullable."""
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.code}: duplicate column names")
+        for col in (*self.key, self.partition_column, *filter(None, [self.revision_column])):
+            if col not in names:
+                raise ValueError(f"{self.code}: {col!r} is not a declared column")
+        if self.column(self.partition_column).nullable:
+            raise ValueError(f"{self.code}: partition column {self.partition_column} must be non-nullable")
+
+    @property
+    def asset_name(self) -> str:
+        return self.code.lower()
+
+    @property
+    def table(self) -> str:
+        return f"bmrs_{self.code.lower()}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def partition_kind(self) -> Kind:
+        return self.column(self.partition_column).kind
+
+    @property
+    def period_column(self) -> str | None:
+        """The settlement-period column, or None if the table has none."""
+        return PERIOD_COLUMN if PERIOD_COLUMN in self.column_names else None
+
+    def column(self, name: str) -> Col:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.code} has no column {name!r}")

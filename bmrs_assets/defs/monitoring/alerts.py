@@ -1,0 +1,102 @@
+"""The ``bmrs_alerts`` sensor: the instance's facts in, :mod:`bmrs_assets.monitoring.alerts` decides.
+
+What counts as a problem, the diff against the cursor, the messages and the webhook are all in the
+Dagster-free library module; this one reads the latest materializations, partition statuses and
+``complete_partition`` evaluations from the ``DagsterInstance`` and runs one tick per evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+import dagster as dg
+
+from bmrs_assets.core.settlement import UTC
+from bmrs_assets.defs.elexon.assets import daily_partitions
+from bmrs_assets.defs.quality import asset_key, classify, last_materialized
+from bmrs_assets.defs.resources import WarehouseResource
+from bmrs_assets.elexon.datasets import REGISTRY, Dataset
+from bmrs_assets.monitoring.alerts import (
+    WEBHOOK_ENV,
+    Evaluation,
+    Problem,
+    Reported,
+    failed_check_problem,
+    find_problems,
+    load_cursor,
+    run_tick,
+)
+from bmrs_assets.settings import setting
+from bmrs_assets.warehouse.contract import Warehouse
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+PARTITION = "dagster/partition"
+
+
+def check_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance, window_first: date) -> list[Problem]:
+    """Failed ``complete_partition`` evaluations for days older than the lookback window.
+
+    Days inside the window are judged live by :func:`classify` (with the same completeness rule),
+    so a partial day there is one gap problem, not a gap and a check. A check failure on older
+    days (e.g. a settlement-run re-pull 55 days back that came back short) is reported from the
+    latest evaluation of each dataset's check, read in one query; the run's partition range says
+    which days it judged. It clears when a later evaluation passes.
+    """
+    keys = {dg.AssetCheckKey(asset_key(ds), "complete_partition"): ds for ds in datasets}
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys))
+    out: list[Problem] = []
+    for key, record in latest.items():
+        if record.status.value != "FAILED":
+            continue
+        evaluation = record.event.asset_check_evaluation if record.event else None
+        if evaluation is not None and evaluation.severity != dg.AssetCheckSeverity.ERROR:
+            continue  # WARN: the day is still in progress
+        run = instance.get_run_by_id(record.run_id)
+        tags = run.tags if run else {}
+        problem = failed_check_problem(keys[key], tags.get(RANGE_START) or tags.get(PARTITION), tags.get(RANGE_END),
+                                       evaluation.description if evaluation is not None else None, window_first)
+        if problem is not None:
+            out.append(problem)
+    return out
+
+
+def evaluate_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance, warehouse: Warehouse,
+                      partitions_def: dg.PartitionsDefinition, now: datetime | None = None,
+                      lookback: int | None = None, reported: Iterable[Reported] = ()) -> Evaluation:
+    """The current problems of every dataset, read from ``instance`` and ``warehouse``.
+
+    See :func:`bmrs_assets.monitoring.alerts.find_problems` for the rules (lookback window,
+    reported gaps kept open until filled, one dataset's failure never silencing the others).
+    """
+    datasets = list(datasets)
+    now = now or datetime.now(UTC)
+    return find_problems(
+        datasets,
+        last_materialized=lambda ds: last_materialized(instance, ds),
+        classify=lambda ds, first, last: classify(ds, first, last, instance, warehouse, partitions_def, now),
+        failed_checks=lambda window_first: check_problems(datasets, instance, window_first),
+        now=now, lookback=lookback, reported=reported)
+
+
+def build_alert_sensor(datasets: Iterable[Dataset] | None = None) -> dg.SensorDefinition:
+    """The ``bmrs_alerts`` sensor; on by default so ``dagster dev`` alerts out of the box."""
+    chosen = list(datasets) if datasets is not None else list(REGISTRY.values())
+
+    @dg.sensor(name="bmrs_alerts", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+               description=f"Posts one Slack-compatible message per new freshness/gap/check problem to "
+                           f"{WEBHOOK_ENV} (logs only without it), and one when it is resolved.")
+    def bmrs_alerts(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
+        url = setting(WEBHOOK_ENV)
+        now = datetime.now(UTC)
+        evaluation = evaluate_problems(chosen, context.instance, warehouse.get(), daily_partitions(), now,
+                                       reported=load_cursor(context.cursor))
+
+        def log(level: str, text: str) -> None:
+            getattr(context.log, level)(text)
+
+        result = run_tick(context.cursor, evaluation, log, url, now)
+        return dg.SensorResult(skip_reason=result.summary, cursor=result.cursor)
+
+    return bmrs_alerts

@@ -1,0 +1,161 @@
+"""Partition days from the Elexon API: fetched, typed and validated, as the frames of one write.
+
+For each day the client fetches every response that covers it (``client.py``), each body is typed
+into an Arrow table (``core/conform.py``) and the day's tables are yielded one day at a time, so a
+long range never sits in memory at once. Requests run up to ``in_flight`` days ahead of the day
+being typed (each still waits its turn of the client's rate limit).
+
+A day the warehouse remembers (``remembered``: the digest of the response bodies it last merged,
+asked for before fetching starts) is received whole first; if its bodies hash to that digest it is
+yielded as :class:`UnchangedDay` without being parsed, since nothing about it can change. The
+digest of every day that was typed is left in ``body_digests`` for the warehouse to remember in
+the MERGE's own transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import pyarrow as pa
+
+from bmrs_assets.core.conform import to_table, typing_fingerprint
+from bmrs_assets.elexon.client import Body, DayDigest, ElexonClient, FetchStats, initial_slices, parse_body
+from bmrs_assets.elexon.datasets import Dataset
+from bmrs_assets.warehouse.contract import LoadStats, PartitionBatch, RememberedBody, UnchangedDay
+
+
+class EmptyPartition(RuntimeError):
+    """The API answered, but with no rows, for a dataset that always has rows."""
+
+
+class _FetchAhead:
+    """Each day's slice requests, submitted on a pool up to ``in_flight`` days ahead of the day taken.
+
+    Iterating yields (day, futures of ``client.fetch_slice_bodies``) in day order; ``close`` cancels
+    what was not taken and waits for the pool."""
+
+    def __init__(self, ds: Dataset, days: Iterable[date], client: ElexonClient, in_flight: int) -> None:
+        self._ds, self._client, self._width = ds, client, max(1, in_flight)
+        self._queue = iter(days)
+        self._pending: deque[tuple[date, list[Future]]] = deque()
+        self._pool = ThreadPoolExecutor(max_workers=self._width, thread_name_prefix=f"fetch-{ds.code}")
+
+    def _top_up(self) -> None:
+        while len(self._pending) < self._width:
+            day = next(self._queue, None)
+            if day is None:
+                return
+            self._pending.append((day, [self._pool.submit(self._client.fetch_slice_bodies, self._ds, sl)
+                                        for sl in initial_slices(self._ds, day)]))
+
+    def __iter__(self) -> Iterator[tuple[date, list[Future]]]:
+        self._top_up()
+        while self._pending:
+            day, futures = self._pending.popleft()
+            self._top_up()
+            yield day, futures
+
+    def close(self) -> None:
+        for _, futures in self._pending:
+            for future in futures:
+                future.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class ApiSource:
+    """The frames of one write of ``ds`` from the API; counters go into ``stats``.
+
+    ``remembered`` is what the warehouse remembers of the days (``Warehouse.remembered_digests``);
+    empty, every day is parsed. The client is closed once the frames are exhausted or abandoned."""
+
+    ds: Dataset
+    client: ElexonClient
+    remembered: Mapping[date, RememberedBody] = field(default_factory=dict)
+    in_flight: int = 1
+    log: logging.Logger | None = None
+    stats: LoadStats = field(default_factory=LoadStats)
+    body_digests: dict[date, str] = field(default_factory=dict)
+
+    def batch(self, days: list[date]) -> PartitionBatch:
+        """The write: ``days`` fetched lazily, as the backend reads the frames."""
+        return PartitionBatch(self.ds, days, self.frames(days), stats=self.stats, body_digests=self.body_digests)
+
+    def frames(self, days: Iterable[date]) -> Iterator[tuple[date, pa.Table | UnchangedDay]]:
+        """Each day in turn: its typed table, or :class:`UnchangedDay` for a remembered, unchanged response."""
+        fingerprint = typing_fingerprint(self.ds)
+        try:
+            with closing(_FetchAhead(self.ds, days, self.client, self.in_flight)) as ahead:
+                for day, futures in ahead:
+                    digest = DayDigest(fingerprint)
+                    bodies: Iterable[Body] = digest.passing(self._received(futures))
+                    del futures
+                    if day in self.remembered:  # received whole first: an unchanged day is never parsed
+                        bodies = list(bodies)
+                        if self._unchanged(day, digest):
+                            del bodies
+                            yield day, UnchangedDay(self.remembered[day].rows)
+                            continue
+                    table = self._type_day(day, bodies)
+                    self.body_digests[day] = digest.hexdigest()
+                    yield day, table
+        finally:
+            self.client.close()
+
+    def _received(self, futures: list[Future]) -> Iterator[Body]:
+        """The bodies of a day's requests in request order, as each request completes; counts them."""
+        for future in futures:
+            bodies, fetched = future.result()
+            self._count(fetched)
+            yield from bodies
+
+    def _count(self, fetched: FetchStats) -> None:
+        self.stats.api_requests += fetched.requests
+        self.stats.api_retries += fetched.retries
+        self.stats.api_window_splits += fetched.splits
+        self.stats.api_bytes += fetched.bytes
+        self.stats.fetch_seconds += fetched.seconds
+
+    def _unchanged(self, day: date, digest: DayDigest) -> bool:
+        """Whether the day's bodies, all received, are the ones last merged; if so it counts as fetched."""
+        remembered = self.remembered[day]
+        if remembered.digest != digest.hexdigest():
+            return False
+        self.stats.days_unchanged_body += 1
+        self.stats.rows_fetched += remembered.rows
+        return True
+
+    def _type_day(self, day: date, bodies: Iterable[Body]) -> pa.Table:
+        """One day's rows as one table, each body parsed, typed and freed in turn (BOD comes in nine).
+
+        Raises :class:`EmptyPartition` for a day with no rows of a dataset that always has some."""
+        tables, received, outside, unknown = [], 0, 0, set()
+        for body in bodies:
+            rows = parse_body(self.ds, body)
+            del body
+            received += len(rows)
+            table, report = to_table(self.ds, day, rows, ingested_utc=datetime.now(UTC))
+            del rows
+            tables.append(table)
+            outside += report.rows_outside_partition
+            unknown |= set(report.unknown_fields)
+        table = pa.concat_tables(tables)  # every slice answers with at least one body
+        del tables
+        self.stats.rows_fetched += received
+        self.stats.rows_outside_partition += outside
+        self.stats.unknown_fields |= unknown
+        if unknown and self.log is not None:
+            self.log.warning(f"{self.ds.code} {day}: API sent fields the registry does not know, kept in "
+                             f"_extra: {sorted(unknown)}")
+        if table.num_rows == 0 and not self.ds.allow_empty:
+            raise EmptyPartition(
+                f"{self.ds.code} partition {day}: the API returned {received} row(s) and none "
+                f"belong to this settlement day; {self.ds.code} always has data, so this partition fails "
+                "rather than succeed empty (re-run it once Elexon has published the day)")
+        return table
