@@ -22,7 +22,7 @@ def warehouse_resource(resolved: bool = False) -> WarehouseResource:
     read = setting if resolved else env_or_default
     return WarehouseResource(backend=read("BMRS_WAREHOUSE"), duckdb_path=read("BMRS_DUCKDB_PATH"),
                              bq_project=read("BMRS_BQ_PROJECT"), bq_dataset=read("BMRS_BQ_DATASET"),
-                             bq_location=read("BMRS_BQ_LOCATION"))
+                             bq_location=read("BMRS_BQ_LOCATION"), bq_credentials=read("BMRS_BQ_CREDENTIALS") or "")
 
 
 def build_definitions() -> dg.Definitions:

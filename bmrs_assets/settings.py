@@ -156,6 +156,8 @@ _TABLE = (
     Setting("BMRS_BQ_DATASET", "str", "bmrs", "dataset of the tables; created if missing", "BigQuery"),
     Setting("BMRS_BQ_LOCATION", "str", "", "location of the dataset (`EU`, `europe-west2`, ...); empty: jobs run where "
             "the dataset is, and a created dataset goes to BigQuery's default location", "BigQuery"),
+    Setting("BMRS_BQ_CREDENTIALS", "str", None, "a base64-encoded service-account key (dagster-gcp's `gcp_credentials`); "
+            "unset: Google's application-default credentials", "BigQuery", secret=True),
     Setting("BMRS_BQ_STAGING_STALE_S", "float", "3600", "seconds after which a staging table is taken to belong to a "
             "crashed write and dropped", "BigQuery"),
     # --- quality -----------------------------------------------------------------------------

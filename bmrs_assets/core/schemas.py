@@ -59,8 +59,7 @@ def schema_for(ds: Dataset) -> pa.DataFrameSchema:
         for c in table_columns(ds)
     }
     columns["_dataset"] = pa.Column(str, checks=pa.Check.isin([ds.code]))
-    return pa.DataFrameSchema(columns, strict=True, ordered=True, checks=list(ds.row_checks),
-                              name=ds.code)
+    return pa.DataFrameSchema(columns, strict=True, ordered=True, name=ds.code)
 
 
 class ValidationFailure(ValueError):

@@ -36,6 +36,13 @@ PERIOD_COLUMN = "settlementPeriod"
 PERIOD_CHECK = pa.Check.in_range(1, 50)  # 46 or 50 periods on clock-change days, 48 otherwise
 
 
+class Origin(StrEnum):
+    """Where a column's values come from."""
+
+    API = "api"  # a field of the response rows
+    PATH = "path"  # filled from the request path's variant (e.g. EBOCF's bid/offer)
+
+
 @dataclass(frozen=True)
 class Col:
     """One column: name as the API spells it, logical type, nullability, extra checks."""
@@ -44,7 +51,7 @@ class Col:
     kind: Kind
     nullable: bool = True
     checks: tuple[pa.Check, ...] = ()
-    origin: str = "api"  # "api": a response field; "path": filled from the request path variant
+    origin: Origin = Origin.API
 
     def __post_init__(self) -> None:
         if not IDENTIFIER.match(self.name):

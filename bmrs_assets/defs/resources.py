@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from bmrs_assets.elexon.client import ElexonClient
 from bmrs_assets.settings import SETTINGS
 from bmrs_assets.warehouse.contract import Warehouse
 from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
+
+if TYPE_CHECKING:
+    from dagster_gcp import BigQueryResource
 
 
 class ElexonApiResource(dg.ConfigurableResource):
@@ -31,15 +36,25 @@ class ElexonApiResource(dg.ConfigurableResource):
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse backend selected by ``BMRS_WAREHOUSE``.
 
-    BigQuery: ``bq_project`` empty means the project of the application-default credentials;
-    ``bq_location`` empty means the dataset's own location (and BigQuery's default when the
-    platform has to create the dataset)."""
+    BigQuery: ``bq_project`` empty means the project of the credentials; ``bq_location`` empty means
+    the dataset's own location (and BigQuery's default when the platform has to create the dataset);
+    ``bq_credentials`` empty means Google's application-default credentials, else a base64-encoded
+    service-account key. Each client is opened by dagster-gcp's ``BigQueryResource``, which handles
+    that key; the fields stay flat so that one ``BMRS_BQ_*`` variable sets each of them."""
 
     backend: str = SETTINGS["BMRS_WAREHOUSE"].default_value()
     duckdb_path: str = SETTINGS["BMRS_DUCKDB_PATH"].default_text()
     bq_project: str = SETTINGS["BMRS_BQ_PROJECT"].default_value()
     bq_dataset: str = SETTINGS["BMRS_BQ_DATASET"].default_value()
     bq_location: str = SETTINGS["BMRS_BQ_LOCATION"].default_value()
+    bq_credentials: str = ""  # secret: from BMRS_BQ_CREDENTIALS only, never a literal
+
+    def bigquery_resource(self) -> BigQueryResource:
+        """dagster-gcp's resource for the configured project, location and credentials."""
+        from dagster_gcp import BigQueryResource  # google-cloud-bigquery only when used
+
+        return BigQueryResource(project=self.bq_project or None, location=self.bq_location or None,
+                                gcp_credentials=self.bq_credentials or None)
 
     def get(self) -> Warehouse:
         if self.backend == "duckdb":
@@ -48,5 +63,5 @@ class WarehouseResource(dg.ConfigurableResource):
             from bmrs_assets.warehouse.bigquery_backend import BigQueryWarehouse  # google-cloud-bigquery only when used
 
             return BigQueryWarehouse(project=self.bq_project or None, dataset=self.bq_dataset,
-                                     location=self.bq_location or None)
+                                     location=self.bq_location or None, client_context=self.bigquery_resource().get_client)
         raise ValueError(f"BMRS_WAREHOUSE={self.backend!r} is not a supported backend (use 'duckdb' or 'bigquery')")

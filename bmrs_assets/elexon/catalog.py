@@ -15,14 +15,14 @@ from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 
-from bmrs_assets.core.tables import Kind
-from bmrs_assets.elexon.datasets import REGISTRY, Dataset
+from bmrs_assets.core.tables import Kind, Origin
+from bmrs_assets.elexon.datasets import REGISTRY, Dataset, IrisMode
 from bmrs_assets.elexon.requests import SettlementDay
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "datasets.md"
 REGENERATE = "python -m bmrs_assets.elexon.catalog --write"
-IRIS_NOTES = {"land": "IRIS messages are validated and landed, not merged.",
-              "raw": "IRIS messages are kept as sent, not merged."}
+IRIS_NOTES = {IrisMode.LAND: "IRIS messages are validated and landed, not merged.",
+              IrisMode.RAW: "IRIS messages are kept as sent, not merged."}
 
 
 def _code(text: str) -> str:
@@ -51,7 +51,7 @@ def endpoint_cell(ds: Dataset) -> str:
 def request_cell(ds: Dataset) -> str:
     """The strategy's own description, and the columns the request path fills."""
     text = ds.request.describe()
-    path_cols = [c.name for c in ds.columns if c.origin == "path"]
+    path_cols = [c.name for c in ds.columns if c.origin is Origin.PATH]
     return text + (f"; column {', '.join(map(_code, path_cols))} filled from the path" if path_cols else "")
 
 

@@ -11,14 +11,23 @@ here (and its generator in ``simulator/data.py``), nothing else.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 
 import pandera.pandas as pa
 
-from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Kind, S, TableDeclaration
+from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Kind, Origin, S, TableDeclaration
 from bmrs_assets.elexon.requests import Endpoint, PathDate, RequestStrategy, SettlementDates, SettlementDay, TimeWindow
 from bmrs_assets.quality.rules import Completeness, Freshness
+
+
+class IrisMode(StrEnum):
+    """What the IRIS consumer does with a dataset's real-time messages."""
+
+    MERGE = "merge"  # merge them into the table like API rows
+    LAND = "land"  # validate and keep them in the landing store; the table stays the API's
+    RAW = "raw"  # keep them as sent
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,10 +48,7 @@ class Dataset(TableDeclaration):
     flatten: tuple[str, ...] = ()  # nested objects whose members become columns named <field>_<member>
     completeness: Completeness = Completeness(median_fraction=0.5)  # noqa: RUF009 (frozen: safe to share)
     freshness: Freshness = Freshness()  # noqa: RUF009 (frozen: safe to share)
-    row_checks: tuple[pa.Check, ...] = field(default=())
-    # IRIS (real-time push): "merge" its messages into the table like API rows; "land": validate and
-    # keep them in the landing store but leave the table to the API; "raw": keep them as sent.
-    iris: str = "merge"
+    iris: IrisMode = IrisMode.MERGE  # what IRIS (the real-time push) does with its messages
     iris_subject: str | None = None  # the IRIS message subject, when it is not ``code``
 
     def __post_init__(self) -> None:
@@ -56,8 +62,8 @@ class Dataset(TableDeclaration):
                 self.request.validate(endpoint.path, self.column_names)
             except ValueError as exc:
                 raise ValueError(f"{self.code}: {exc}") from None
-        if self.iris not in ("merge", "land", "raw"):
-            raise ValueError(f"{self.code}: iris must be 'merge', 'land' or 'raw', not {self.iris!r}")
+        if not isinstance(self.iris, IrisMode):
+            raise ValueError(f"{self.code}: iris must be an IrisMode ({', '.join(IrisMode)}), not {self.iris!r}")
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
@@ -246,12 +252,12 @@ PN = _physical_dataset(
 QPN = _physical_dataset("QPN", "Quiescent physical notifications.", "PhysicalNotificationData")
 
 # MELS/MILS: IRIS sends raw re-declarations, the API the resolved position (different timeFrom/timeTo):
-# the table keeps the API's; IRIS messages are validated and kept in the landing store only (iris="land").
+# the table keeps the API's; IRIS messages are validated and kept in the landing store only (IrisMode.LAND).
 _NOTIFICATION = (Col("notificationTime", TS, nullable=False), Col("notificationSequence", I, nullable=False))
 MELS = _physical_dataset("MELS", "Maximum export limits (resolved position, as the API serves it).",
-                         "DeliveryLimitMaxData", *_NOTIFICATION, iris="land")
+                         "DeliveryLimitMaxData", *_NOTIFICATION, iris=IrisMode.LAND)
 MILS = _physical_dataset("MILS", "Maximum import limits (resolved position, as the API serves it).",
-                         "DeliveryLimitMaxData", *_NOTIFICATION, iris="land")
+                         "DeliveryLimitMaxData", *_NOTIFICATION, iris=IrisMode.LAND)
 
 MID = Dataset(
     code="MID",
@@ -424,14 +430,14 @@ EBOCF = Dataset(
         Col("nationalGridBmUnit", S),
         *(Col(f"bidOfferPairCashflows_{p}", F) for p in _PAIRS),
         Col("totalCashflow", F, nullable=False),
-        Col("bidOffer", S, nullable=False, checks=(pa.Check.isin(["bid", "offer"]),), origin="path"),
+        Col("bidOffer", S, nullable=False, checks=(pa.Check.isin(["bid", "offer"]),), origin=Origin.PATH),
     ),
     key=("settlementDate", "settlementPeriod", "bmUnit", "nationalGridBmUnit", "bidOffer"),
     partition_column="settlementDate",
     revision_column="createdDateTime",
     completeness=Completeness(median_fraction=0.5),
     freshness=SETTLEMENT_RUNS,
-    iris="raw",  # IRIS rows do not carry the bid/offer side the API path gives: kept as sent, not merged
+    iris=IrisMode.RAW,  # IRIS rows do not carry the bid/offer side the API path gives: kept as sent, not merged
 )
 
 # REMIT: every field optional (messages omit nulls); partitioned by the London day of publishTime.

@@ -325,7 +325,7 @@ class PathDate(RequestStrategy):
     """The settlement date is a path segment, ``{settlementDate}``; no query parameters.
 
     One request per variant, each filling the path's other placeholders (``{"bidOffer": "bid"}``);
-    the values are copied into every row of the response (columns of ``origin="path"``).
+    the values are copied into every row of the response (columns of ``Origin.PATH``).
     """
 
     variants: tuple[dict[str, str], ...] = field(default=({},), hash=False)

@@ -39,7 +39,7 @@ import orjson
 from bmrs_assets.core.conform import to_frame
 from bmrs_assets.core.settlement import LONDON
 from bmrs_assets.core.tables import Kind
-from bmrs_assets.elexon.datasets import IRIS_SUBJECTS, Dataset
+from bmrs_assets.elexon.datasets import IRIS_SUBJECTS, Dataset, IrisMode
 from bmrs_assets.iris.landing import HELD, LANDED, UNKNOWN, LandedMessage, LandingStore, sha256
 from bmrs_assets.settings import SETTINGS, is_set, setting
 
@@ -297,10 +297,10 @@ class Consumer:
                 landed.note = f"{len(rows)} rows of dataset {subject!r}, which the registry does not know"
                 return _Item(msg, landed, None)
             landed.dataset = ds.code
-            if ds.iris == "raw":
+            if ds.iris is IrisMode.RAW:
                 landed.status, landed.note = HELD, f"{len(rows)} rows kept as sent ({ds.code} iris='raw')"
                 return _Item(msg, landed, ds)
-            landed.status = LANDED if ds.iris == "merge" else HELD
+            landed.status = LANDED if ds.iris is IrisMode.MERGE else HELD
             landed.days = split_by_day(ds, rows)
             known = set(ds.column_names)
             landed.unknown_fields = sorted({k for row in rows for k in row} - known)
@@ -315,7 +315,7 @@ class Consumer:
         """Type and validate rows per (dataset, day) group; a failing group is re-checked message by message."""
         groups: dict[tuple[str, date], list[_Item]] = {}
         for it in items:
-            if it.ds is None or it.ds.iris == "raw":
+            if it.ds is None or it.ds.iris is IrisMode.RAW:
                 continue
             for day in it.landed.days:
                 groups.setdefault((it.ds.code, day), []).append(it)

@@ -40,7 +40,7 @@ import httpx
 from bmrs_assets.core.settlement import UTC, london_today
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.quality.freshness import FreshnessStatus, freshness_status
-from bmrs_assets.quality.gaps import DayStatus
+from bmrs_assets.quality.gaps import DayState, DayStatus
 from bmrs_assets.settings import start_date, value
 
 WEBHOOK_ENV = "BMRS_ALERT_WEBHOOK_URL"
@@ -150,7 +150,7 @@ def day_runs(statuses: list[DayStatus]) -> list[list[DayStatus]]:
     """Contiguous runs of non-complete days, whatever their status (a hole is one problem)."""
     runs: list[list[DayStatus]] = []
     for s in statuses:
-        if s.status == "complete":
+        if s.status is DayState.COMPLETE:
             continue
         if runs and runs[-1][-1].day + timedelta(days=1) == s.day:
             runs[-1].append(s)
@@ -161,7 +161,7 @@ def day_runs(statuses: list[DayStatus]) -> list[list[DayStatus]]:
 
 def gap_problem(ds: Dataset, run: list[DayStatus]) -> Problem:
     first, last = run[0].day, run[-1].day
-    counts = {k: sum(1 for s in run if s.status == k) for k in ("partial", "missing", "failed")}
+    counts = {k: sum(1 for s in run if s.status == k) for k in (DayState.PARTIAL, DayState.MISSING, DayState.FAILED)}
     what = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     n = len(run)
     example = run[0].detail

@@ -29,7 +29,7 @@ from bmrs_assets.core.settlement import UTC, london_today
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.monitoring.alerts import SEVERITY_RANK, human_age
 from bmrs_assets.quality.freshness import FreshnessStatus, freshness_status
-from bmrs_assets.quality.gaps import STATUSES, DayStatus
+from bmrs_assets.quality.gaps import STATUSES, DayState, DayStatus
 from bmrs_assets.settings import setting, start_date
 
 WINDOW_DAYS = 60
@@ -66,7 +66,7 @@ def dataset_view(code: str, description: str, fresh: FreshnessStatus, statuses: 
         else:
             cells.append({"day": d.isoformat(), "status": s.status, "rows": s.rows, "detail": s.detail})
     counts = {k: sum(1 for c in cells if c["status"] == k) for k in (*STATUSES, UNTRACKED)}
-    bad = {k: counts[k] for k in ("partial", "missing", "failed") if counts[k]}
+    bad = {k: counts[k] for k in (DayState.PARTIAL, DayState.MISSING, DayState.FAILED) if counts[k]}
     age = None if fresh.age is None else max(timedelta(0), fresh.age)
     reasons = []
     if fresh.state != "pass":

@@ -21,13 +21,24 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from bmrs_assets.core.settlement import day_window, days_between
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.quality.completeness import evaluate
 from bmrs_assets.warehouse.contract import Warehouse
 
-STATUSES = ("complete", "partial", "missing", "failed")
+
+class DayState(StrEnum):
+    """What a stored partition day is; compares equal to its name as text (JSON, dashboard keys)."""
+
+    COMPLETE = "complete"
+    PARTIAL = "partial"  # stored, but short of what a complete day holds
+    MISSING = "missing"  # never materialized
+    FAILED = "failed"  # the latest run of the partition failed
+
+
+STATUSES = tuple(DayState)
 MATERIALIZED = "MATERIALIZED"  # partition status names, as Dagster's AssetPartitionStatus spells them
 FAILED = "FAILED"
 
@@ -36,7 +47,7 @@ FAILED = "FAILED"
 class DayStatus:
     dataset: str
     day: date
-    status: str
+    status: DayState
     rows: int
     detail: str
 
@@ -46,7 +57,7 @@ class Gap:
     """A contiguous run of days with the same non-complete status."""
 
     dataset: str
-    status: str
+    status: DayState
     first: date
     last: date
 
@@ -86,17 +97,17 @@ def classify_days(ds: Dataset, days: list[date], partition_status: Mapping[str, 
         state = partition_status.get(d.isoformat())
         rows = stats[d].rows if d in stats else 0
         if state == FAILED:
-            out.append(DayStatus(ds.code, d, "failed", rows, "the latest run of this partition failed"))
+            out.append(DayStatus(ds.code, d, DayState.FAILED, rows, "the latest run of this partition failed"))
         elif state != MATERIALIZED:
             detail = "in progress" if state is not None else "never materialized"
-            out.append(DayStatus(ds.code, d, "missing", rows, detail))
+            out.append(DayStatus(ds.code, d, DayState.MISSING, rows, detail))
         else:
             verdict = evaluate(ds, d, stats.get(d), history, now)
             if verdict.passed or verdict.in_progress:
                 note = " (day in progress)" if verdict.in_progress else ""
-                out.append(DayStatus(ds.code, d, "complete", rows, verdict.reason + note))
+                out.append(DayStatus(ds.code, d, DayState.COMPLETE, rows, verdict.reason + note))
             else:
-                out.append(DayStatus(ds.code, d, "partial", rows, f"{verdict.reason}; expected {verdict.expected}"))
+                out.append(DayStatus(ds.code, d, DayState.PARTIAL, rows, f"{verdict.reason}; expected {verdict.expected}"))
     return out
 
 
@@ -104,7 +115,7 @@ def gaps_of(statuses: list[DayStatus]) -> list[Gap]:
     """Contiguous ranges of days sharing a non-complete status."""
     out: list[Gap] = []
     for s in statuses:
-        if s.status == "complete":
+        if s.status is DayState.COMPLETE:
             continue
         prev = out[-1] if out else None
         if prev and prev.dataset == s.dataset and prev.status == s.status and prev.last + timedelta(days=1) == s.day:

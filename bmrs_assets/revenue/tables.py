@@ -60,8 +60,6 @@ class DerivedTable(TableDeclaration):
     partition_column: str
     reads: tuple[Read, ...]  # what the rows are computed from: the lineage (see Read)
     revision_column: str | None = None
-    allow_empty: bool = True  # e.g. a day without VLP activity
-    row_checks: tuple[pa.Check, ...] = ()
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Z][A-Z0-9_]{1,40}", self.code):

@@ -1,28 +1,20 @@
 """Fault injection, for proving the platform survives its worst day.
 
-Two kinds, both off unless switched on explicitly:
-
-* :class:`FaultPlan` - what the bundled simulator does to a fraction of requests: 429 (with and
-  without ``Retry-After``), 500, 503, a connection reset, a body cut off mid-way, a response slower
-  than the client's timeout, and a 400 "window too large". Draws come from a seeded RNG, so a run
-  is reproducible. ``outage`` makes chosen (dataset, day) pairs fail every time.
-* :func:`crash_point` - named points in the write path where a process kills itself with SIGKILL
-  when ``BMRS_CRASH_AT`` names that point, to test that a crash never leaves a half-written table.
+:class:`FaultPlan`, off unless switched on explicitly, is what the bundled simulator does to a
+fraction of requests: 429 (with and without ``Retry-After``), 500, 503, a connection reset, a body
+cut off mid-way, a response slower than the client's timeout, and a 400 "window too large". Draws
+come from a seeded RNG, so a run is reproducible. ``outage`` makes chosen (dataset, day) pairs fail
+every time. (Crash points of the write path are ``warehouse/crash_points.py``.)
 """
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bmrs_assets.settings import setting
-
 KINDS = ("429", "429-retry-after", "500", "503", "reset", "truncate", "slow", "400-too-large")
-CRASH_ENV = "BMRS_CRASH_AT"
 
 
 @dataclass
@@ -52,9 +44,3 @@ class FaultPlan:
             kind = self._rng.choice(kinds)
             self.injected[kind] += 1
             return kind
-
-
-def crash_point(name: str) -> None:
-    """Die at once (SIGKILL: no cleanup, no finally) if ``BMRS_CRASH_AT`` names this point."""
-    if setting(CRASH_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)

@@ -40,7 +40,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -55,7 +55,6 @@ from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.core.tables import Kind
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.settings import value
-from bmrs_assets.simulator.faults import crash_point
 from bmrs_assets.warehouse.bigquery_sql import (
     API_TYPE_NAMES,
     BQ_TYPES,
@@ -82,6 +81,7 @@ from bmrs_assets.warehouse.contract import (
     UnchangedDay,
     to_arrow,
 )
+from bmrs_assets.warehouse.crash_points import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +114,16 @@ class BigQueryMergeResult(MergeResult):
 class BigQueryWarehouse:
     """Tables ``bmrs_<code>`` in ``project.dataset``.
 
-    Credentials are Google's application-default credentials, found by the client library; this
-    class never reads them. ``client_factory`` exists for tests (an emulator endpoint); by default
-    the client is built exactly as dagster-gcp's ``BigQueryResource`` (without ``gcp_credentials``)
-    builds it, ``bigquery.Client(project=..., location=...)``, without importing Dagster here."""
+    This class never reads credentials. ``client_context`` opens the client of one operation: the
+    Dagster wiring passes dagster-gcp's ``BigQueryResource.get_client`` (application-default
+    credentials, or the service-account key of ``BMRS_BQ_CREDENTIALS``); without it the client is
+    ``bigquery.Client(project=..., location=...)`` on application-default credentials.
+    ``client_factory`` exists for tests (an emulator endpoint)."""
 
     project: str | None = None
     dataset: str = "bmrs"
     location: str | None = None
+    client_context: Callable[[], AbstractContextManager[bigquery.Client]] | None = None
     client_factory: Callable[[], bigquery.Client] | None = None
     staging_ttl: timedelta = field(default=timedelta(hours=24))
     # a staging table older than this belongs to a crashed write (a live one lasts seconds)
@@ -132,6 +134,13 @@ class BigQueryWarehouse:
     @contextmanager
     def _client(self) -> Iterator[bigquery.Client]:
         """A client for one operation, closed after it."""
+        if self.client_context is not None:
+            with self.client_context() as client:
+                try:
+                    yield client
+                finally:
+                    client.close()
+            return
         if self.client_factory is not None:
             client = self.client_factory()
         else:

@@ -15,7 +15,6 @@ behind the frames' back.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ import pyarrow as pa
 
 from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.core.settlement import LONDON, day_window
-from bmrs_assets.core.tables import IDENTIFIER, Col, Kind, TableDeclaration
+from bmrs_assets.core.tables import IDENTIFIER, Kind, TableDeclaration
 from bmrs_assets.elexon.datasets import Dataset
 
 ARROW_TYPES: dict[Kind, pa.DataType] = {
@@ -232,11 +231,3 @@ def tally(ds: Dataset, actions: Iterator[tuple[str, object] | tuple[str, object,
     for c in counts.values():
         c.unchanged = c.fetched - c.inserted - c.updated
     return counts
-
-
-def key_columns(ds: Dataset) -> list[Col]:
-    return [ds.column(k) for k in ds.key]
-
-
-def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", text)

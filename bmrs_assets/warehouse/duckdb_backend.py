@@ -24,7 +24,6 @@ import pyarrow as pa
 from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.core.tables import Kind
 from bmrs_assets.elexon.datasets import Dataset
-from bmrs_assets.simulator.faults import crash_point
 from bmrs_assets.warehouse.contract import (
     DayCounts,
     DayFrame,
@@ -42,6 +41,7 @@ from bmrs_assets.warehouse.contract import (
     tally,
     to_arrow,
 )
+from bmrs_assets.warehouse.crash_points import crash_point
 
 DUCKDB_TYPES: dict[Kind, str] = {
     Kind.DATE: "DATE",

@@ -355,6 +355,22 @@ def test_the_resource_returns_the_bigquery_backend_with_its_settings():
         WarehouseResource(backend="snowflake").get()
 
 
+def test_clients_are_opened_by_dagster_gcps_resource_with_the_credentials_setting():
+    """dagster-gcp's BigQueryResource opens each client: project, location and its gcp_credentials come
+    from the warehouse resource (BMRS_BQ_CREDENTIALS), and the backend uses that resource's get_client."""
+    from dagster_gcp import BigQueryResource
+
+    res = WarehouseResource(backend="bigquery", bq_project="my-proj", bq_location="EU", bq_credentials="a2V5")
+    bq = res.bigquery_resource()
+    assert isinstance(bq, BigQueryResource)
+    assert (bq.project, bq.location, bq.gcp_credentials) == ("my-proj", "EU", "a2V5")
+    assert WarehouseResource(backend="bigquery").bigquery_resource().gcp_credentials is None
+    wh = res.get()
+    opener = wh.client_context  # the backend opens its clients with that resource's get_client
+    assert isinstance(opener.__self__, BigQueryResource) and opener.__name__ == "get_client"
+    assert opener.__self__.gcp_credentials == "a2V5"
+
+
 def test_definitions_read_the_bigquery_settings_from_the_environment(monkeypatch):
     from bmrs_assets.definitions import build_definitions
 
@@ -370,6 +386,9 @@ def test_definitions_read_the_bigquery_settings_from_the_environment(monkeypatch
     monkeypatch.delenv("BMRS_BQ_LOCATION")
     wh = build_definitions().resources["warehouse"].process_config_and_initialize().get()
     assert (wh.dataset, wh.location) == ("bmrs", None)
+    monkeypatch.setenv("BMRS_BQ_CREDENTIALS", "c2VjcmV0")
+    resource = build_definitions().resources["warehouse"].process_config_and_initialize()
+    assert resource.bigquery_resource().gcp_credentials == "c2VjcmV0"
 
 
 def test_dagster_materializes_every_dataset_into_bigquery_idempotently(platform_env, instance, bq_emulator, monkeypatch):

@@ -143,3 +143,12 @@ def test_the_dagster_layer_records_a_set_variable_as_an_env_var(monkeypatch):
     assert env_or_default("BMRS_WAREHOUSE") == "duckdb"
     monkeypatch.setenv("BMRS_WAREHOUSE", "bigquery")
     assert env_or_default("BMRS_WAREHOUSE") == dg.EnvVar("BMRS_WAREHOUSE")
+
+
+def test_the_crash_point_setting_names_every_crash_point_and_nothing_else():
+    from bmrs_assets.warehouse.crash_points import POINTS, crash_point
+
+    named = re.findall(r"`([a-z]+:[a-z-]+)`", SETTINGS["BMRS_CRASH_AT"].meaning)
+    assert sorted(named) == sorted(POINTS)
+    with pytest.raises(ValueError, match="unknown crash point"):
+        crash_point("duckdb:nowhere")

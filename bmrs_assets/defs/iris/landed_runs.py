@@ -25,7 +25,7 @@ from pathlib import Path
 import dagster as dg
 
 from bmrs_assets.core.settlement import london_today
-from bmrs_assets.elexon.datasets import REGISTRY
+from bmrs_assets.elexon.datasets import REGISTRY, IrisMode
 from bmrs_assets.iris.landing import LandingStore, PendingPartition
 from bmrs_assets.settings import setting, start_date, value
 
@@ -74,7 +74,7 @@ def plan_runs(pending: list[PendingPartition], in_flight_days: set[str], cursor:
     plan = Plan()
     for p in pending:
         ds = REGISTRY.get(p.dataset)
-        if ds is None or ds.iris != "merge":
+        if ds is None or ds.iris is not IrisMode.MERGE:
             continue
         if p.day < first_day:
             plan.waiting.append(f"{p.dataset} {p.day}: before BMRS_START_DATE, kept in the landing store only")
