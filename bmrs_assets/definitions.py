@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from bmrs_assets.core.memory import freeze_loaded_objects
 from bmrs_assets.defs.elexon.assets import build_dataset_assets, daily_partitions
 from bmrs_assets.defs.elexon.automation import automation_sensor
 from bmrs_assets.defs.elexon.checks import build_checks
@@ -52,3 +53,4 @@ def build_all_definitions() -> dg.Definitions:
 
 
 defs = build_all_definitions()
+freeze_loaded_objects()  # the loaded code location lives as long as the process: no GC pass walks it again

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from bmrs_assets.core.memory import freeze_loaded_objects
 from bmrs_assets.core.settlement import london_today
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -43,6 +44,7 @@ def asset_job(selection: list[str] | None = None) -> dg.JobDefinition:
     job = build_all_definitions().resolve_implicit_global_asset_job_def()
     if selection:
         job = job.get_subset(asset_selection={dg.AssetKey(["bmrs", s.lower()]) for s in selection})
+    freeze_loaded_objects()  # as definitions.py does: later GC passes skip what loading left
     return job
 
 
