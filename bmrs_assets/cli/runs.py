@@ -13,9 +13,7 @@ import dagster as dg
 
 from bmrs_assets.core.memory import freeze_loaded_objects
 from bmrs_assets.core.settlement import london_today
-
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
+from bmrs_assets.defs.elexon.assets import RANGE_END, RANGE_START
 
 
 @dataclass

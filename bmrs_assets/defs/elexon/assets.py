@@ -21,6 +21,9 @@ from bmrs_assets.settings import start_date
 from bmrs_assets.warehouse.contract import PartitionBatch
 
 API_POOL = "elexon_api"
+# the tags Dagster puts on a run over a partition range (a backfill or a CLI --partition-range)
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
 
 
 def daily_partitions() -> dg.DailyPartitionsDefinition:

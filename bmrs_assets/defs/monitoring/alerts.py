@@ -13,7 +13,7 @@ from datetime import date, datetime
 import dagster as dg
 
 from bmrs_assets.core.settlement import UTC
-from bmrs_assets.defs.elexon.assets import daily_partitions
+from bmrs_assets.defs.elexon.assets import RANGE_END, RANGE_START, daily_partitions
 from bmrs_assets.defs.quality import asset_key, classify, last_materialized
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
@@ -30,8 +30,6 @@ from bmrs_assets.monitoring.alerts import (
 from bmrs_assets.settings import setting
 from bmrs_assets.warehouse.contract import Warehouse
 
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 PARTITION = "dagster/partition"
 
 
