@@ -145,6 +145,13 @@ _TABLE = (
             "partitions and automation"),
     Setting("BMRS_AUTOMATION", "bool", "on", "`off` starts the `bmrs_automation` sensor (declarative automation) "
             "stopped", "partitions and automation"),
+    Setting("BMRS_BACKFILL_MAX_DAYS_PER_RUN", "int", "0", "caps the partition days of one backfill run (each dataset's "
+            "own size comes from its registry volume, see docs/backfills.md); 0: no cap", "partitions and automation"),
+    Setting("BMRS_CHUNK_ROWS", "int", "500000", "a range run commits in chunks of whole days of about this many rows "
+            "(one day at least), each chunk its own transaction", "warehouse"),
+    Setting("BMRS_CHUNK_DAYS", "int", "31", "most partition days in one committed chunk of a range run", "warehouse"),
+    Setting("BMRS_RANGE_GIVE_UP_AFTER", "int", "5", "a range run stops asking for more days after this many "
+            "consecutive failed days (the rest are reported as not attempted); 0: never", "warehouse"),
     Setting("BMRS_HEAL_LOOKBACK_DAYS", "int", "14", "days back within which automation requests missing or failed "
             "partitions again", "partitions and automation"),
     # --- warehouse ---------------------------------------------------------------------------

@@ -75,11 +75,12 @@ def description_cell(ds: Dataset) -> str:
 
 def table(registry: Mapping[str, Dataset]) -> list[str]:
     lines = ["| asset | table | endpoint | request per partition day D | natural key | partition column "
-             "| revision column | description |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| revision column | rows per day (typical) | days per backfill run | description |",
+             "|---|---|---|---|---|---|---|---:|---:|---|"]
     for ds in registry.values():
         cells = [_code(f"bmrs/{ds.asset_name}"), _code(ds.table), endpoint_cell(ds), request_cell(ds),
-                 ", ".join(ds.key), partition_cell(ds), revision_cell(ds), description_cell(ds)]
+                 ", ".join(ds.key), partition_cell(ds), revision_cell(ds),
+                 f"{ds.rows_per_day:,}", str(ds.days_per_run), description_cell(ds)]
         lines.append("| " + " | ".join(map(_cell, cells)) + " |")
     return lines
 

@@ -5,75 +5,20 @@ which columns it has and of what type, which columns identify a row (the natural
 MERGE), which column places a row in a daily partition, and which column orders revisions of the
 same key. Assets, Pandera schemas, checks, warehouse tables, the simulator's routes, the OpenAPI
 subset and ``docs/datasets.md`` are all generated from it; adding a dataset is adding an entry
-here (and its generator in ``simulator/data.py``), nothing else.
+here (and its generator in ``simulator/data.py``), nothing else. The shape of an entry is
+:class:`~bmrs_assets.elexon.dataset.Dataset`.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 
 import pandera.pandas as pa
 
-from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Kind, Origin, S, TableDeclaration
-from bmrs_assets.elexon.requests import Endpoint, PathDate, RequestStrategy, SettlementDates, SettlementDay, TimeWindow
+from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Origin, S
+from bmrs_assets.elexon.dataset import Dataset, IrisMode
+from bmrs_assets.elexon.requests import Endpoint, PathDate, SettlementDates, SettlementDay, TimeWindow
 from bmrs_assets.quality.rules import Completeness, Freshness
-
-
-class IrisMode(StrEnum):
-    """What the IRIS consumer does with a dataset's real-time messages."""
-
-    MERGE = "merge"  # merge them into the table like API rows
-    LAND = "land"  # validate and keep them in the landing store; the table stays the API's
-    RAW = "raw"  # keep them as sent
-
-
-@dataclass(frozen=True, eq=False)
-class Dataset(TableDeclaration):
-    """A registry entry. See the module docstring."""
-
-    code: str
-    description: str
-    path: str
-    request: RequestStrategy  # how a partition day is asked for (and how the simulator reads it back)
-    columns: tuple[Col, ...]
-    key: tuple[str, ...]
-    partition_column: str
-    spec_schema: str
-    revision_column: str | None = None
-    also_at: tuple[Endpoint, ...] = ()  # other paths answering the same request form (simulator, spec subset)
-    allow_empty: bool = False
-    flatten: tuple[str, ...] = ()  # nested objects whose members become columns named <field>_<member>
-    completeness: Completeness = Completeness(median_fraction=0.5)  # noqa: RUF009 (frozen: safe to share)
-    freshness: Freshness = Freshness()  # noqa: RUF009 (frozen: safe to share)
-    iris: IrisMode = IrisMode.MERGE  # what IRIS (the real-time push) does with its messages
-    iris_subject: str | None = None  # the IRIS message subject, when it is not ``code``
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Z0-9]{2,12}", self.code):
-            raise ValueError(f"dataset code {self.code!r} must be 2-12 upper-case letters/digits")
-        self.validate_columns()
-        if self.partition_kind not in (Kind.DATE, Kind.TIMESTAMP):
-            raise ValueError(f"{self.code}: partition column must be a DATE or TIMESTAMP")
-        for endpoint in self.endpoints:
-            try:
-                self.request.validate(endpoint.path, self.column_names)
-            except ValueError as exc:
-                raise ValueError(f"{self.code}: {exc}") from None
-        if not isinstance(self.iris, IrisMode):
-            raise ValueError(f"{self.code}: iris must be an IrisMode ({', '.join(IrisMode)}), not {self.iris!r}")
-
-    @property
-    def endpoints(self) -> tuple[Endpoint, ...]:
-        """Every path serving this dataset: ``also_at``, then the path the platform asks."""
-        return (*self.also_at, Endpoint(self.path, self.request.max_window))
-
-    @property
-    def elexon_code(self) -> str:
-        """Elexon's own code for the dataset (IRIS subjects and the API's ``metadata`` name it so)."""
-        return self.iris_subject or self.code
 
 
 # --- shared column groups -----------------------------------------------------------------
@@ -121,6 +66,7 @@ BOALF = Dataset(
     ),
     key=("bmUnit", "nationalGridBmUnit", "acceptanceNumber", "settlementDate", "timeFrom"),
     partition_column="settlementDate",
+    rows_per_day=19_000,
     revision_column="acceptanceTime",
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
@@ -140,6 +86,7 @@ FREQ = Dataset(
     ),
     key=("measurementTime",),
     partition_column="measurementTime",
+    rows_per_day=5_760,
     completeness=Completeness(interval=timedelta(seconds=15)),
     freshness=REALTIME_FAST,
 )
@@ -176,6 +123,7 @@ COSTS = Dataset(
     ),
     key=("settlementDate", "settlementPeriod"),
     partition_column="settlementDate",
+    rows_per_day=48,
     revision_column="createdDateTime",
     completeness=Completeness(per_period=1),
     freshness=SETTLEMENT_RUNS,
@@ -226,6 +174,7 @@ BOD = Dataset(
     ),
     key=("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod", "pairId", "timeFrom"),
     partition_column="settlementDate",
+    rows_per_day=270_000,
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
 )
@@ -248,16 +197,16 @@ def _physical_dataset(code: str, description: str, spec_schema: str, *extra: Col
 
 PN = _physical_dataset(
     "PN", "Physical notifications: each unit's expected level, as MW points per settlement period.",
-    "PhysicalNotificationData")
-QPN = _physical_dataset("QPN", "Quiescent physical notifications.", "PhysicalNotificationData")
+    "PhysicalNotificationData", rows_per_day=126_000)
+QPN = _physical_dataset("QPN", "Quiescent physical notifications.", "PhysicalNotificationData", rows_per_day=15_000)
 
 # MELS/MILS: IRIS sends raw re-declarations, the API the resolved position (different timeFrom/timeTo):
 # the table keeps the API's; IRIS messages are validated and kept in the landing store only (IrisMode.LAND).
 _NOTIFICATION = (Col("notificationTime", TS, nullable=False), Col("notificationSequence", I, nullable=False))
 MELS = _physical_dataset("MELS", "Maximum export limits (resolved position, as the API serves it).",
-                         "DeliveryLimitMaxData", *_NOTIFICATION, iris=IrisMode.LAND)
+                         "DeliveryLimitMaxData", *_NOTIFICATION, iris=IrisMode.LAND, rows_per_day=30_000)
 MILS = _physical_dataset("MILS", "Maximum import limits (resolved position, as the API serves it).",
-                         "DeliveryLimitMaxData", *_NOTIFICATION, iris=IrisMode.LAND)
+                         "DeliveryLimitMaxData", *_NOTIFICATION, iris=IrisMode.LAND, rows_per_day=30_000)
 
 MID = Dataset(
     code="MID",
@@ -276,6 +225,7 @@ MID = Dataset(
     ),
     key=("dataProvider", "settlementDate", "settlementPeriod"),
     partition_column="settlementDate",
+    rows_per_day=96,
     completeness=Completeness(per_period=2),
     freshness=REALTIME_BM,
 )
@@ -300,6 +250,7 @@ FUELINST = Dataset(
     columns=_fuel("FUELINST", "publishTime", "startTime", "settlementDate", "fuelType"),
     key=("startTime", "fuelType"),
     partition_column="settlementDate",
+    rows_per_day=5_760,
     revision_column="publishTime",
     completeness=Completeness(interval=timedelta(minutes=5), group_by="fuelType"),
     freshness=REALTIME_FAST,
@@ -314,6 +265,7 @@ FUELHH = Dataset(
     columns=_fuel("FUELHH", "publishTime", "settlementDate", "settlementPeriod", "fuelType"),
     key=("settlementDate", "settlementPeriod", "fuelType"),
     partition_column="settlementDate",
+    rows_per_day=960,
     revision_column="publishTime",
     completeness=Completeness(per_period=1, group_by="fuelType"),
     freshness=REALTIME_BM,
@@ -337,6 +289,7 @@ NETBSAD = Dataset(
     ),
     key=("settlementDate", "settlementPeriod"),
     partition_column="settlementDate",
+    rows_per_day=48,
     completeness=Completeness(per_period=1),
     freshness=REALTIME_BM,
 )
@@ -363,6 +316,7 @@ DISBSAD = Dataset(
     ),
     key=("settlementDate", "settlementPeriod", "id"),
     partition_column="settlementDate",
+    rows_per_day=110,
     completeness=Completeness(all_periods=True),
     freshness=REALTIME_BM,
 )
@@ -393,6 +347,7 @@ INDGEN = Dataset(
     columns=_indicated("INDGEN", "generation"),
     key=("publishTime", "boundary", "settlementDate", "settlementPeriod"),
     partition_column="publishTime",
+    rows_per_day=30_700,
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
 )
@@ -406,6 +361,7 @@ INDDEM = Dataset(
     columns=_indicated("INDDEM", "demand"),
     key=("publishTime", "boundary", "settlementDate", "settlementPeriod"),
     partition_column="publishTime",
+    rows_per_day=30_700,
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
 )
@@ -434,6 +390,7 @@ EBOCF = Dataset(
     ),
     key=("settlementDate", "settlementPeriod", "bmUnit", "nationalGridBmUnit", "bidOffer"),
     partition_column="settlementDate",
+    rows_per_day=7_700,
     revision_column="createdDateTime",
     completeness=Completeness(median_fraction=0.5),
     freshness=SETTLEMENT_RUNS,
@@ -471,6 +428,7 @@ REMIT = Dataset(
     ),
     key=("mrid", "revisionNumber"),
     partition_column="publishTime",
+    rows_per_day=220,
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
 )

@@ -17,7 +17,7 @@ from bmrs_assets.defs.resources import ElexonApiResource, WarehouseResource
 from bmrs_assets.elexon.api_source import ApiSource
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
 from bmrs_assets.iris.landed_source import LandedSource
-from bmrs_assets.settings import start_date
+from bmrs_assets.settings import start_date, value
 from bmrs_assets.warehouse.contract import PartitionBatch
 
 API_POOL = "elexon_api"
@@ -31,13 +31,21 @@ def daily_partitions() -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(start_date=start_date().isoformat(), timezone="Europe/London", end_offset=1)
 
 
+def backfill_policy(ds: Dataset) -> dg.BackfillPolicy:
+    """Runs of ``ds.days_per_run`` partition days (sized from the registry's volume), capped by
+    BMRS_BACKFILL_MAX_DAYS_PER_RUN: a history backfill is a bounded number of bounded runs, each
+    queued behind the run queue and the ``elexon_api`` pool."""
+    cap = value("BMRS_BACKFILL_MAX_DAYS_PER_RUN")
+    return dg.BackfillPolicy.multi_run(max_partitions_per_run=min(ds.days_per_run, cap) if cap > 0 else ds.days_per_run)
+
+
 def build_dataset_asset(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """The asset ``bmrs/<code>`` for one registry entry."""
 
     @dg.asset(
         key=["bmrs", ds.asset_name],
         partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=backfill_policy(ds),
         io_manager_key="warehouse_io_manager",
         pool=API_POOL,
         group_name="elexon",
