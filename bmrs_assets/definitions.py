@@ -42,7 +42,9 @@ def build_definitions() -> dg.Definitions:
                                         timeout_s=value("BMRS_API_TIMEOUT_S"),
                                         in_flight=value("BMRS_API_IN_FLIGHT")),
             "warehouse": warehouse,
-            "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
+            "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse, chunk_rows=value("BMRS_CHUNK_ROWS"),
+                                                       chunk_days=value("BMRS_CHUNK_DAYS"),
+                                                       give_up_after=value("BMRS_RANGE_GIVE_UP_AFTER")),
         },
     )
 

@@ -147,7 +147,9 @@ _TABLE = (
             "stopped", "partitions and automation"),
     Setting("BMRS_BACKFILL_MAX_DAYS_PER_RUN", "int", "0", "caps the partition days of one backfill run (each dataset's "
             "own size comes from its registry volume, see docs/backfills.md); 0: no cap", "partitions and automation"),
-    Setting("BMRS_CHUNK_ROWS", "int", "500000", "a range run commits in chunks of whole days of about this many rows "
+    Setting("BMRS_UI_URL", "str", "http://127.0.0.1:3000", "base URL of the Dagster UI in the links commands print "
+            "(e.g. a backfill's page, `<base>/runs/b/<id>`)", "partitions and automation"),
+    Setting("BMRS_CHUNK_ROWS", "int", "250000", "a range run commits in chunks of whole days of about this many rows "
             "(one day at least), each chunk its own transaction", "warehouse"),
     Setting("BMRS_CHUNK_DAYS", "int", "31", "most partition days in one committed chunk of a range run", "warehouse"),
     Setting("BMRS_RANGE_GIVE_UP_AFTER", "int", "5", "a range run stops asking for more days after this many "
@@ -200,7 +202,8 @@ _TABLE = (
     Setting("BMRS_IRIS_MAX_RUNS_PER_TICK", "int", "4", "most IRIS runs the sensor requests per tick", "IRIS"),
     # --- testing -----------------------------------------------------------------------------
     Setting("BMRS_CRASH_AT", "str", None, "test hook: the process kills itself (SIGKILL) at this crash point of the "
-            "write path (`duckdb:staged`, `duckdb:merged-uncommitted`, `bigquery:staged`, `bigquery:merged`)",
+            "write path (`duckdb:staged`, `duckdb:merged-uncommitted`, `bigquery:staged`, `bigquery:merged`); "
+            "`<point>@<n>`: at its n-th hit (the n-th chunk of a range)",
             "testing"),
     Setting("BMRS_SIM_FAULT_RATE", "float", "0", "fault hook: fraction of requests the bundled simulator answers with "
             "a fault (its `--fault-rate` default)", "testing"),

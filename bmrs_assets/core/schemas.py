@@ -77,6 +77,6 @@ def validate(ds: Dataset, day: date | str, frame: pd.DataFrame) -> pd.DataFrame:
             values = group["failure_case"].astype(str).unique()[:5].tolist()
             lines.append(f"column {column}: {check} failed for {len(group)} row(s), e.g. {values}")
         raise ValidationFailure(
-            f"{ds.code} partition {day}: schema validation failed, nothing written:\n  "
+            f"{ds.code} partition {day}: schema validation failed, nothing of this day written:\n  "
             + "\n  ".join(lines)
         ) from None

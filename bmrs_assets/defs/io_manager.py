@@ -1,12 +1,19 @@
 """The Dagster IO manager: every dataset asset's output is MERGEd into its warehouse table.
 
-It never deletes: an empty batch changes nothing, a re-run of unchanged data updates nothing, and
-a range run (one run over many partitions) is one MERGE for the whole range.
+It never deletes: an empty batch changes nothing, and a re-run of unchanged data updates nothing.
+A range run (one run over many partitions) is written in chunks of whole days
+(``warehouse/chunks.py``), each its own atomic MERGE, so memory follows the chunk and not the
+range; each committed day is logged as it commits (day k of N, rows, seconds, time left). A day
+that fails costs that day only: the others are committed and materialized (one materialization
+per committed partition, with that day's counts), and the step then fails naming each failed day
+and why, so Dagster shows the failed partitions and the gap stays visible.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from datetime import date
 
 import dagster as dg
 import pandas as pd
@@ -14,7 +21,47 @@ import pandas as pd
 from bmrs_assets.core.settlement import parse_day
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.revenue.tables import get_table_spec
-from bmrs_assets.warehouse.contract import MergeResult, PartitionBatch
+from bmrs_assets.settings import SETTINGS
+from bmrs_assets.warehouse.chunks import Commit, RangeResult, write_in_chunks
+from bmrs_assets.warehouse.contract import DayCounts, MergeResult, PartitionBatch
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class Progress:
+    """Logs one line per committed day: day k of N, its rows, its seconds, the time left."""
+
+    def __init__(self, log: logging.Logger | dg.DagsterLogManager, code: str, total: int) -> None:
+        self.log, self.code, self.total = log, code, total
+
+    def __call__(self, commit: Commit) -> None:
+        days = sorted(commit.result.days.items())
+        first = commit.days_done - len(days)
+        per_day = commit.seconds / max(1, len(days))
+        left = commit.elapsed / max(1, commit.days_done) * (commit.days_total - commit.days_done)
+        for i, (day, c) in enumerate(days, start=1):
+            self.log.info(
+                f"{self.code} {day}: day {first + i} of {self.total} committed, {c.fetched:,} rows "
+                f"({c.inserted:,} inserted, {c.updated:,} updated, {c.unchanged:,} unchanged), "
+                f"{per_day:.1f} s; about {_duration(left)} left")
+
+
+def day_metadata(counts: DayCounts) -> dict[str, object]:
+    return {"rows_fetched": counts.fetched, "rows_inserted": counts.inserted, "rows_updated": counts.updated,
+            "rows_unchanged": counts.unchanged}
+
+
+def _key(day: date) -> str:
+    return day.isoformat()
 
 
 def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float) -> dict[str, object]:
@@ -49,24 +96,47 @@ def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float) -
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
-    """MERGE on the natural key for outputs; the requested partitions' rows for inputs."""
+    """MERGE on the natural key for outputs, in chunks of whole days; the requested partitions' rows for inputs."""
 
     warehouse: WarehouseResource
+    chunk_rows: int = SETTINGS["BMRS_CHUNK_ROWS"].default_value()
+    chunk_days: int = SETTINGS["BMRS_CHUNK_DAYS"].default_value()
+    give_up_after: int = SETTINGS["BMRS_RANGE_GIVE_UP_AFTER"].default_value()
 
     def handle_output(self, context: dg.OutputContext, obj: PartitionBatch) -> None:
         if not isinstance(obj, PartitionBatch):
             raise TypeError(f"{context.asset_key.to_user_string()}: expected a PartitionBatch, got {type(obj)}")
+        code = obj.dataset.code
         started = time.perf_counter()
-        result = self.warehouse.get().merge(obj)
-        for action in obj.after_commit:  # e.g. mark IRIS messages merged, once the MERGE has committed
-            action(result)
-        metadata = merge_metadata(obj, result, time.perf_counter() - started)
+        outcome = write_in_chunks(self.warehouse.get(), obj, max_rows=self.chunk_rows, max_days=self.chunk_days,
+                                  give_up_after=self.give_up_after, on_commit=Progress(context.log, code, len(obj.days)))
+        metadata = merge_metadata(obj, outcome.merged, time.perf_counter() - started)
+        metadata["chunks"] = outcome.chunks
         metadata.update(obj.extra_metadata())
+        if not outcome.ok:
+            self._fail(context, obj, outcome, metadata)
         context.add_output_metadata(metadata)
         context.log.info(
-            f"{obj.dataset.code} {obj.days[0]}..{obj.days[-1]}: fetched {metadata['rows_fetched']}, "
+            f"{code} {obj.days[0]}..{obj.days[-1]}: fetched {metadata['rows_fetched']}, "
             f"inserted {metadata['rows_inserted']}, updated {metadata['rows_updated']}, "
-            f"unchanged {metadata['rows_unchanged']}")
+            f"unchanged {metadata['rows_unchanged']}, in {outcome.chunks} chunk(s)")
+
+    @staticmethod
+    def _fail(context: dg.OutputContext, obj: PartitionBatch, outcome: RangeResult,
+              metadata: dict[str, object]) -> None:
+        """Materialize each committed day on its own, then fail the step naming the days that were not."""
+        for day, counts in sorted(outcome.merged.days.items()):
+            context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=_key(day),
+                                                      metadata=day_metadata(counts)))
+        code, missing = obj.dataset.code, len(outcome.failed) + len(outcome.not_attempted)
+        raise dg.Failure(
+            description=(f"{code}: {missing} of {len(obj.days)} day(s) not committed; the other "
+                         f"{len(outcome.merged.days)} were committed and are materialized.\n{outcome.problems(code)}"),
+            metadata={**{k: v for k, v in metadata.items() if k not in ("per_day", "per_day_json")},
+                      "failed_days": dg.MetadataValue.json({_key(d): r for d, r in sorted(outcome.failed.items())}),
+                      "not_attempted_days": ", ".join(map(_key, outcome.not_attempted)) or "none",
+                      "committed_days": len(outcome.merged.days)},
+            allow_retries=False)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         ds = get_table_spec(context.asset_key.path[-1])  # a dataset or a derived (revenue) table

@@ -27,11 +27,19 @@ import pyarrow as pa
 from bmrs_assets.core.conform import to_table, typing_fingerprint
 from bmrs_assets.elexon.client import Body, DayDigest, ElexonClient, FetchStats, initial_slices, parse_body
 from bmrs_assets.elexon.datasets import Dataset
-from bmrs_assets.warehouse.contract import LoadStats, PartitionBatch, RememberedBody, UnchangedDay
+from bmrs_assets.warehouse.contract import FailedDay, LoadStats, PartitionBatch, RememberedBody, UnchangedDay
 
 
 class EmptyPartition(RuntimeError):
     """The API answered, but with no rows, for a dataset that always has rows."""
+
+
+def day_reason(ds: Dataset, day: date, exc: Exception) -> str:
+    """Why a day failed, naming dataset and partition (the project's own errors already do)."""
+    text = str(exc).strip()
+    if f"{ds.code} partition {day}" in text:
+        return text
+    return f"{ds.code} partition {day}: {type(exc).__name__}: {text}"
 
 
 class _FetchAhead:
@@ -87,26 +95,37 @@ class ApiSource:
         """The write: ``days`` fetched lazily, as the backend reads the frames."""
         return PartitionBatch(self.ds, days, self.frames(days), stats=self.stats, body_digests=self.body_digests)
 
-    def frames(self, days: Iterable[date]) -> Iterator[tuple[date, pa.Table | UnchangedDay]]:
-        """Each day in turn: its typed table, or :class:`UnchangedDay` for a remembered, unchanged response."""
+    def frames(self, days: Iterable[date]) -> Iterator[tuple[date, pa.Table | UnchangedDay | FailedDay]]:
+        """Each day in turn: its typed table, :class:`UnchangedDay` for a remembered, unchanged response,
+        or :class:`FailedDay` for a day that failed (retry budget spent, schema violation, no rows),
+        so that one bad day does not cost the others."""
         fingerprint = typing_fingerprint(self.ds)
         try:
             with closing(_FetchAhead(self.ds, days, self.client, self.in_flight)) as ahead:
                 for day, futures in ahead:
-                    digest = DayDigest(fingerprint)
-                    bodies: Iterable[Body] = digest.passing(self._received(futures))
+                    try:
+                        frame = self._day(day, futures, fingerprint)
+                    except Exception as exc:  # this day only: the others still come
+                        frame = FailedDay(day_reason(self.ds, day, exc))
+                        if self.log is not None:
+                            self.log.error(frame.reason)
                     del futures
-                    if day in self.remembered:  # received whole first: an unchanged day is never parsed
-                        bodies = list(bodies)
-                        if self._unchanged(day, digest):
-                            del bodies
-                            yield day, UnchangedDay(self.remembered[day].rows)
-                            continue
-                    table = self._type_day(day, bodies)
-                    self.body_digests[day] = digest.hexdigest()
-                    yield day, table
+                    yield day, frame
+                    del frame
         finally:
             self.client.close()
+
+    def _day(self, day: date, futures: list[Future], fingerprint: str) -> pa.Table | UnchangedDay:
+        """One day: its typed table, or :class:`UnchangedDay`; raises whatever made it fail."""
+        digest = DayDigest(fingerprint)
+        bodies: Iterable[Body] = digest.passing(self._received(futures))
+        if day in self.remembered:  # received whole first: an unchanged day is never parsed
+            bodies = list(bodies)
+            if self._unchanged(day, digest):
+                return UnchangedDay(self.remembered[day].rows)
+        table = self._type_day(day, bodies)
+        self.body_digests[day] = digest.hexdigest()
+        return table
 
     def _received(self, futures: list[Future]) -> Iterator[Body]:
         """The bodies of a day's requests in request order, as each request completes; counts them."""

@@ -66,10 +66,12 @@ class LandedSource:
                                  f"{report.unknown_fields}")
             yield day, frame
 
-    def mark_merged(self, _result: MergeResult) -> None:
-        """Post-commit: the messages read are merged (by this run)."""
-        for day, ids in self._read.items():
-            self.store.mark_merged(self.ds.code, day, ids, self.run_id)
+    def mark_merged(self, result: MergeResult) -> None:
+        """Post-commit, once per committed chunk: the messages read for its days are merged (by this run)."""
+        for day in sorted(result.days):
+            ids = self._read.pop(day, None)
+            if ids is not None:
+                self.store.mark_merged(self.ds.code, day, ids, self.run_id)
 
     def metadata(self) -> dict[str, object]:
         return {"source": "IRIS", "iris_messages": self.messages, "iris_messages_newly_merged": self.newly_merged}

@@ -58,6 +58,7 @@ from bmrs_assets.settings import value
 from bmrs_assets.warehouse.bigquery_sql import (
     API_TYPE_NAMES,
     BQ_TYPES,
+    DIGESTS_SCHEMA,
     ORDINAL,
     bq_quote,
     check_key_types,
@@ -66,14 +67,18 @@ from bmrs_assets.warehouse.bigquery_sql import (
     day_expr,
     merge_sql,
     partition_filter,
+    remember_sql,
+    remembered_sql,
     stage_schema,
     table_ref,
     table_schema,
 )
 from bmrs_assets.warehouse.contract import (
+    DIGESTS_TABLE,
     DayCounts,
     DayFrame,
     DayStats,
+    FailedDay,
     KeyCounts,
     MergeResult,
     PartitionBatch,
@@ -211,34 +216,67 @@ class BigQueryWarehouse:
         first, last = min(batch.days), max(batch.days)
         with tempfile.TemporaryDirectory(prefix="bmrs_bq_") as tmp:
             path = Path(tmp) / "stage.parquet"
-            staged = spool_parquet(ds, batch.frames, path)  # a failing fetch stops here: nothing touched
+            staged, unchanged = spool_parquet(ds, batch.frames, path)  # a failing fetch stops here: nothing touched
             with self._client() as client:
                 target = self.ensure_table(ds, client)
                 result = BigQueryMergeResult(ds.code, {d: DayCounts() for d in batch.days})
-                if staged == 0:
-                    return result  # an empty batch changes nothing (and deletes nothing)
-                started = time.perf_counter()
-                self._drop_stale_stages(client, ds)
-                stage_name = self._create_stage(client, ds)
-                stage_id = self._table_id(client, stage_name)
-                try:
-                    self._load_stage(client, ds, stage_id, path, staged)
-                    crash_point("bigquery:staged")
-                    stage = table_ref(self._project(client), self.dataset, stage_name)
-                    plan = self._classify(client, ds, target, stage, first, last)
-                    sql = merge_sql(ds, target, stage, first, last)
-                    job = self._run_merge(client, sql)
-                    crash_point("bigquery:merged")
-                finally:
-                    self._drop_stage(client, stage_id)
-                result.merge_sql = sql
-                result.seconds = time.perf_counter() - started
-        self._account(result, plan, job, staged, batch.days)
+                if staged:
+                    started = time.perf_counter()
+                    self._drop_stale_stages(client, ds)
+                    stage_name = self._create_stage(client, ds)
+                    stage_id = self._table_id(client, stage_name)
+                    try:
+                        self._load_stage(client, ds, stage_id, path, staged)
+                        crash_point("bigquery:staged")
+                        stage = table_ref(self._project(client), self.dataset, stage_name)
+                        plan = self._classify(client, ds, target, stage, first, last)
+                        sql = merge_sql(ds, target, stage, first, last)
+                        job = self._run_merge(client, sql)
+                        crash_point("bigquery:merged")
+                    finally:
+                        self._drop_stage(client, stage_id)
+                    result.merge_sql = sql
+                    result.seconds = time.perf_counter() - started
+                    self._account(result, plan, job, staged, batch.days)
+                for day, n in unchanged.items():
+                    result.days[day] = DayCounts(fetched=n, unchanged=n)
+                self._remember_bodies(client, ds, {d: (digest, result.days[d].fetched)
+                                                   for d, digest in batch.body_digests.items() if d in result.days})
         return result
 
+    # --- response digests -------------------------------------------------------------
     def remembered_digests(self, ds: Dataset, days: list[date]) -> dict[date, RememberedBody]:
-        """BigQuery remembers no response digests: every day is parsed (and the MERGE finds unchanged rows)."""
-        return {}
+        """What the dataset remembers of each day's last merged response: (body digest, rows)."""
+        if not days:
+            return {}
+        with self._client() as client:
+            try:
+                client.get_table(self._table_id(client, DIGESTS_TABLE))
+            except NotFound:
+                return {}
+            job = self._query(client, remembered_sql(self._digests_ref(client), ds, min(days), max(days)))
+            return {(r["day"] if isinstance(r["day"], date) else pd.Timestamp(r["day"]).date()):
+                    RememberedBody(r["digest"], int(r["rows"])) for r in job.result()}
+
+    def _digests_ref(self, client: bigquery.Client) -> str:
+        return table_ref(self._project(client), self.dataset, DIGESTS_TABLE)
+
+    def _remember_bodies(self, client: bigquery.Client, ds: Dataset, digests: dict[date, tuple[str, int]]) -> None:
+        """Record each merged day's body digest, after its MERGE has committed.
+
+        Not in the MERGE's transaction (see the module docstring), but after it: a crash in between
+        leaves a committed day without its digest, which costs the next run a parse, never a day.
+        A failure to record is logged, not raised: the data is committed either way."""
+        if not digests:
+            return
+        try:
+            table = bigquery.Table(self._table_id(client, DIGESTS_TABLE), schema=DIGESTS_SCHEMA)
+            table.description = "bmrs_assets: digest of the response bodies each dataset day was last merged from"
+            client.create_table(table, exists_ok=True)
+            self._query(client, remember_sql(self._digests_ref(client), ds, digests))
+        except Exception as exc:
+            log.warning("%s: could not record response digests of %d day(s) (they will be parsed again next "
+                        "time): %s", ds.code, len(digests), exc)
 
     def _drop_stale_stages(self, client: bigquery.Client, ds: Dataset) -> None:
         """Drop staging tables of ``ds`` that a crashed writer left behind (older than
@@ -393,15 +431,22 @@ class BigQueryWarehouse:
             return sorted(t.table_id for t in tables if t.table_id.startswith(STAGE_PREFIX))
 
 
-def spool_parquet(ds: Dataset, frames: Iterable[tuple[date, DayFrame]], path: Path) -> int:
-    """Write the frames, typed exactly as the registry says, to one Parquet file; return the row count.
+def spool_parquet(ds: Dataset, frames: Iterable[tuple[date, DayFrame]], path: Path) -> tuple[int, dict[date, int]]:
+    """Write the frames, typed exactly as the registry says, to one Parquet file; return the row
+    count and the rows of each :class:`UnchangedDay` (nothing to write for those).
 
     ``_ordinal`` numbers rows in the order they came, which breaks revision ties in the MERGE."""
     writer: pq.ParquetWriter | None = None
     ordinal = 0
+    unchanged: dict[date, int] = {}
     try:
-        for _day, frame in frames:
-            if isinstance(frame, UnchangedDay) or len(frame) == 0:
+        for day, frame in frames:
+            if isinstance(frame, UnchangedDay):
+                unchanged[day] = frame.rows
+                continue
+            if isinstance(frame, FailedDay):
+                raise ValueError(f"{ds.code} partition {day}: a failed day reached the warehouse ({frame.reason})")
+            if len(frame) == 0:
                 continue
             arrow = to_arrow(ds, frame)
             arrow = arrow.append_column(ORDINAL, pa.array(range(ordinal + 1, ordinal + 1 + len(frame)), pa.int64()))
@@ -412,4 +457,4 @@ def spool_parquet(ds: Dataset, frames: Iterable[tuple[date, DayFrame]], path: Pa
     finally:
         if writer is not None:
             writer.close()
-    return ordinal
+    return ordinal, unchanged

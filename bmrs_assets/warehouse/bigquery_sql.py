@@ -176,3 +176,44 @@ def classify_sql(ds: Dataset, target: str, stage: str, first: date, last: date) 
         f"FROM S LEFT JOIN T ON {key_match(ds, 'T', 'S')}\n"
         f"GROUP BY day ORDER BY day"
     )
+
+
+# --- response digests (``_bmrs_response_digests``) ------------------------------------------
+DIGESTS_SCHEMA = [
+    bigquery.SchemaField("dataset", "STRING", mode="REQUIRED"),
+    bigquery.SchemaField("day", "DATE", mode="REQUIRED"),
+    bigquery.SchemaField("digest", "STRING", mode="REQUIRED"),
+    bigquery.SchemaField("rows", "INT64", mode="REQUIRED"),
+    bigquery.SchemaField("recorded_utc", "TIMESTAMP", mode="REQUIRED"),
+]
+DIGEST = re.compile(r"^[0-9A-Za-z_.:-]{1,128}$")
+CODE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+def _code_literal(ds: Dataset) -> str:
+    if not CODE.match(ds.code):
+        raise ValueError(f"refusing unsafe dataset code {ds.code!r}")
+    return f"'{ds.code}'"
+
+
+def remembered_sql(digests: str, ds: Dataset, first: date, last: date) -> str:
+    """The remembered digest and rows of each day of ``ds`` in first..last."""
+    return (f"SELECT day, digest, `rows` FROM {digests} WHERE dataset = {_code_literal(ds)} "
+            f"AND day BETWEEN DATE '{first.isoformat()}' AND DATE '{last.isoformat()}'")
+
+
+def remember_sql(digests: str, ds: Dataset, days: dict[date, tuple[str, int]]) -> str:
+    """One MERGE recording each day's (digest, rows), replacing what was remembered of it.
+
+    Literals only from validated values: the registry's code, dates, digests of a fixed alphabet, ints."""
+    rows = []
+    for day, (digest, n) in sorted(days.items()):
+        if not DIGEST.match(digest):
+            raise ValueError(f"{ds.code} partition {day}: refusing unsafe digest {digest!r}")
+        rows.append(f"SELECT {_code_literal(ds)} AS dataset, DATE '{day.isoformat()}' AS day, "
+                    f"'{digest}' AS digest, {int(n)} AS `rows`")
+    source = " UNION ALL ".join(rows)
+    return (f"MERGE {digests} AS T USING ({source}) AS S ON T.dataset = S.dataset AND T.day = S.day\n"
+            "WHEN MATCHED THEN UPDATE SET digest = S.digest, `rows` = S.`rows`, recorded_utc = CURRENT_TIMESTAMP()\n"
+            "WHEN NOT MATCHED THEN INSERT (dataset, day, digest, `rows`, recorded_utc) "
+            "VALUES (S.dataset, S.day, S.digest, S.`rows`, CURRENT_TIMESTAMP())")

@@ -87,6 +87,10 @@ def to_arrow(ds: Dataset, frame: pd.DataFrame | pa.Table) -> pa.Table:
     return pa.Table.from_pandas(frame, schema=schema, preserve_index=False, safe=True)
 
 
+# (dataset, partition day) -> digest of the response bodies last merged, and its rows; both backends.
+DIGESTS_TABLE = "_bmrs_response_digests"
+
+
 @dataclass
 class DayCounts:
     fetched: int = 0
@@ -116,6 +120,12 @@ class MergeResult:
     def total(self, name: str) -> int:
         return sum(getattr(c, name) for c in self.days.values())
 
+    def add(self, other: MergeResult) -> None:
+        """Fold another write's (a later chunk's) counts into this one."""
+        self.days.update(other.days)
+        self.duplicates_in_batch += other.duplicates_in_batch
+        self.seconds += other.seconds
+
 
 class RememberedBody(NamedTuple):
     """What a warehouse remembers of a day it merged: the digest of the response bodies, and its rows."""
@@ -132,7 +142,16 @@ class UnchangedDay:
     rows: int
 
 
-DayFrame = pd.DataFrame | pa.Table | UnchangedDay
+@dataclass(frozen=True)
+class FailedDay:
+    """Stands in for a day its source could not produce (retry budget spent, schema violation, an
+    empty answer): nothing of it is written, the other days of the write go on, and the write ends
+    failed naming the day and ``reason`` (which names dataset and partition)."""
+
+    reason: str
+
+
+DayFrame = pd.DataFrame | pa.Table | UnchangedDay | FailedDay
 
 
 @dataclass
@@ -162,11 +181,14 @@ class PartitionBatch:
     big range never sits in memory whole.
 
     A frame is a pandas DataFrame or an Arrow table with the table's declared types, or an
-    :class:`UnchangedDay`. Filled while ``frames`` is read, for after it: ``stats``, and
-    ``body_digests`` (day -> digest of the response bodies of each day that was typed), which a
-    backend that remembers digests stores in the MERGE's own transaction. ``after_commit`` runs,
-    in order, once the MERGE has committed (e.g. marking IRIS messages merged); ``extra_metadata``
-    is called then too, for metadata only the source knows.
+    :class:`UnchangedDay`, or a :class:`FailedDay` (a source that reports a bad day rather than
+    raising, so the other days are still written). Filled while ``frames`` is read, for after it:
+    ``stats``, and ``body_digests`` (day -> digest of the response bodies of each day that was
+    typed, set before that day's frame is yielded), which a backend that remembers digests stores
+    with the MERGE. ``after_commit`` runs, in order, once a MERGE has committed, with that MERGE's
+    result (a range is written in chunks, ``warehouse/chunks.py``: once per chunk, for its days;
+    e.g. marking IRIS messages merged); ``extra_metadata`` is called at the end, for metadata only
+    the source knows.
     """
 
     dataset: TableDeclaration

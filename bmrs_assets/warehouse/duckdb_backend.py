@@ -25,6 +25,7 @@ from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.core.tables import Kind
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.warehouse.contract import (
+    DIGESTS_TABLE,
     DayCounts,
     DayFrame,
     DayStats,
@@ -53,8 +54,7 @@ DUCKDB_TYPES: dict[Kind, str] = {
     Kind.JSON: "JSON",
 }
 LOCK_RETRY_SECONDS = 120.0
-# (dataset, partition day) -> digest of the response bodies last merged, written with the MERGE.
-BODIES_TABLE = "_bmrs_response_digests"
+BODIES_TABLE = DIGESTS_TABLE  # written in the MERGE's own transaction
 
 
 def _connect_memory() -> duckdb.DuckDBPyConnection:

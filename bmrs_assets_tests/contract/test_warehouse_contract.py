@@ -327,15 +327,16 @@ def test_reads_of_a_table_never_written_are_empty(backend):
 
 
 def test_response_digests_are_remembered_with_the_merge_and_only_with_it(backend, monkeypatch):
-    """A backend that remembers digests stores the batch's with its MERGE (in the same transaction); one
-    that does not answers {}, so every day is parsed. A day standing in as unchanged writes nothing."""
+    """Both backends remember the batch's digests with its MERGE (DuckDB in the same transaction, BigQuery
+    right after the MERGE committed), and not for a MERGE that failed. A day standing in as unchanged
+    writes nothing."""
     wh = backend.wh
     assert wh.remembered_digests(COSTS, [D1, D2]) == {}
     first = batch(COSTS, {D1: [cost(D1, p, 1.0) for p in range(1, 49)]})
     first.body_digests[D1] = "digest-1"
     wh.merge(first)
     remembered = wh.remembered_digests(COSTS, [D1, D2])
-    assert remembered == ({D1: ("digest-1", 48)} if backend.name == "duckdb" else {})
+    assert remembered == {D1: ("digest-1", 48)}
     assert wh.remembered_digests(FREQ, [D1]) == {}
     failing = batch(COSTS, {D1: [cost(D1, p, 9.0) for p in range(1, 49)]})
     failing.body_digests[D1] = "digest-2"
@@ -343,10 +344,9 @@ def test_response_digests_are_remembered_with_the_merge_and_only_with_it(backend
         backend.break_before_merge(broken)
         wh.merge(failing)
     assert wh.remembered_digests(COSTS, [D1, D2]) == remembered
-    if backend.name == "duckdb":
-        r = wh.merge(PartitionBatch(COSTS, [D1], [(D1, UnchangedDay(48))]))
-        assert counts(r) == (0, 0, 48) and r.days[D1].fetched == 48
-        assert {x["systemSellPrice"] for x in backend.rows(COSTS)} == {1.0}
+    r = wh.merge(PartitionBatch(COSTS, [D1], [(D1, UnchangedDay(48))]))
+    assert counts(r) == (0, 0, 48) and r.days[D1].fetched == 48
+    assert {x["systemSellPrice"] for x in backend.rows(COSTS)} == {1.0}
 
 
 # --- DuckDB specifics ----------------------------------------------------------------------

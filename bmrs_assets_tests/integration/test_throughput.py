@@ -15,8 +15,9 @@ import pytest
 import bmrs_assets.core.conform as frames
 import bmrs_assets.elexon.api_source as api_source
 from bmrs_assets.cli.runs import materialize_range
-from bmrs_assets.elexon.client import ElexonApiError, ElexonClient, initial_slices
+from bmrs_assets.elexon.client import ElexonClient, initial_slices
 from bmrs_assets.elexon.datasets import BOD, COSTS
+from bmrs_assets.warehouse.contract import FailedDay
 from bmrs_assets.warehouse.duckdb_backend import BODIES_TABLE
 from bmrs_assets_tests.support.helpers import dump, metadata_of
 from bmrs_assets_tests.support.scripted_server import Reply, ScriptedServer
@@ -108,11 +109,11 @@ def test_prefetching_yields_days_in_order_and_fails_on_the_failing_day(simulator
     server = ScriptedServer(reply)
     try:
         client = ElexonClient(base_url=server.url, rate_limit_per_s=1000, max_retries=0)
-        seen = []
-        with pytest.raises(ElexonApiError, match="COSTS partition 2025-12-12"):
-            for d, _ in api_source.ApiSource(dataclasses_replace_allow_empty(COSTS), client, in_flight=3).frames(days):
-                seen.append(d)
-        assert seen == days[:2]
+        seen = list(api_source.ApiSource(dataclasses_replace_allow_empty(COSTS), client, in_flight=3).frames(days))
+        assert [d for d, _ in seen] == days, "a failing day does not stop the days after it"
+        failed = {d: f.reason for d, f in seen if isinstance(f, FailedDay)}
+        assert list(failed) == [date(2025, 12, 12)]
+        assert failed[date(2025, 12, 12)].startswith("COSTS partition 2025-12-12: request refused; HTTP 404")
     finally:
         server.stop()
 
