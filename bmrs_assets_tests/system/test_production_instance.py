@@ -196,7 +196,7 @@ def test_backfill_through_daemon_on_the_production_instance(prod_home, pg_env, p
                     break
                 assert daemon.poll() is None, log("daemon")
                 time.sleep(1)
-            assert len(runs) == 1, "BackfillPolicy.single_run: one run for the whole range"
+            assert len(runs) == 1, "a 3-day range fits one run of the datasets' days_per_run"
             run = runs[0]
             assert run.status == dg.DagsterRunStatus.SUCCESS, (run.status, log("daemon"))
             for key in (["bmrs", "costs"], ["bmrs", "freq"]):
