@@ -1,4 +1,4 @@
-"""Command line: ``python -m bmrs_assets {demo,run,gaps,dashboard,iris}``."""
+"""Command line: ``python -m bmrs_assets {demo,run,backfill,gaps,dashboard,iris}``."""
 
 from __future__ import annotations
 
@@ -13,12 +13,25 @@ from bmrs_assets.core.settlement import parse_day
 from bmrs_assets.settings import setting
 
 
+def _show_progress() -> None:
+    """Each committed day's line (``defs/io_manager.py``'s ``PROGRESS`` logger) on stderr as it happens."""
+    import logging
+
+    progress = logging.getLogger("bmrs_assets.progress")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+
+
 def _run(days: int, datasets: list[str] | None, first: str | None, last: str | None) -> int:
     from bmrs_assets.cli.runs import format_table, last_complete_days, materialize_range
 
     span = last_complete_days(days)
     start = parse_day(first) if first else span[0]
     end = parse_day(last) if last else span[-1]
+    _show_progress()
     t0 = time.perf_counter()
     result, lines = materialize_range(start, end, datasets)
     print(format_table(lines))
@@ -122,6 +135,15 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--dataset", action="append", help="limit to these datasets (repeatable)")
         p.add_argument("--from", dest="first", help="first settlement day (YYYY-MM-DD)")
         p.add_argument("--to", dest="last", help="last settlement day (YYYY-MM-DD)")
+    b = sub.add_parser("backfill", help="submit a Dagster asset backfill (runs by the daemon, through the run queue)")
+    b.add_argument("--dataset", action="append",
+                   help="dataset code (repeatable); `all` or none: every registry dataset")
+    b.add_argument("--from", dest="first", required=True, help="first settlement day (YYYY-MM-DD)")
+    b.add_argument("--to", dest="last", required=True, help="last settlement day (YYYY-MM-DD)")
+    b.add_argument("--wait", action="store_true", help="follow it until it ends; exit 1 unless every partition succeeded")
+    b.add_argument("--plan", action="store_true", help="print days, runs, requests, rows, bytes and duration; launch nothing")
+    b.add_argument("--history-runs", type=int, default=5, help="recent runs per dataset the plan measures (default 5)")
+    b.add_argument("--poll", type=float, default=2.0, help="seconds between progress reads with --wait (default 2)")
     g = sub.add_parser("gaps", help="classify every partition day; print missing ranges ready for a backfill")
     g.add_argument("--dataset", action="append", help="limit to these datasets (repeatable)")
     g.add_argument("--since", help="first day (default BMRS_START_DATE)")
@@ -139,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="delete landed messages this long after they were merged (never unmerged ones; default 30)")
     i.add_argument("--status", action="store_true", help="print the landing store's counts and exit")
     args = parser.parse_args(argv)
+    if args.command == "backfill":
+        from bmrs_assets.cli.backfill import run
+
+        return run(args)
     if args.command == "gaps":
         return _gaps(args)
     if args.command == "dashboard":

@@ -37,8 +37,12 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+PROGRESS = logging.getLogger("bmrs_assets.progress")  # the same lines, for a terminal (the CLI shows them)
+
+
 class Progress:
-    """Logs one line per committed day: day k of N, its rows, its seconds, the time left."""
+    """Logs one line per committed day: day k of N, its rows, its seconds, the time left; to the run's
+    Dagster log (the UI) and to :data:`PROGRESS`."""
 
     def __init__(self, log: logging.Logger | dg.DagsterLogManager, code: str, total: int) -> None:
         self.log, self.code, self.total = log, code, total
@@ -49,10 +53,11 @@ class Progress:
         per_day = commit.seconds / max(1, len(days))
         left = commit.elapsed / max(1, commit.days_done) * (commit.days_total - commit.days_done)
         for i, (day, c) in enumerate(days, start=1):
-            self.log.info(
-                f"{self.code} {day}: day {first + i} of {self.total} committed, {c.fetched:,} rows "
-                f"({c.inserted:,} inserted, {c.updated:,} updated, {c.unchanged:,} unchanged), "
-                f"{per_day:.1f} s; about {_duration(left)} left")
+            line = (f"{self.code} {day}: day {first + i} of {self.total} committed, {c.fetched:,} rows "
+                    f"({c.inserted:,} inserted, {c.updated:,} updated, {c.unchanged:,} unchanged), "
+                    f"{per_day:.1f} s; about {_duration(left)} left")
+            self.log.info(line)
+            PROGRESS.info(line)
 
 
 def day_metadata(counts: DayCounts) -> dict[str, object]:
@@ -135,8 +140,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             metadata={**{k: v for k, v in metadata.items() if k not in ("per_day", "per_day_json")},
                       "failed_days": dg.MetadataValue.json({_key(d): r for d, r in sorted(outcome.failed.items())}),
                       "not_attempted_days": ", ".join(map(_key, outcome.not_attempted)) or "none",
-                      "committed_days": len(outcome.merged.days)},
-            allow_retries=False)
+                      "committed_days": len(outcome.merged.days)})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         ds = get_table_spec(context.asset_key.path[-1])  # a dataset or a derived (revenue) table

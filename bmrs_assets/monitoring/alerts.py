@@ -40,7 +40,7 @@ import httpx
 from bmrs_assets.core.settlement import UTC, london_today
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.quality.freshness import FreshnessStatus, freshness_status
-from bmrs_assets.quality.gaps import DayState, DayStatus
+from bmrs_assets.quality.gaps import DayState, DayStatus, backfill_command
 from bmrs_assets.settings import start_date, value
 
 WEBHOOK_ENV = "BMRS_ALERT_WEBHOOK_URL"
@@ -166,8 +166,7 @@ def gap_problem(ds: Dataset, run: list[DayStatus]) -> Problem:
     n = len(run)
     example = run[0].detail
     text = (f"{ds.code} has {n} day{'s' if n > 1 else ''} not complete, {first.isoformat()}...{last.isoformat()} "
-            f"({what}; {first.isoformat()}: {example}). Backfill: dagster asset materialize -m bmrs_assets.definitions "
-            f"--select bmrs/{ds.asset_name} --partition-range {first.isoformat()}...{last.isoformat()}")
+            f"({what}; {first.isoformat()}: {example}). Backfill: {backfill_command(ds.code, first, last)}")
     return Problem(ds.code, "gap", "fail", text, first, last)
 
 

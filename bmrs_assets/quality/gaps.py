@@ -70,8 +70,13 @@ class Gap:
         return f"{self.first.isoformat()}...{self.last.isoformat()}"
 
     def command(self) -> str:
-        return (f"dagster asset materialize -m bmrs_assets.definitions --select bmrs/{self.dataset.lower()} "
-                f"--partition-range {self.partition_range}")
+        return backfill_command(self.dataset, self.first, self.last)
+
+
+def backfill_command(code: str, first: date, last: date) -> str:
+    """The command that fills ``first``...``last`` of dataset ``code``: a Dagster backfill the daemon
+    runs through the run queue, in runs of the dataset's days per run (docs/backfills.md)."""
+    return f"python -m bmrs_assets backfill --dataset {code.upper()} --from {first.isoformat()} --to {last.isoformat()}"
 
 
 def days_to_classify(first: date, last: date, now: datetime) -> list[date]:

@@ -124,17 +124,15 @@ def test_sensor_alerts_once_per_problem_resolves_and_retries(platform_env, simul
     costs = [t for t in sent if " COSTS " in t]
     freq = [t for t in sent if " FREQ " in t]
     assert costs == [f":red_circle: [BMRS FAIL] COSTS has 1 day not complete, {d[3]}...{d[3]} (1 missing; {d[3]}: never "
-                     "materialized). Backfill: dagster asset materialize -m bmrs_assets.definitions --select bmrs/costs "
-                     f"--partition-range {d[3]}...{d[3]}"]
+                     f"materialized). Backfill: python -m bmrs_assets backfill --dataset COSTS --from {d[3]} --to {d[3]}"]
     assert len(freq) == 1 and f"FREQ has 1 day not complete, {d[2]}...{d[2]} (1 partial;" in freq[0]
     assert "50 of 5760 rows" in freq[0]
     for code in others:
         mine = [t for t in sent if f" {code} " in t]
         assert sorted(mine) == sorted([f":red_circle: [BMRS FAIL] {code} is stale: never materialized",
                                        f":red_circle: [BMRS FAIL] {code} has 5 days not complete, {d[5]}...{d[1]} "
-                                       f"(5 missing; {d[5]}: never materialized). Backfill: dagster asset materialize "
-                                       f"-m bmrs_assets.definitions --select bmrs/{code.lower()} "
-                                       f"--partition-range {d[5]}...{d[1]}"])
+                                       f"(5 missing; {d[5]}: never materialized). Backfill: python -m bmrs_assets "
+                                       f"backfill --dataset {code} --from {d[5]} --to {d[1]}"])
     assert len(load_cursor(first.cursor)) == len(posts)
     assert "32 new, 0 escalated, 0 resolved, 0 still open; 0 not delivered" in first.skip_message
     for t in sent:  # every message was logged as well

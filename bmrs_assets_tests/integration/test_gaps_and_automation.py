@@ -53,7 +53,7 @@ def test_days_are_classified_complete_partial_missing_failed(platform_env, persi
                            "--until", D5.isoformat(), "--check"], env=env, capture_output=True, text=True, timeout=120)
     assert text.returncode == 3, text.stderr
     assert "FREQ: 2 complete, 1 partial, 1 missing, 1 failed" in text.stdout
-    assert "--select bmrs/freq --partition-range 2025-12-12...2025-12-12" in text.stdout
+    assert "python -m bmrs_assets backfill --dataset FREQ --from 2025-12-12 --to 2025-12-12" in text.stdout
     out = subprocess.run([sys.executable, "-m", "bmrs_assets", "gaps", "--dataset", "FREQ", "--since", D1.isoformat(),
                           "--until", D5.isoformat(), "--json"], env=env, capture_output=True, text=True, timeout=120)
     payload = json.loads(out.stdout)["FREQ"]
