@@ -69,6 +69,8 @@ class TableDeclaration:
     key: tuple[str, ...]
     partition_column: str
     revision_column: str | None
+    # typical rows per partition day; registry entries declare theirs (it sizes runs and reads)
+    rows_per_day = 10_000
 
     def validate_columns(self) -> None:
         """Column names unique; key, partition and revision columns declared; partition non-nullable."""

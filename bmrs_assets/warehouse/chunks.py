@@ -109,11 +109,13 @@ def write_in_chunks(warehouse: Warehouse, batch: PartitionBatch, *, max_rows: in
 
     def write(chunk: list[tuple[date, DayFrame]]) -> None:
         nonlocal done
+        days = len(chunk)
+        first = chunk[0][0]
         try:
-            commit(warehouse.merge(_sub_batch(batch, chunk)), len(chunk))
+            commit(warehouse.merge(_sub_batch(batch, chunk)), days)
         except Exception as exc:
-            if len(chunk) == 1:
-                out.failed[chunk[0][0]] = _reason(exc)
+            if days == 1:
+                out.failed[first] = _reason(exc)
                 done += 1
                 return
             for one in chunk:  # find the day that breaks it; the others are committed on their own
@@ -145,8 +147,17 @@ def write_in_chunks(warehouse: Warehouse, batch: PartitionBatch, *, max_rows: in
     return out
 
 
+def _drain(chunk: list[tuple[date, DayFrame]]) -> Iterator[tuple[date, DayFrame]]:
+    while chunk:
+        yield chunk.pop(0)
+
+
 def _sub_batch(batch: PartitionBatch, chunk: list[tuple[date, DayFrame]]) -> PartitionBatch:
-    """One chunk as a write of its own: its days, frames and response digests; the shared stats."""
+    """One chunk as a write of its own: its days, frames and response digests; the shared stats.
+
+    A chunk of several days keeps its frames until the write is done, so that a failed write can
+    be tried again day by day; a chunk of one day (a heavy dataset's) hands its frame over, so the
+    backend holds the only reference and frees it as soon as it is written."""
     days = [d for d, _ in chunk]
-    return PartitionBatch(batch.dataset, days, list(chunk), stats=batch.stats,
+    return PartitionBatch(batch.dataset, days, list(chunk) if len(chunk) > 1 else _drain(chunk), stats=batch.stats,
                           body_digests={d: batch.body_digests[d] for d in days if d in batch.body_digests})

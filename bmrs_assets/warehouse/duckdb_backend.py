@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -54,6 +54,7 @@ DUCKDB_TYPES: dict[Kind, str] = {
     Kind.JSON: "JSON",
 }
 LOCK_RETRY_SECONDS = 120.0
+KEY_COUNT_ROWS = 500_000  # rows per query of key_counts, about
 BODIES_TABLE = DIGESTS_TABLE  # written in the MERGE's own transaction
 
 
@@ -376,18 +377,28 @@ class DuckDBWarehouse:
             con.close()
 
     def key_counts(self, ds: Dataset, first: date, last: date) -> KeyCounts:
-        """Rows of the range and keys occurring more than once among them, in one scan."""
+        """Rows of the range and keys occurring more than once among them.
+
+        A key that holds the partition column cannot repeat across days, so the range is counted a
+        few days at a time (about :data:`KEY_COUNT_ROWS` rows a query): the hash of the keys, the
+        memory this costs, follows those days and not the range (a year of BOD is 100 M keys)."""
         con = _connect_memory()
         try:
             self._attach(con, read_only=True)
             if not self._exists(con, ds):
                 return KeyCounts(0, 0)
             keys = ", ".join(quote(k) for k in ds.key)
-            rows, duplicates = con.execute(
-                f"SELECT coalesce(sum(n), 0), count(*) FILTER (WHERE n > 1) FROM (SELECT count(*) AS n "
-                f"FROM wh.main.{quote(ds.table)} AS T WHERE {partition_filter(ds, 'T', 1)} GROUP BY {keys})",
-                list(partition_bounds(ds, first, last))).fetchone()
-            return KeyCounts(int(rows), int(duplicates))
+            sql = (f"SELECT coalesce(sum(n), 0), count(*) FILTER (WHERE n > 1) FROM (SELECT count(*) AS n "
+                   f"FROM wh.main.{quote(ds.table)} AS T WHERE {partition_filter(ds, 'T', 1)} GROUP BY {keys})")
+            step = max(1, KEY_COUNT_ROWS // ds.rows_per_day) if ds.partition_column in ds.key else (last - first).days + 1
+            rows = duplicates = 0
+            start = first
+            while start <= last:
+                end = min(last, start + timedelta(days=step - 1))
+                n, d = con.execute(sql, list(partition_bounds(ds, start, end))).fetchone()
+                rows, duplicates = rows + int(n), duplicates + int(d)
+                start = end + timedelta(days=1)
+            return KeyCounts(rows, duplicates)
         finally:
             con.close()
 

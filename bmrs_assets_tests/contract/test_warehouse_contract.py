@@ -351,6 +351,23 @@ def test_response_digests_are_remembered_with_the_merge_and_only_with_it(backend
 
 # --- DuckDB specifics ----------------------------------------------------------------------
 
+def test_duckdb_key_counts_a_few_days_at_a_time_and_finds_every_duplicate(tmp_path):
+    """Keys holding the partition column are counted a few days a query (memory follows those days);
+    the totals are those of one query over the range, a duplicate on any day is found."""
+    heavy = replace(COSTS, rows_per_day=duckdb_warehouse.KEY_COUNT_ROWS // 2)  # two days a query
+    days = [D1 + timedelta(days=i) for i in range(5)]
+    wh = DuckDBWarehouse(str(tmp_path / "w.duckdb"))
+    wh.merge(batch(heavy, {d: [cost(d, p, 1.0) for p in range(1, 49)] for d in days}))
+    assert wh.key_counts(heavy, days[0], days[-1]) == (5 * 48, 0)
+    con = duckdb.connect(wh.path)
+    con.execute(f"INSERT INTO bmrs_costs SELECT * FROM bmrs_costs WHERE \"settlementDate\" IN ('{days[2]}', '{days[4]}') "
+                "AND \"settlementPeriod\" = 7")
+    con.close()
+    assert wh.key_counts(heavy, days[0], days[-1]) == (5 * 48 + 2, 2)
+    assert wh.key_counts(COSTS, days[0], days[-1]) == (5 * 48 + 2, 2)  # one query: the same answer
+    assert wh.key_counts(heavy, days[3], days[3]) == (48, 0)
+
+
 def test_duckdb_types_and_merge_sql(tmp_path):
     wh = DuckDBWarehouse(str(tmp_path / "w.duckdb"))
     wh.merge(batch(COSTS, {D1: [cost(D1, 1, 1.0)]}))
