@@ -1,6 +1,7 @@
 """The benchmark: bmrs_assets against the floor and against dlt, on loopback (``make bench``).
 
-    python -m bench [--days 44] [--reps 3] [--no-dlt] [--scenarios boalf,per_partition,bod,latency,noop]
+    python -m bench [--days 44] [--reps 3] [--no-dlt] [--scenarios boalf,per_partition,bod,latency,noop,history]
+                    [--history-bod-days 30] [--history-boalf-days 365] [--history-reps 1]
 
 Every measured configuration runs in its own child process with its own fresh DuckDB file (and,
 for the platform, its own Dagster instance), so each wall time and peak RSS is that configuration's
@@ -24,9 +25,24 @@ Contenders:
 Wall seconds are measured inside each child around the load itself (interpreter start and imports
 excluded for every contender); each child's whole process wall time is recorded too.
 
+The **history** scenario (last, platform only) asks whether a long range in one run stays flat:
+BOD over 1 day and over ``--history-bod-days`` (30) consecutive days from 2025-12-17, each in one
+run (target: the long run's peak RSS ≤ 1.3 × the 1-day run's), and BOALF over
+``--history-boalf-days`` (365) days from 2025-11-01 in one run (targets: peak RSS ≤ 1024 MiB, and
+seconds per day ≤ 1.2 × those of the ``--days`` BOALF run: the ``boalf`` scenario's platform figure
+when it ran, otherwise a run of those days the history scenario measures itself). Its figures are
+medians of ``--history-reps`` (default 1: the 365-day run is long). It has no warm-up repetition
+and does not use ``--body-cache-mb``: generating BOALF takes the simulator about 1.5 s a day, so a
+warm-up through one simulator would outlast the rest of the bench. Instead a replay process
+(``bench/replay.py``) serves each dataset's bodies from memory (one dataset at a time: ~2 GB for 30
+BOD days, ~2.7 GB for 365 BOALF days), filled beforehand, in parallel, from uncached simulators,
+one per core; ``--no-warmup`` does not skip that fill. The bodies are kept out of this process on
+purpose: a child's ``ru_maxrss`` includes the RSS of the process that spawned it, so the parent
+stays small (its own peak is recorded as ``parent_peak_rss_mib``).
+
 Modules: ``scenarios`` (what runs in which order), ``runner`` (one child process per measurement),
-``children`` (the platform contender, inside its child), ``peers`` (the floor and dlt), ``report``
-(the table, the ratios, the verdicts and the result files).
+``children`` (the platform contender, inside its child), ``peers`` (the floor and dlt), ``replay``
+(the history scenario's server), ``report`` (the table, the ratios, the verdicts and the result files).
 """
 
 
@@ -34,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -72,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-dlt", action="store_true", help="skip dlt (e.g. without the bench extra)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--latency-ms", type=float, default=500.0)
+    parser.add_argument("--history-bod-days", type=int, default=30, help="history: BOD days in one run (vs 1)")
+    parser.add_argument("--history-boalf-days", type=int, default=365, help="history: BOALF days in one run")
+    parser.add_argument("--history-reps", type=int, default=1, help="history: repetitions (default 1)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -82,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios {sorted(unknown)}")
+    if "history" in scenarios and (min(args.history_bod_days - 1, args.history_boalf_days, args.history_reps) < 1
+                                   or args.history_boalf_days == args.days):
+        parser.error("history needs --history-bod-days ≥ 2, --history-reps ≥ 1 and --history-boalf-days ≥ 1 "
+                     "other than --days (the BOALF range it is compared with)")
     if not args.no_dlt:
         try:
             import dlt  # noqa: F401
@@ -96,11 +120,14 @@ def main(argv: list[str] | None = None) -> int:
                   "versions": versions(), "reps": args.reps, "days": args.days, "bod_days": args.bod_days,
                   "first_day": first.isoformat(), "bod_day": bod_first.isoformat(), "scenarios": scenarios,
                   "loopback_rate_per_s": LOOPBACK_RATE, "latency_rate_per_s": LATENCY_RATE, "in_flight": IN_FLIGHT,
-                  "latency_ms": args.latency_ms, "work": str(work)}
+                  "latency_ms": args.latency_ms, "history_bod_days": args.history_bod_days,
+                  "history_boalf_days": args.history_boalf_days, "history_reps": args.history_reps, "work": str(work)}
     print(f"bmrs_assets benchmark: {args.days} days of BOALF from {first}, {args.reps} reps; work in {work}", flush=True)
     total = time.perf_counter()
     run_scenarios(bench, args, scenarios, first, last, bod_first, bod_last, meta)
     meta["total_seconds"] = round(time.perf_counter() - total, 1)
+    # a child's ru_maxrss includes the RSS of the process that spawned it: this one stays small
+    meta["parent_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     rows, ratios = summarise(bench.runs, args)
     meta["verdicts"] = verdicts(ratios)
     write_report(Path(args.out), started_utc, bench.runs, rows, ratios, meta)

@@ -5,14 +5,20 @@ response bodies (``--body-cache-mb``): one on plain loopback, one adding ``--lat
 response. A warm-up repetition (rep -1) fills their caches, so no contender pays for generating
 data. Within a repetition the platform and its peer run back to back, and who goes first
 alternates between repetitions, so their ratio holds on a noisy machine.
+
+The history scenario runs last, on its own servers (``bench/replay.py``): its ranges are too long
+for a warm-up repetition and for one simulator's cache, see :func:`run_history`.
 """
 
 from __future__ import annotations
 
 import argparse
-from datetime import date
+import os
+from contextlib import ExitStack
+from datetime import date, timedelta
 
 from bench.peers import same_rows
+from bench.replay import ReplayProcess
 from bench.runner import Bench
 from bmrs_assets.simulator.process import SimulatorProcess
 
@@ -21,7 +27,7 @@ BOD_DAY = date(2025, 12, 17)
 LOOPBACK_RATE = 1000.0  # requests/s for the CPU-bound loopback comparison (the floor has no limit)
 LATENCY_RATE = 4.0  # the platform's default, for both contenders, where waiting is what is measured
 IN_FLIGHT = 4
-SCENARIOS = ("boalf", "per_partition", "bod", "latency", "noop")
+SCENARIOS = ("boalf", "per_partition", "bod", "latency", "noop", "history")
 
 
 def cache_mb(args: argparse.Namespace) -> str:
@@ -82,3 +88,44 @@ def run_scenarios(bench: Bench, args: argparse.Namespace, scenarios: list[str], 
             if "per_partition" in scenarios and rep >= 0:
                 bench.platform("per_partition", rep, url, "BOALF", first, last, LOOPBACK_RATE, per_partition=True,
                                contender="platform-per-partition")
+    if "history" in scenarios:
+        run_history(bench, args, scenarios, meta)
+
+
+def run_history(bench: Bench, args: argparse.Namespace, scenarios: list[str], meta: dict) -> None:
+    """Long ranges in one platform run: BOD 1 and ``--history-bod-days`` days, BOALF ``--history-boalf-days``.
+
+    Also the ``boalf`` scenario's range (``--days``) of BOALF when that scenario is not run, so the
+    seconds-per-day ratio is always paired within one bench run. Each dataset in turn is served by a
+    replay (``bench/replay.py``, its own process) over uncached simulators, one per core (up to 4),
+    which fills itself first with every request of the range, in parallel: no warm-up repetition
+    (no contender runs a range twice) and no ``--body-cache-mb``. A replay holds one dataset's
+    bodies (about 70 MB a BOD day, 7.5 MB a BOALF day) and is stopped after it. ``--history-reps``
+    repetitions, who goes first alternating. ``meta["history"]`` records the fills and any request
+    a run made that the fill did not (``misses``, expected 0).
+    """
+    n_bod, n_boalf, reps, n_ref = args.history_bod_days, args.history_boalf_days, args.history_reps, args.days
+    own = "boalf" not in scenarios  # the range the s/day ratio compares with, measured here
+    generators = max(1, min(4, os.cpu_count() or 1))
+    info: dict = {"bod_days": n_bod, "boalf_days": n_boalf, "reps": reps, "generators": generators,
+                  "boalf_reference": "history" if own else "boalf", "fills": [], "misses": {}}
+    meta["history"] = info
+    print(f"history: BOD 1 and {n_bod} d from {BOD_DAY}, BOALF {n_boalf} d from {FIRST_DAY}, {reps} reps, "
+          f"{generators} generating simulators", flush=True)
+
+    def measure(replay: ReplayProcess, dataset: str, a: date, days: int, rep: int) -> None:
+        contender = f"platform-{dataset.lower()}-{days}d"
+        misses = replay.stats()["misses"]
+        bench.platform("history", rep, replay.url, dataset, a, a + timedelta(days=days - 1), LOOPBACK_RATE,
+                       contender=contender)
+        info["misses"][f"{contender} rep {rep + 1}"] = replay.stats()["misses"] - misses
+
+    with ExitStack() as stack:
+        upstreams = [stack.enter_context(SimulatorProcess()).url for _ in range(generators)]
+        for dataset, a, ranges in (("BOD", BOD_DAY, [1, n_bod]), ("BOALF", FIRST_DAY, [n_boalf] + [n_ref] * own)):
+            with ReplayProcess(dataset, a, max(ranges), upstreams) as replay:
+                info["fills"].append(replay.filled)
+                print(f"  history fill: {replay.filled}", flush=True)
+                for rep in range(reps):
+                    for days in (reversed(ranges) if rep % 2 else ranges):  # alternate who goes first
+                        measure(replay, dataset, a, days, rep)

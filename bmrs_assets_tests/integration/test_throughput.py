@@ -165,16 +165,27 @@ def dataclasses_replace_allow_empty(ds):
 
 
 def test_the_benchmark_runs_on_a_tiny_configuration(tmp_path):
-    """One day, one repetition, platform + floor + no-op re-run: the machinery, not the figures."""
+    """One day, one repetition, platform + floor + no-op re-run, and history over 2 BOD and 3 BOALF
+    days: the machinery, not the figures."""
     out = tmp_path / "results"
     proc = subprocess.run([sys.executable, "-m", "bench", "--days", "1", "--reps", "1", "--no-warmup",
-                           "--no-dlt", "--scenarios", "boalf,noop", "--out", str(out)],
-                          capture_output=True, text=True, timeout=180)
+                           "--no-dlt", "--scenarios", "boalf,noop,history", "--history-bod-days", "2",
+                           "--history-boalf-days", "3", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (report_file,) = out.glob("*.json")
     report = json.loads(report_file.read_text())
     runs = {(r["scenario"], r["contender"]): r for r in report["runs"]}
-    assert set(runs) == {("boalf", "platform"), ("boalf", "floor"), ("noop", "platform-rerun")}
+    history = {("history", "platform-bod-1d"), ("history", "platform-bod-2d"), ("history", "platform-boalf-3d")}
+    assert set(runs) == {("boalf", "platform"), ("boalf", "floor"), ("noop", "platform-rerun")} | history
+    bod_1, bod_2 = (runs[("history", f"platform-bod-{n}d")]["extra"]["rows_in_table"] for n in (1, 2))
+    assert bod_2 > bod_1 > 250_000
+    assert runs[("history", "platform-boalf-3d")]["extra"]["rows_in_table"] > 3 * 15_000
+    assert set(report["meta"]["history"]["misses"].values()) == {0}  # the fill covered every request
+    assert report["meta"]["history"]["boalf_reference"] == "boalf"
+    assert all(report["ratios"][k] > 0 for k in ("history_bod_rss_ratio", "history_boalf_rss_mib",
+                                                  "history_boalf_s_per_day_ratio"))
+    assert "| BOALF 3 d, platform, one run (history) |" in (out / "latest.md").read_text()
     rows = runs[("boalf", "floor")]["extra"]["rows_in_table"]
     assert rows == runs[("boalf", "platform")]["extra"]["rows_in_table"] > 15_000
     assert runs[("noop", "platform-rerun")]["extra"]["rows_written"] == 0
@@ -183,3 +194,44 @@ def test_the_benchmark_runs_on_a_tiny_configuration(tmp_path):
     assert report["meta"]["versions"]["dagster"] and report["meta"]["machine"]["cores"]
     assert "| BOALF 1 d, platform, single-run backfill |" in (out / "latest.md").read_text()
     assert report["ratios"]["noop_rows_written"] == 0 and report["ratios"]["boalf_vs_floor"] > 0
+
+
+def test_the_history_figures_are_computed_from_the_runs_and_paired_within_the_run():
+    """The history targets from synthetic runs: the BOALF reference measured by history itself
+    (paired) or taken from the boalf scenario, and verdicts that follow the figures."""
+    import argparse
+
+    from bench.report import summarise, verdicts
+    from bench.runner import Run
+
+    args = argparse.Namespace(days=44, bod_days=1, history_bod_days=30, history_boalf_days=365)
+
+    def run(scenario, contender, seconds, rss, rep=0):
+        return Run(scenario, contender, rep, seconds, rss, seconds + 5, {"dagster_seconds": 1.0})
+
+    runs = [run("history", "platform-bod-1d", 2.0, 500), run("history", "platform-bod-30d", 60.0, 600),
+            run("history", "platform-boalf-44d", 8.8, 600), run("history", "platform-boalf-365d", 73.0, 900)]
+    rows, ratios = summarise(runs, args)
+    assert ratios["history_bod_rss_ratio"] == pytest.approx(1.2)
+    assert ratios["history_boalf_rss_mib"] == 900
+    assert ratios["history_boalf_s_per_day_ratio"] == pytest.approx((73.0 / 365) / (8.8 / 44))
+    v = verdicts(ratios)
+    assert (v["history_bod_rss_ratio"], v["history_boalf_rss_mib"], v["history_boalf_s_per_day_ratio"]) == (
+        "met", "met", "met")
+    assert v["bod_rss_mib"] == "n/a"  # the history's 1-day BOD run is not the bod scenario's
+    notes = {r["what"]: r["note"] for r in rows}
+    assert notes["BOD 30 d, platform, one run (history)"].startswith("× 1-day RSS 1.20")
+    assert "× 1.00 the 44-day run's (history)" in notes["BOALF 365 d, platform, one run (history)"]
+
+    # the boalf scenario ran: its median is the reference; and a long run that grows is MISSED
+    runs = [run("boalf", "platform", 8.8, 650), run("boalf", "platform", 9.9, 650, rep=1),
+            run("history", "platform-bod-1d", 2.0, 500), run("history", "platform-bod-30d", 60.0, 600),
+            run("history", "platform-bod-1d", 2.0, 500, rep=1), run("history", "platform-bod-30d", 90.0, 3000, rep=1),
+            run("history", "platform-boalf-365d", 120.0, 6000)]
+    rows, ratios = summarise(runs, args)
+    assert ratios["history_boalf_s_per_day_ratio"] == pytest.approx((120.0 / 365) / (9.35 / 44))
+    assert ratios["history_bod_rss_ratio"] == pytest.approx((1.2 + 6.0) / 2)
+    v = verdicts(ratios)
+    assert (v["history_bod_rss_ratio"], v["history_boalf_rss_mib"], v["history_boalf_s_per_day_ratio"]) == (
+        "MISSED", "MISSED", "MISSED")
+    assert "(boalf scenario)" in {r["what"]: r["note"] for r in rows}["BOALF 365 d, platform, one run (history)"]
