@@ -37,16 +37,17 @@ iris: $(STAMP)  ## the IRIS consumer (real-time push -> landing store); run besi
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI + daemon on 127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-test: $(STAMP)  ## lint, then the whole pytest suite: the fast part on both cores, then the slow tests one at a time
+test: $(STAMP)  ## lint, then the whole pytest suite on both cores; the timing test (marked alone) last, by itself
 	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools bench
 	$(BIN)/python -m pytest -n 2 -m "not slow"
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -n 2 -m "slow and not alone"
+	$(BIN)/python -m pytest -m alone
 
 test-fast: $(STAMP)  ## lint, then every test not marked slow (a few minutes; the full suite is `make test`)
 	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools bench
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: $(STAMP)  ## platform vs the floor vs dlt on loopback (~20 min; not part of make test): bench/results/
+bench: $(STAMP)  ## platform vs the floor vs dlt on loopback, and the history scenario (~40 min; not part of make test): bench/results/
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 

@@ -187,7 +187,8 @@ class SimulatorOwnProcess:
                 self.proc.join()
 
 
-@pytest.mark.slow  # measures request arrivals across processes: run alone, not beside other tests
+@pytest.mark.slow
+@pytest.mark.alone  # measures request arrivals across processes: run alone, not beside other tests
 def test_concurrent_runs_share_the_duckdb_file_and_the_rate_limit(tmp_path, monkeypatch):
     fast_client(monkeypatch, tmp_path)
     server = SimulatorOwnProcess()
