@@ -103,17 +103,22 @@ class ApiSource:
         try:
             with closing(_FetchAhead(self.ds, days, self.client, self.in_flight)) as ahead:
                 for day, futures in ahead:
-                    try:
-                        frame = self._day(day, futures, fingerprint)
-                    except Exception as exc:  # this day only: the others still come
-                        frame = FailedDay(day_reason(self.ds, day, exc))
-                        if self.log is not None:
-                            self.log.error(frame.reason)
-                    del futures
-                    yield day, frame
-                    del frame
+                    # no local keeps the frame (or the day's responses) while the consumer writes it
+                    yield day, self._day_or_failure(day, futures, fingerprint)
         finally:
             self.client.close()
+
+    def _day_or_failure(self, day: date, futures: list[Future], fingerprint: str) -> pa.Table | UnchangedDay | FailedDay:
+        """The day, or :class:`FailedDay` with the reason: a failed day costs that day only."""
+        try:
+            return self._day(day, futures, fingerprint)
+        except Exception as exc:
+            failed = FailedDay(day_reason(self.ds, day, exc))
+            if self.log is not None:
+                self.log.error(failed.reason)
+            return failed
+        finally:
+            futures.clear()  # the futures hold the responses: let them go with the day
 
     def _day(self, day: date, futures: list[Future], fingerprint: str) -> pa.Table | UnchangedDay:
         """One day: its typed table, or :class:`UnchangedDay`; raises whatever made it fail."""
@@ -129,8 +134,8 @@ class ApiSource:
 
     def _received(self, futures: list[Future]) -> Iterator[Body]:
         """The bodies of a day's requests in request order, as each request completes; counts them."""
-        for future in futures:
-            bodies, fetched = future.result()
+        while futures:
+            bodies, fetched = futures.pop(0).result()  # popped: the request's responses go once typed
             self._count(fetched)
             yield from bodies
 
