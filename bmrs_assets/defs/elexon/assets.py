@@ -21,7 +21,7 @@ from bmrs_assets.settings import start_date, value
 from bmrs_assets.warehouse.contract import PartitionBatch
 
 API_POOL = "elexon_api"
-# the tags Dagster puts on a run over a partition range (a backfill or a CLI --partition-range)
+# the tags Dagster puts on a run over a partition range (a backfill's run, or `python -m bmrs_assets run`)
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 
