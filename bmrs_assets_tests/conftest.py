@@ -74,3 +74,32 @@ def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQueryEm
         yield emulator
     finally:
         emulator.stop()
+
+
+@pytest.fixture(params=["duckdb", "bigquery"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The warehouse a platform run writes to, both backends, configured from the environment as a
+    user would: DuckDB at BMRS_DUCKDB_PATH (tmp_path/w.duckdb unless already set), or a fresh
+    dataset of the BigQuery emulator with BMRS_WAREHOUSE=bigquery, whose client the platform opens
+    the production way (application-default credentials: anonymous here)."""
+    import os
+    import uuid
+
+    import google.auth
+    from google.auth.credentials import AnonymousCredentials
+
+    from bmrs_assets.warehouse.bigquery_backend import BigQueryWarehouse
+    from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
+
+    if request.param == "duckdb":
+        path = os.environ.get("BMRS_DUCKDB_PATH") or str(tmp_path / "w.duckdb")
+        monkeypatch.setenv("BMRS_DUCKDB_PATH", path)
+        return DuckDBWarehouse(path)
+    emulator = request.getfixturevalue("bq_emulator")
+    dataset = f"wh_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), emulator.project))
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", emulator.url)
+    monkeypatch.setenv("BMRS_WAREHOUSE", "bigquery")
+    monkeypatch.setenv("BMRS_BQ_PROJECT", emulator.project)
+    monkeypatch.setenv("BMRS_BQ_DATASET", dataset)
+    return BigQueryWarehouse(project=emulator.project, dataset=dataset, client_factory=emulator.client)

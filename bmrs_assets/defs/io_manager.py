@@ -62,7 +62,7 @@ class Progress:
 
 def day_metadata(counts: DayCounts) -> dict[str, object]:
     return {"rows_fetched": counts.fetched, "rows_inserted": counts.inserted, "rows_updated": counts.updated,
-            "rows_unchanged": counts.unchanged}
+            "rows_unchanged": counts.unchanged, "rows_stale_skipped": counts.stale}
 
 
 def _key(day: date) -> str:
@@ -73,7 +73,7 @@ def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float) -
     """Materialization metadata: what was fetched (the batch's stats), what the MERGE did, how long it took."""
     stats = batch.stats
     per_day = "\n".join(
-        f"| {d} | {c.fetched} | {c.inserted} | {c.updated} | {c.unchanged} |"
+        f"| {d} | {c.fetched} | {c.inserted} | {c.updated} | {c.unchanged} | {c.stale} |"
         for d, c in sorted(result.days.items())
     )
     return {
@@ -81,6 +81,7 @@ def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float) -
         "rows_inserted": result.total("inserted"),
         "rows_updated": result.total("updated"),
         "rows_unchanged": result.total("unchanged"),
+        "rows_stale_skipped": result.total("stale"),
         "duplicate_keys_in_batch": result.duplicates_in_batch,
         "rows_outside_partition": stats.rows_outside_partition,
         "unknown_fields": ", ".join(sorted(stats.unknown_fields)) or "none",
@@ -94,9 +95,9 @@ def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float) -
         "seconds": round(seconds, 3),
         "per_day_json": dg.MetadataValue.json({
             d.isoformat(): {"rows": c.fetched, "inserted": c.inserted, "updated": c.updated,
-                            "unchanged": c.unchanged} for d, c in sorted(result.days.items())}),
+                            "unchanged": c.unchanged, "stale": c.stale} for d, c in sorted(result.days.items())}),
         "per_day": dg.MetadataValue.md(
-            "| day | rows | inserted | updated | unchanged |\n|---|---|---|---|---|\n" + per_day),
+            "| day | rows | inserted | updated | unchanged | stale (skipped) |\n|---|---|---|---|---|---|\n" + per_day),
     }
 
 
@@ -120,6 +121,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         metadata.update(obj.extra_metadata())
         if not outcome.ok:
             self._fail(context, obj, outcome, metadata)
+        if metadata["rows_stale_skipped"]:
+            context.log.warning(
+                f"{code}: {metadata['rows_stale_skipped']} row(s) skipped: older (by {obj.dataset.revision_column}) "
+                f"than the row stored for their key, which stays")
         context.add_output_metadata(metadata)
         context.log.info(
             f"{code} {obj.days[0]}..{obj.days[-1]}: fetched {metadata['rows_fetched']}, "

@@ -111,7 +111,7 @@ class BigQueryMergeResult(MergeResult):
             if name in job:
                 return job[name]
             if name == "unchanged":
-                return super().total("fetched") - self.job_inserted - self.job_updated
+                return super().total("fetched") - self.job_inserted - self.job_updated - super().total("stale")
         return super().total(name)
 
 
@@ -327,7 +327,8 @@ class BigQueryWarehouse:
         plan: dict[date, DayCounts] = {}
         for row in job.result():
             day = row["day"] if isinstance(row["day"], date) else pd.Timestamp(row["day"]).date()
-            plan[day] = DayCounts(fetched=row["fetched"], inserted=row["inserted"], updated=row["updated"])
+            plan[day] = DayCounts(fetched=row["fetched"], inserted=row["inserted"], updated=row["updated"],
+                                  stale=row["stale"])
         return plan
 
     def _run_merge(self, client: bigquery.Client, sql: str) -> bigquery.QueryJob:
@@ -338,7 +339,7 @@ class BigQueryWarehouse:
                  staged: int, days: list[date]) -> None:
         """Per-day counts from the classification, totals checked against the MERGE job statistics."""
         for day, counts in plan.items():
-            counts.unchanged = counts.fetched - counts.inserted - counts.updated
+            counts.unchanged = counts.fetched - counts.inserted - counts.updated - counts.stale
             result.days[day] = counts
         for day in days:
             result.days.setdefault(day, DayCounts())

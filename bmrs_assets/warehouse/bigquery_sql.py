@@ -139,13 +139,22 @@ def dedup_sql(ds: Dataset, stage: str) -> str:
             f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {part} ORDER BY {order}) = 1")
 
 
+def not_older(ds: Dataset) -> str:
+    """The source row may replace the stored one: same or newer revision (see the DuckDB backend's)."""
+    if not ds.revision_column:
+        return "TRUE"
+    rev = bq_quote(ds.revision_column)
+    return f"(T.{rev} IS NULL OR S.{rev} >= T.{rev})"
+
+
 def _value(ds_col_kind: Kind, expr: str) -> str:
     return f"PARSE_JSON({expr})" if ds_col_kind is Kind.JSON else expr
 
 
 def merge_sql(ds: Dataset, target: str, stage: str, first: date, last: date) -> str:
     """ONE MERGE: de-duplicated source, target restricted to the partition range (pruned), null-safe
-    key match; update only rows whose content hash changed; insert new keys; never delete."""
+    key match; update only rows whose content hash changed and that are not older than the stored
+    revision; insert new keys; never delete."""
     cols = table_columns(ds)
     names = [bq_quote(c.name) for c in cols]
     sets = ", ".join(f"{bq_quote(c.name)} = {_value(c.kind, 'S.' + bq_quote(c.name))}"
@@ -156,23 +165,26 @@ def merge_sql(ds: Dataset, target: str, stage: str, first: date, last: date) -> 
         f"USING ({dedup_sql(ds, stage)}) AS S\n"
         f"ON {partition_filter(ds, 'T', first, last)}\n"
         f"  AND {key_match(ds, 'T', 'S')}\n"
-        f"WHEN MATCHED AND T.`_hash_key` != S.`_hash_key` THEN UPDATE SET {sets}\n"
+        f"WHEN MATCHED AND T.`_hash_key` != S.`_hash_key` AND {not_older(ds)} THEN UPDATE SET {sets}\n"
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({values})"
     )
 
 
 def classify_sql(ds: Dataset, target: str, stage: str, first: date, last: date) -> str:
-    """Per partition day: de-duplicated rows, and how many the MERGE will insert and update.
+    """Per partition day: de-duplicated rows, and how many the MERGE will insert, update and skip as stale.
 
     Same source, same range filter, same key and hash conditions as :func:`merge_sql`; it reads
     only the key, partition and hash columns of the target partitions."""
-    keys = ", ".join(bq_quote(k) for k in dict.fromkeys([*ds.key, ds.partition_column]))
+    keys = ", ".join(bq_quote(k) for k in dict.fromkeys([*ds.key, ds.partition_column,
+                                                         *filter(None, [ds.revision_column])]))
+    changed = "T.`_hash_key` IS NOT NULL AND T.`_hash_key` != S.`_hash_key`"
     return (
         f"WITH S AS ({dedup_sql(ds, stage)}),\n"
         f"T AS (SELECT {keys}, `_hash_key` FROM {target} AS T WHERE {partition_filter(ds, 'T', first, last)})\n"
         f"SELECT {day_expr(ds, 'S')} AS day, COUNT(*) AS fetched,\n"
         f"  COUNTIF(T.`_hash_key` IS NULL) AS inserted,\n"
-        f"  COUNTIF(T.`_hash_key` IS NOT NULL AND T.`_hash_key` != S.`_hash_key`) AS updated\n"
+        f"  COUNTIF({changed} AND {not_older(ds)}) AS updated,\n"
+        f"  COUNTIF({changed} AND NOT IFNULL({not_older(ds)}, FALSE)) AS stale\n"
         f"FROM S LEFT JOIN T ON {key_match(ds, 'T', 'S')}\n"
         f"GROUP BY day ORDER BY day"
     )

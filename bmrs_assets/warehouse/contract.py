@@ -2,7 +2,10 @@
 
 A write is a :class:`PartitionBatch` - the validated frames of one or more partition days of one
 table - merged on the table's natural key in one atomic statement: new keys inserted, rows
-whose content hash changed updated, identical rows untouched, nothing ever deleted. Duplicate keys
+whose content hash changed updated - where the table declares a revision column, only by a row of
+the same or a newer revision (an older one is skipped and counted as stale, so an out-of-order
+settlement run or a late IRIS message never overwrites a newer one) - identical rows untouched,
+nothing ever deleted. Duplicate keys
 within a batch are resolved before the MERGE: the highest revision column wins, then the row that
 came last from the API.
 
@@ -97,6 +100,7 @@ class DayCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    stale: int = 0  # rows older (by the revision column) than the stored row of their key: skipped
 
 
 @dataclass
@@ -240,9 +244,10 @@ def partition_bounds(ds: Dataset, first: date, last: date) -> tuple[object, obje
 
 
 def tally(ds: Dataset, actions: Iterator[tuple[str, object] | tuple[str, object, int]], fetched: Counter,
-          days: list[date]) -> dict[date, DayCounts]:
-    """Per-day inserted/updated/unchanged from the MERGE's (action, partition value[, rows]) rows."""
-    counts = {d: DayCounts(fetched=fetched.get(d, 0)) for d in days}
+          days: list[date], stale: Counter | None = None) -> dict[date, DayCounts]:
+    """Per-day inserted/updated/stale/unchanged from the MERGE's (action, partition value[, rows]) rows
+    and the rows it skipped as older than the stored revision (``stale``, per day)."""
+    counts = {d: DayCounts(fetched=fetched.get(d, 0), stale=(stale or {}).get(d, 0)) for d in days}
     for action, value, *n in actions:
         day = partition_day_of(ds, value)
         c = counts.setdefault(day, DayCounts())
@@ -251,5 +256,5 @@ def tally(ds: Dataset, actions: Iterator[tuple[str, object] | tuple[str, object,
         elif action == "UPDATE":
             c.updated += n[0] if n else 1
     for c in counts.values():
-        c.unchanged = c.fetched - c.inserted - c.updated
+        c.unchanged = c.fetched - c.inserted - c.updated - c.stale
     return counts

@@ -76,18 +76,40 @@ def partition_filter(ds: Dataset, alias: str, first_param: int) -> str:
     return f"{col} >= ${first_param} AND {col} < ${first_param + 1}"
 
 
+def not_older(ds: Dataset) -> str:
+    """The source row may replace the stored one: same or newer revision (a stored row without one
+    yields to any; a source row without one never replaces a stored revision). TRUE without a
+    revision column."""
+    if not ds.revision_column:
+        return "TRUE"
+    rev = quote(ds.revision_column)
+    return f"(T.{rev} IS NULL OR S.{rev} >= T.{rev})"
+
+
+def _key_on(ds: Dataset) -> str:
+    return " AND ".join(f"T.{quote(k)} IS NOT DISTINCT FROM S.{quote(k)}" for k in ds.key)
+
+
 def merge_sql(ds: Dataset, target: str, source: str) -> str:
-    """One MERGE: null-safe key match inside the partition range; update only changed rows."""
+    """One MERGE: null-safe key match inside the partition range; update only changed rows that are
+    not older than the stored revision."""
     names = [quote(c.name) for c in table_columns(ds)]
-    on = " AND ".join(f"T.{quote(k)} IS NOT DISTINCT FROM S.{quote(k)}" for k in ds.key)
     sets = ", ".join(f"{n} = S.{n}" for n in names)
     return (
         f"MERGE INTO {target} AS T USING {source} AS S\n"
-        f"ON {on} AND {partition_filter(ds, 'T', 1)}\n"
-        f"WHEN MATCHED AND T.\"_hash_key\" IS DISTINCT FROM S.\"_hash_key\" THEN UPDATE SET {sets}\n"
+        f"ON {_key_on(ds)} AND {partition_filter(ds, 'T', 1)}\n"
+        f"WHEN MATCHED AND T.\"_hash_key\" IS DISTINCT FROM S.\"_hash_key\" AND {not_older(ds)} THEN UPDATE SET {sets}\n"
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join('S.' + n for n in names)})\n"
         f"RETURNING merge_action, {quote(ds.partition_column)}"
     )
+
+
+def stale_sql(ds: Dataset, target: str, source: str) -> str:
+    """Per partition value: source rows the MERGE will skip because the stored row is newer."""
+    part = f"S.{quote(ds.partition_column)}"
+    return (f"SELECT {part}, count(*) FROM {source} AS S JOIN {target} AS T ON {_key_on(ds)} "
+            f"AND {partition_filter(ds, 'T', 1)} WHERE T.\"_hash_key\" IS DISTINCT FROM S.\"_hash_key\" "
+            f"AND NOT coalesce({not_older(ds)}, FALSE) GROUP BY 1")
 
 
 def insert_sql(ds: Dataset, target: str, source: str) -> str:
@@ -205,8 +227,12 @@ def _merge_or_insert(con: duckdb.DuckDBPyConnection, ds: Dataset, days: list[dat
     target = f"wh.main.{quote(ds.table)}"
     if con.execute(f"SELECT EXISTS (SELECT 1 FROM {target} AS T WHERE {partition_filter(ds, 'T', 1)})",
                    [first, last]).fetchone()[0]:
+        stale: Counter = Counter()
+        if ds.revision_column:
+            for value, n in con.execute(stale_sql(ds, target, "src"), [first, last]).fetchall():
+                stale[partition_day_of(ds, value)] += n
         actions = con.execute(merge_sql(ds, target, "src"), [first, last]).to_arrow_table()
-        return tally(ds, _action_counts(con, actions), fetched, days)
+        return tally(ds, _action_counts(con, actions), fetched, days, stale)
     if has_duplicates:
         con.execute(insert_sql(ds, target, "src"))
     else:  # day by day: a third of the peak memory

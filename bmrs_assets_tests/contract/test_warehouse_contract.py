@@ -310,6 +310,23 @@ def test_a_failure_between_load_and_merge_leaves_the_target_unchanged_and_no_sta
     assert backend.wh.key_counts(COSTS, D1, D2).duplicate_keys == 0 and backend.wh.count_by_day(COSTS, D1, D2) == {D1: 48}
 
 
+def test_a_stored_row_is_replaced_only_by_the_same_or_a_newer_revision(backend):
+    """Out of order: the older revision is skipped and counted stale; the same revision with new
+    content, or a newer one, replaces it."""
+    wh = backend.wh
+    wh.merge(batch(COSTS, {D1: [cost(D1, p, 96.79, created="2025-12-19T12:00:00Z") for p in range(1, 49)]}))
+    older = wh.merge(batch(COSTS, {D1: [cost(D1, p, 101.0, created="2025-12-18T12:00:00Z") for p in range(1, 49)],
+                                   D2: [cost(D2, 1, 5.0)]}))
+    assert counts(older) == (1, 0, 0) and older.days[D1].stale == 48 and older.total("stale") == 48
+    assert {x["systemSellPrice"] for x in backend.rows(COSTS) if plain(x["settlementDate"]) != D2} == {96.79}
+    same = wh.merge(batch(COSTS, {D1: [cost(D1, p, 97.5 if p == 3 else 96.79, created="2025-12-19T12:00:00Z")
+                                       for p in range(1, 49)]}))
+    assert counts(same) == (0, 1, 47) and same.total("stale") == 0
+    newer = wh.merge(batch(COSTS, {D1: [cost(D1, p, 90.0, created="2025-12-20T12:00:00Z") for p in range(1, 49)]}))
+    assert counts(newer) == (0, 48, 0)
+    assert {x["systemSellPrice"] for x in backend.rows(COSTS) if plain(x["settlementDate"]) != D2} == {90.0}
+
+
 def test_key_counts_find_a_duplicate_planted_behind_the_merge(backend):
     """What the unique_natural_key check reads: it must see a duplicate the MERGE would never write."""
     backend.wh.merge(batch(COSTS, {D1: [cost(D1, p, 1.0) for p in range(1, 49)]}))
