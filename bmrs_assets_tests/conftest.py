@@ -77,12 +77,11 @@ def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQueryEm
 
 
 @pytest.fixture(params=["duckdb", "bigquery"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The warehouse a platform run writes to, both backends, configured from the environment as a
-    user would: DuckDB at BMRS_DUCKDB_PATH (tmp_path/w.duckdb unless already set), or a fresh
-    dataset of the BigQuery emulator with BMRS_WAREHOUSE=bigquery, whose client the platform opens
-    the production way (application-default credentials: anonymous here)."""
-    import os
+def warehouse(request: pytest.FixtureRequest, platform_env: Path, monkeypatch: pytest.MonkeyPatch):
+    """The warehouse a platform run (``platform_env``) writes to, both backends, configured from the
+    environment as a user would: its DuckDB file, or a fresh dataset of the BigQuery emulator with
+    BMRS_WAREHOUSE=bigquery, whose client the platform opens the production way
+    (application-default credentials: anonymous here)."""
     import uuid
 
     import google.auth
@@ -92,9 +91,7 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
     from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
 
     if request.param == "duckdb":
-        path = os.environ.get("BMRS_DUCKDB_PATH") or str(tmp_path / "w.duckdb")
-        monkeypatch.setenv("BMRS_DUCKDB_PATH", path)
-        return DuckDBWarehouse(path)
+        return DuckDBWarehouse(str(platform_env))
     emulator = request.getfixturevalue("bq_emulator")
     dataset = f"wh_{uuid.uuid4().hex[:8]}"
     monkeypatch.setattr(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), emulator.project))

@@ -25,7 +25,7 @@ def _show_progress() -> None:
     progress.propagate = False
 
 
-def _run(days: int, datasets: list[str] | None, first: str | None, last: str | None) -> int:
+def _run(days: int, datasets: list[str] | None, first: str | None, last: str | None, full_refresh: bool = False) -> int:
     from bmrs_assets.cli.runs import format_table, last_complete_days, materialize_range
 
     span = last_complete_days(days)
@@ -33,7 +33,7 @@ def _run(days: int, datasets: list[str] | None, first: str | None, last: str | N
     end = parse_day(last) if last else span[-1]
     _show_progress()
     t0 = time.perf_counter()
-    result, lines = materialize_range(start, end, datasets)
+    result, lines = materialize_range(start, end, datasets, full_refresh=full_refresh)
     print(format_table(lines))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n{'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - t0:.1f} s, "
@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--dataset", action="append", help="limit to these datasets (repeatable)")
         p.add_argument("--from", dest="first", help="first settlement day (YYYY-MM-DD)")
         p.add_argument("--to", dest="last", help="last settlement day (YYYY-MM-DD)")
+        p.add_argument("--full-refresh", action="store_true",
+                       help="parse and MERGE every day, even one whose response is the one last merged")
     b = sub.add_parser("backfill", help="submit a Dagster asset backfill (runs by the daemon, through the run queue)")
     b.add_argument("--dataset", action="append",
                    help="dataset code (repeatable); `all` or none: every registry dataset")
@@ -180,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         with SimulatorProcess() as sim:
             os.environ["BMRS_API_BASE_URL"] = sim.url
             print(f"Elexon simulator on {sim.url} (pid {sim.proc.pid})")
-            return _run(args.days, args.dataset, args.first, args.last)
-    return _run(args.days, args.dataset, args.first, args.last)
+            return _run(args.days, args.dataset, args.first, args.last, args.full_refresh)
+    return _run(args.days, args.dataset, args.first, args.last, args.full_refresh)
 
 
 if __name__ == "__main__":

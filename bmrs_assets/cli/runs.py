@@ -13,7 +13,7 @@ import dagster as dg
 
 from bmrs_assets.core.memory import freeze_loaded_objects
 from bmrs_assets.core.settlement import london_today
-from bmrs_assets.defs.elexon.assets import RANGE_END, RANGE_START
+from bmrs_assets.defs.elexon.assets import FULL_REFRESH_TAG, RANGE_END, RANGE_START
 
 
 @dataclass
@@ -48,12 +48,17 @@ def asset_job(selection: list[str] | None = None) -> dg.JobDefinition:
 
 def materialize_range(first: date, last: date, selection: list[str] | None = None,
                       instance: dg.DagsterInstance | None = None, log_level: str = "WARNING",
-                      job: dg.JobDefinition | None = None) -> tuple[dg.ExecuteInProcessResult, list[DayLine]]:
-    """One run over [first, last] for the selected assets (or for ``job``, already loaded)."""
+                      job: dg.JobDefinition | None = None,
+                      full_refresh: bool = False) -> tuple[dg.ExecuteInProcessResult, list[DayLine]]:
+    """One run over [first, last] for the selected assets (or for ``job``, already loaded);
+    ``full_refresh`` parses and MERGEs every day even where the response is the one last merged."""
     job = job or asset_job(selection)
+    tags = {RANGE_START: first.isoformat(), RANGE_END: last.isoformat()}
+    if full_refresh:
+        tags[FULL_REFRESH_TAG] = "true"
     result = job.execute_in_process(
         instance=instance or dg.DagsterInstance.get(),
-        tags={RANGE_START: first.isoformat(), RANGE_END: last.isoformat()},
+        tags=tags,
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )

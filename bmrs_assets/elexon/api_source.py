@@ -91,9 +91,12 @@ class ApiSource:
     stats: LoadStats = field(default_factory=LoadStats)
     body_digests: dict[date, str] = field(default_factory=dict)
 
-    def batch(self, days: list[date]) -> PartitionBatch:
-        """The write: ``days`` fetched lazily, as the backend reads the frames."""
-        return PartitionBatch(self.ds, days, self.frames(days), stats=self.stats, body_digests=self.body_digests)
+    def batch(self, days: list[date], repair_all: bool = False) -> PartitionBatch:
+        """The write: ``days`` fetched lazily, as the backend reads the frames. Days the warehouse
+        remembers but no longer holds intact, or every day with ``repair_all``, are repaired."""
+        repair = frozenset(days) if repair_all else frozenset(d for d, r in self.remembered.items() if not r.intact)
+        return PartitionBatch(self.ds, days, self.frames(days), stats=self.stats, body_digests=self.body_digests,
+                              repair_days=repair)
 
     def frames(self, days: Iterable[date]) -> Iterator[tuple[date, pa.Table | UnchangedDay | FailedDay]]:
         """Each day in turn: its typed table, :class:`UnchangedDay` for a remembered, unchanged response,
@@ -124,7 +127,7 @@ class ApiSource:
         """One day: its typed table, or :class:`UnchangedDay`; raises whatever made it fail."""
         digest = DayDigest(fingerprint)
         bodies: Iterable[Body] = digest.passing(self._received(futures))
-        if day in self.remembered:  # received whole first: an unchanged day is never parsed
+        if day in self.remembered and self.remembered[day].intact:  # received whole first: never parsed if unchanged
             bodies = list(bodies)
             if self._unchanged(day, digest):
                 return UnchangedDay(self.remembered[day].rows)

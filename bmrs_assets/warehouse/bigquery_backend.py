@@ -229,8 +229,9 @@ class BigQueryWarehouse:
                         self._load_stage(client, ds, stage_id, path, staged)
                         crash_point("bigquery:staged")
                         stage = table_ref(self._project(client), self.dataset, stage_name)
-                        plan = self._classify(client, ds, target, stage, first, last)
-                        sql = merge_sql(ds, target, stage, first, last)
+                        repair = bool(batch.repair_days)
+                        plan = self._classify(client, ds, target, stage, first, last, repair)
+                        sql = merge_sql(ds, target, stage, first, last, repair)
                         job = self._run_merge(client, sql)
                         crash_point("bigquery:merged")
                     finally:
@@ -246,7 +247,9 @@ class BigQueryWarehouse:
 
     # --- response digests -------------------------------------------------------------
     def remembered_digests(self, ds: Dataset, days: list[date]) -> dict[date, RememberedBody]:
-        """What the dataset remembers of each day's last merged response: (body digest, rows)."""
+        """What the dataset remembers of each day's last merged response: (body digest, rows), for the
+        days whose stored rows still are what that MERGE left (rows and checksum): a day deleted or
+        damaged since is parsed and MERGEd again."""
         if not days:
             return {}
         with self._client() as client:
@@ -254,9 +257,12 @@ class BigQueryWarehouse:
                 client.get_table(self._table_id(client, DIGESTS_TABLE))
             except NotFound:
                 return {}
-            job = self._query(client, remembered_sql(self._digests_ref(client), ds, min(days), max(days)))
+            if not self._exists(client, ds):
+                return {}
+            job = self._query(client, remembered_sql(self._digests_ref(client), ds, self.target(client, ds),
+                                                     min(days), max(days)))
             return {(r["day"] if isinstance(r["day"], date) else pd.Timestamp(r["day"]).date()):
-                    RememberedBody(r["digest"], int(r["rows"])) for r in job.result()}
+                    RememberedBody(r["digest"], int(r["rows"]), bool(r["intact"])) for r in job.result()}
 
     def _digests_ref(self, client: bigquery.Client) -> str:
         return table_ref(self._project(client), self.dataset, DIGESTS_TABLE)
@@ -273,7 +279,9 @@ class BigQueryWarehouse:
             table = bigquery.Table(self._table_id(client, DIGESTS_TABLE), schema=DIGESTS_SCHEMA)
             table.description = "bmrs_assets: digest of the response bodies each dataset day was last merged from"
             client.create_table(table, exists_ok=True)
-            self._query(client, remember_sql(self._digests_ref(client), ds, digests))
+            if "stored_check" not in {f.name for f in client.get_table(self._table_id(client, DIGESTS_TABLE)).schema}:
+                self._query(client, f"ALTER TABLE {self._digests_ref(client)} ADD COLUMN IF NOT EXISTS stored_check INT64")
+            self._query(client, remember_sql(self._digests_ref(client), ds, self.target(client, ds), digests))
         except Exception as exc:
             log.warning("%s: could not record response digests of %d day(s) (they will be parsed again next "
                         "time): %s", ds.code, len(digests), exc)
@@ -322,8 +330,8 @@ class BigQueryWarehouse:
             raise RuntimeError(f"{stage_id}: loaded {job.output_rows} rows, expected {rows}")
 
     def _classify(self, client: bigquery.Client, ds: Dataset, target: str, stage: str,
-                  first: date, last: date) -> dict[date, DayCounts]:
-        job = self._query(client, classify_sql(ds, target, stage, first, last))
+                  first: date, last: date, repair: bool = False) -> dict[date, DayCounts]:
+        job = self._query(client, classify_sql(ds, target, stage, first, last, repair))
         plan: dict[date, DayCounts] = {}
         for row in job.result():
             day = row["day"] if isinstance(row["day"], date) else pd.Timestamp(row["day"]).date()

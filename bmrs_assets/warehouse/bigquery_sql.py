@@ -151,7 +151,21 @@ def _value(ds_col_kind: Kind, expr: str) -> str:
     return f"PARSE_JSON({expr})" if ds_col_kind is Kind.JSON else expr
 
 
-def merge_sql(ds: Dataset, target: str, stage: str, first: date, last: date) -> str:
+def changed(ds: Dataset, repair: bool = False) -> str:
+    """The stored row differs from the source row: by content hash; when repairing, by any registry
+    column too (a row edited by hand keeps its old hash). JSON compares as its text."""
+    by_hash = "T.`_hash_key` != S.`_hash_key`"
+    if not repair:
+        return by_hash
+
+    def text(alias: str, c) -> str:
+        ref = f"{alias}.{bq_quote(c.name)}"
+        return f"TO_JSON_STRING({ref})" if c.kind is Kind.JSON else ref
+
+    return "(" + " OR ".join([by_hash, *(f"{text('T', c)} IS DISTINCT FROM {text('S', c)}" for c in ds.columns)]) + ")"
+
+
+def merge_sql(ds: Dataset, target: str, stage: str, first: date, last: date, repair: bool = False) -> str:
     """ONE MERGE: de-duplicated source, target restricted to the partition range (pruned), null-safe
     key match; update only rows whose content hash changed and that are not older than the stored
     revision; insert new keys; never delete."""
@@ -165,26 +179,26 @@ def merge_sql(ds: Dataset, target: str, stage: str, first: date, last: date) -> 
         f"USING ({dedup_sql(ds, stage)}) AS S\n"
         f"ON {partition_filter(ds, 'T', first, last)}\n"
         f"  AND {key_match(ds, 'T', 'S')}\n"
-        f"WHEN MATCHED AND T.`_hash_key` != S.`_hash_key` AND {not_older(ds)} THEN UPDATE SET {sets}\n"
+        f"WHEN MATCHED AND {changed(ds, repair)} AND {not_older(ds)} THEN UPDATE SET {sets}\n"
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({values})"
     )
 
 
-def classify_sql(ds: Dataset, target: str, stage: str, first: date, last: date) -> str:
+def classify_sql(ds: Dataset, target: str, stage: str, first: date, last: date, repair: bool = False) -> str:
     """Per partition day: de-duplicated rows, and how many the MERGE will insert, update and skip as stale.
 
     Same source, same range filter, same key and hash conditions as :func:`merge_sql`; it reads
     only the key, partition and hash columns of the target partitions."""
-    keys = ", ".join(bq_quote(k) for k in dict.fromkeys([*ds.key, ds.partition_column,
-                                                         *filter(None, [ds.revision_column])]))
-    changed = "T.`_hash_key` IS NOT NULL AND T.`_hash_key` != S.`_hash_key`"
+    wanted = [c.name for c in ds.columns] if repair else [*ds.key, ds.partition_column, *filter(None, [ds.revision_column])]
+    keys = ", ".join(bq_quote(k) for k in dict.fromkeys(wanted))
+    differs = f"T.`_hash_key` IS NOT NULL AND {changed(ds, repair)}"
     return (
         f"WITH S AS ({dedup_sql(ds, stage)}),\n"
         f"T AS (SELECT {keys}, `_hash_key` FROM {target} AS T WHERE {partition_filter(ds, 'T', first, last)})\n"
         f"SELECT {day_expr(ds, 'S')} AS day, COUNT(*) AS fetched,\n"
         f"  COUNTIF(T.`_hash_key` IS NULL) AS inserted,\n"
-        f"  COUNTIF({changed} AND {not_older(ds)}) AS updated,\n"
-        f"  COUNTIF({changed} AND NOT IFNULL({not_older(ds)}, FALSE)) AS stale\n"
+        f"  COUNTIF({differs} AND {not_older(ds)}) AS updated,\n"
+        f"  COUNTIF({differs} AND NOT IFNULL({not_older(ds)}, FALSE)) AS stale\n"
         f"FROM S LEFT JOIN T ON {key_match(ds, 'T', 'S')}\n"
         f"GROUP BY day ORDER BY day"
     )
@@ -197,6 +211,7 @@ DIGESTS_SCHEMA = [
     bigquery.SchemaField("digest", "STRING", mode="REQUIRED"),
     bigquery.SchemaField("rows", "INT64", mode="REQUIRED"),
     bigquery.SchemaField("recorded_utc", "TIMESTAMP", mode="REQUIRED"),
+    bigquery.SchemaField("stored_check", "INT64"),
 ]
 DIGEST = re.compile(r"^[0-9A-Za-z_.:-]{1,128}$")
 CODE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -208,14 +223,25 @@ def _code_literal(ds: Dataset) -> str:
     return f"'{ds.code}'"
 
 
-def remembered_sql(digests: str, ds: Dataset, first: date, last: date) -> str:
-    """The remembered digest and rows of each day of ``ds`` in first..last."""
-    return (f"SELECT day, digest, `rows` FROM {digests} WHERE dataset = {_code_literal(ds)} "
-            f"AND day BETWEEN DATE '{first.isoformat()}' AND DATE '{last.isoformat()}'")
+def stored_checks_sql(ds: Dataset, target: str, first: date, last: date) -> str:
+    """Per stored partition day: rows and a checksum of every row (XOR of a fingerprint of the
+    row's JSON): any change to the day changes it."""
+    return (f"SELECT {day_expr(ds, 'X')} AS day, COUNT(*) AS n, BIT_XOR(FARM_FINGERPRINT(TO_JSON_STRING(X))) AS c "
+            f"FROM {target} AS X WHERE {partition_filter(ds, 'X', first, last)} GROUP BY day")
 
 
-def remember_sql(digests: str, ds: Dataset, days: dict[date, tuple[str, int]]) -> str:
-    """One MERGE recording each day's (digest, rows), replacing what was remembered of it.
+def remembered_sql(digests: str, ds: Dataset, target: str, first: date, last: date) -> str:
+    """The remembered digest and rows of each day of ``ds`` in first..last, and whether its stored
+    rows still are what the recorded MERGE left (``intact``: same rows, same checksum)."""
+    return (f"SELECT R.day, R.digest, R.`rows`, IFNULL(R.`rows` = C.n AND R.stored_check = C.c, FALSE) AS intact "
+            f"FROM {digests} AS R LEFT JOIN ({stored_checks_sql(ds, target, first, last)}) "
+            f"AS C ON R.day = C.day WHERE R.dataset = {_code_literal(ds)} "
+            f"AND R.day BETWEEN DATE '{first.isoformat()}' AND DATE '{last.isoformat()}'")
+
+
+def remember_sql(digests: str, ds: Dataset, target: str, days: dict[date, tuple[str, int]]) -> str:
+    """One MERGE recording each day's (digest, rows) and its stored rows' checksum, replacing what
+    was remembered of it.
 
     Literals only from validated values: the registry's code, dates, digests of a fixed alphabet, ints."""
     rows = []
@@ -224,8 +250,11 @@ def remember_sql(digests: str, ds: Dataset, days: dict[date, tuple[str, int]]) -
             raise ValueError(f"{ds.code} partition {day}: refusing unsafe digest {digest!r}")
         rows.append(f"SELECT {_code_literal(ds)} AS dataset, DATE '{day.isoformat()}' AS day, "
                     f"'{digest}' AS digest, {int(n)} AS `rows`")
-    source = " UNION ALL ".join(rows)
+    first, last = min(days), max(days)
+    source = (f"SELECT R.dataset, R.day, R.digest, R.`rows`, C.c AS stored_check FROM ({' UNION ALL '.join(rows)}) AS R "
+              f"LEFT JOIN ({stored_checks_sql(ds, target, first, last)}) AS C ON R.day = C.day")
     return (f"MERGE {digests} AS T USING ({source}) AS S ON T.dataset = S.dataset AND T.day = S.day\n"
-            "WHEN MATCHED THEN UPDATE SET digest = S.digest, `rows` = S.`rows`, recorded_utc = CURRENT_TIMESTAMP()\n"
-            "WHEN NOT MATCHED THEN INSERT (dataset, day, digest, `rows`, recorded_utc) "
-            "VALUES (S.dataset, S.day, S.digest, S.`rows`, CURRENT_TIMESTAMP())")
+            "WHEN MATCHED THEN UPDATE SET digest = S.digest, `rows` = S.`rows`, recorded_utc = CURRENT_TIMESTAMP(), "
+            "stored_check = S.stored_check\n"
+            "WHEN NOT MATCHED THEN INSERT (dataset, day, digest, `rows`, recorded_utc, stored_check) "
+            "VALUES (S.dataset, S.day, S.digest, S.`rows`, CURRENT_TIMESTAMP(), S.stored_check)")

@@ -132,10 +132,13 @@ class MergeResult:
 
 
 class RememberedBody(NamedTuple):
-    """What a warehouse remembers of a day it merged: the digest of the response bodies, and its rows."""
+    """What a warehouse remembers of a day it merged: the digest of the response bodies, its rows,
+    and whether the stored day still is what that MERGE left (``intact``: its rows and checksum
+    match; a day deleted, damaged or edited since is not, and is repaired by the next write)."""
 
     digest: str
     rows: int
+    intact: bool = True
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,9 @@ class PartitionBatch:
     frames: Iterable[tuple[date, DayFrame]]
     stats: LoadStats = field(default_factory=LoadStats)
     body_digests: dict[date, str] = field(default_factory=dict)
+    # days whose stored rows are compared column by column, not by their content hash, so that a
+    # row damaged by hand (its hash no longer its content's) is rewritten: see RememberedBody.intact
+    repair_days: frozenset[date] = frozenset()
     after_commit: tuple[Callable[[MergeResult], None], ...] = ()
     extra_metadata: Callable[[], Mapping[str, object]] = no_extra_metadata
 

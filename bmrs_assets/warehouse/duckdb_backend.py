@@ -90,7 +90,17 @@ def _key_on(ds: Dataset) -> str:
     return " AND ".join(f"T.{quote(k)} IS NOT DISTINCT FROM S.{quote(k)}" for k in ds.key)
 
 
-def merge_sql(ds: Dataset, target: str, source: str) -> str:
+def changed(ds: Dataset, repair: bool = False) -> str:
+    """The stored row differs from the source row: by content hash; when repairing, by any registry
+    column too (a row edited by hand keeps its old hash)."""
+    by_hash = 'T."_hash_key" IS DISTINCT FROM S."_hash_key"'
+    if not repair:
+        return by_hash
+    return "(" + " OR ".join([by_hash, *(f"T.{quote(c.name)} IS DISTINCT FROM S.{quote(c.name)}"
+                                        for c in ds.columns)]) + ")"
+
+
+def merge_sql(ds: Dataset, target: str, source: str, repair: bool = False) -> str:
     """One MERGE: null-safe key match inside the partition range; update only changed rows that are
     not older than the stored revision."""
     names = [quote(c.name) for c in table_columns(ds)]
@@ -98,7 +108,7 @@ def merge_sql(ds: Dataset, target: str, source: str) -> str:
     return (
         f"MERGE INTO {target} AS T USING {source} AS S\n"
         f"ON {_key_on(ds)} AND {partition_filter(ds, 'T', 1)}\n"
-        f"WHEN MATCHED AND T.\"_hash_key\" IS DISTINCT FROM S.\"_hash_key\" AND {not_older(ds)} THEN UPDATE SET {sets}\n"
+        f"WHEN MATCHED AND {changed(ds, repair)} AND {not_older(ds)} THEN UPDATE SET {sets}\n"
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join('S.' + n for n in names)})\n"
         f"RETURNING merge_action, {quote(ds.partition_column)}"
     )
@@ -146,6 +156,21 @@ def _action_counts(con: duckdb.DuckDBPyConnection, actions: pa.Table) -> list[tu
         return con.execute("SELECT *, count(*) FROM merge_actions GROUP BY ALL").fetchall()
     finally:
         con.unregister("merge_actions")
+
+
+def _stored_checks(con: duckdb.DuckDBPyConnection, ds: Dataset, bounds: tuple[object, object]) -> dict[date, tuple[int, int]]:
+    """Per stored partition day in ``bounds``: (rows, XOR of every row's hash, all columns).
+
+    Any change to the day - a row deleted, added, or a value edited - changes it; cheap next to
+    parsing (one scan, no sort). Compared only with what this backend recorded."""
+    out: dict[date, tuple[int, int]] = {}
+    rows = con.execute(f"SELECT {quote(ds.partition_column)}, count(*), bit_xor(hash(T)) FROM wh.main.{quote(ds.table)} "
+                       f"AS T WHERE {partition_filter(ds, 'T', 1)} GROUP BY 1", list(bounds)).fetchall()
+    for value, n, check in rows:
+        day = partition_day_of(ds, value)
+        seen_n, seen_check = out.get(day, (0, 0))
+        out[day] = (seen_n + n, seen_check ^ int(check))
+    return out
 
 
 @dataclass
@@ -216,7 +241,7 @@ def _fetched_per_day(con: duckdb.DuckDBPyConnection, ds: Dataset) -> Counter:
 
 
 def _merge_or_insert(con: duckdb.DuckDBPyConnection, ds: Dataset, days: list[date], staged: _Staged,
-                     fetched: Counter, has_duplicates: bool) -> dict[date, DayCounts]:
+                     fetched: Counter, has_duplicates: bool, repair: frozenset[date] = frozenset()) -> dict[date, DayCounts]:
     """Write ``src`` into the attached table; per-day counts.
 
     With rows already stored in the range: one MERGE, counted from its ``RETURNING`` rows. With none
@@ -231,7 +256,7 @@ def _merge_or_insert(con: duckdb.DuckDBPyConnection, ds: Dataset, days: list[dat
         if ds.revision_column:
             for value, n in con.execute(stale_sql(ds, target, "src"), [first, last]).fetchall():
                 stale[partition_day_of(ds, value)] += n
-        actions = con.execute(merge_sql(ds, target, "src"), [first, last]).to_arrow_table()
+        actions = con.execute(merge_sql(ds, target, "src", bool(repair)), [first, last]).to_arrow_table()
         return tally(ds, _action_counts(con, actions), fetched, days, stale)
     if has_duplicates:
         con.execute(insert_sql(ds, target, "src"))
@@ -305,10 +330,11 @@ class DuckDBWarehouse:
         try:
             con.execute("BEGIN TRANSACTION")
             self.ensure_table(con, ds)
-            counts = _merge_or_insert(con, ds, batch.days, staged, fetched, has_duplicates)
+            counts = _merge_or_insert(con, ds, batch.days, staged, fetched, has_duplicates, batch.repair_days)
             for day, n in staged.unchanged.items():
                 counts[day] = DayCounts(fetched=n, unchanged=n)
-            self._remember_bodies(con, ds, {d: (digest, counts[d].fetched) for d, digest in batch.body_digests.items()})
+            self._remember_bodies(con, ds, {d: (digest, counts[d].fetched) for d, digest in batch.body_digests.items()},
+                                  partition_bounds(ds, min(batch.days), max(batch.days)))
             crash_point("duckdb:merged-uncommitted")
             con.execute("COMMIT")
             return counts
@@ -319,31 +345,44 @@ class DuckDBWarehouse:
             con.execute("DETACH wh")
 
     def remembered_digests(self, ds: Dataset, days: list[date]) -> dict[date, RememberedBody]:
-        """What the warehouse remembers of each day's last merged response: (body digest, rows)."""
+        """What the warehouse remembers of each day's last merged response: (body digest, rows).
+
+        ``intact`` says whether the stored rows still are what that MERGE left (their count and a
+        checksum of every row, :func:`_stored_checks`): a day deleted, damaged or edited since is
+        parsed and MERGEd again by the next run, column by column, which repairs it."""
         if not days or not Path(self.path).exists():
             return {}
         con = _connect_memory()
         try:
             self._attach(con, read_only=True)
-            if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' AND table_name = ?",
-                               [BODIES_TABLE]).fetchone()[0]:
-                return {}
-            rows = con.execute(f"SELECT day, digest, rows FROM wh.main.{BODIES_TABLE} "
+            columns = {r[0] for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'wh' AND table_name = ?",
+                [BODIES_TABLE]).fetchall()}
+            if "stored_check" not in columns or not self._exists(con, ds):
+                return {}  # nothing remembered, or remembered without a check: parsed once more
+            rows = con.execute(f"SELECT day, digest, rows, stored_check FROM wh.main.{BODIES_TABLE} "
                                "WHERE dataset = ? AND day BETWEEN ? AND ?", [ds.code, min(days), max(days)]).fetchall()
-            return {d: RememberedBody(digest, n) for d, digest, n in rows}
+            stored = _stored_checks(con, ds, partition_bounds(ds, min(days), max(days)))
+            return {d: RememberedBody(digest, n, check is not None and stored.get(d) == (n, int(check)))
+                    for d, digest, n, check in rows}
         finally:
             con.close()
 
     @staticmethod
-    def _remember_bodies(con: duckdb.DuckDBPyConnection, ds: Dataset, digests: dict[date, tuple[str, int]]) -> None:
-        """Record each merged day's body digest, inside the MERGE's transaction (both or neither)."""
+    def _remember_bodies(con: duckdb.DuckDBPyConnection, ds: Dataset, digests: dict[date, tuple[str, int]],
+                         bounds: tuple[object, object]) -> None:
+        """Record each merged day's body digest and its stored rows' checksum, inside the MERGE's
+        transaction (both or neither)."""
         if not digests:
             return
         con.execute(f"CREATE TABLE IF NOT EXISTS wh.main.{BODIES_TABLE} (dataset VARCHAR NOT NULL, day DATE NOT NULL, "
                     "digest VARCHAR NOT NULL, rows BIGINT NOT NULL, recorded_utc TIMESTAMPTZ NOT NULL, "
-                    "PRIMARY KEY (dataset, day))")
-        con.executemany(f"INSERT OR REPLACE INTO wh.main.{BODIES_TABLE} VALUES (?, ?, ?, ?, now())",
-                        [[ds.code, d, digest, n] for d, (digest, n) in sorted(digests.items())])
+                    "stored_check UBIGINT, PRIMARY KEY (dataset, day))")
+        con.execute(f"ALTER TABLE wh.main.{BODIES_TABLE} ADD COLUMN IF NOT EXISTS stored_check UBIGINT")
+        stored = _stored_checks(con, ds, bounds)
+        con.executemany(f"INSERT OR REPLACE INTO wh.main.{BODIES_TABLE} (dataset, day, digest, rows, recorded_utc, "
+                        "stored_check) VALUES (?, ?, ?, ?, now(), ?)",
+                        [[ds.code, d, digest, n, stored.get(d, (0, 0))[1]] for d, (digest, n) in sorted(digests.items())])
 
     def read(self, ds: Dataset, first: date, last: date) -> pd.DataFrame:
         """Rows of the partition days first..last, ordered by key (empty frame if no table)."""

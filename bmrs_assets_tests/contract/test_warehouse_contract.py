@@ -353,7 +353,7 @@ def test_response_digests_are_remembered_with_the_merge_and_only_with_it(backend
     first.body_digests[D1] = "digest-1"
     wh.merge(first)
     remembered = wh.remembered_digests(COSTS, [D1, D2])
-    assert remembered == {D1: ("digest-1", 48)}
+    assert remembered == {D1: ("digest-1", 48, True)}
     assert wh.remembered_digests(FREQ, [D1]) == {}
     failing = batch(COSTS, {D1: [cost(D1, p, 9.0) for p in range(1, 49)]})
     failing.body_digests[D1] = "digest-2"

@@ -24,6 +24,8 @@ API_POOL = "elexon_api"
 # the tags Dagster puts on a run over a partition range (a backfill's run, or `python -m bmrs_assets run`)
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
+# a run tagged bmrs/full_refresh=true parses and MERGEs every day, remembered or not (the CLI's --full-refresh)
+FULL_REFRESH_TAG = "bmrs/full_refresh"
 
 
 def daily_partitions() -> dg.DailyPartitionsDefinition:
@@ -61,8 +63,11 @@ def build_dataset_asset(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.
         days = sorted(parse_day(k) for k in context.partition_keys)
         if is_iris_run(context.run.tags):  # tag bmrs/source=iris: the days' landed IRIS rows, not the API
             return LandedSource(ds, landing_store(), context.run_id, log=context.log).batch(days)
-        remembered = warehouse.get().remembered_digests(ds, days)  # asked before fetching: unchanged days are not parsed
-        return ApiSource(ds, elexon.client(), remembered, in_flight=elexon.in_flight, log=context.log).batch(days)
+        full = context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"  # every day parsed and repaired
+        # asked before fetching: unchanged days still stored as merged are not parsed, damaged ones repaired
+        remembered = {} if full else warehouse.get().remembered_digests(ds, days)
+        return ApiSource(ds, elexon.client(), remembered, in_flight=elexon.in_flight, log=context.log).batch(
+            days, repair_all=full)
 
     return dataset_asset
 
