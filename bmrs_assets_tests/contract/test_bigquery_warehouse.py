@@ -259,7 +259,9 @@ def test_the_merge_restricts_the_target_to_the_partition_range_with_constants():
     [between] = target_conjuncts(sql, "settlementDate")
     assert isinstance(between, exp.Between) and literals(between) == ["2025-12-17", "2025-12-19"]
     assert "ON T.`settlementDate` BETWEEN DATE '2025-12-17' AND DATE '2025-12-19'" in sql
-    assert "WHEN MATCHED AND T.`_hash_key` != S.`_hash_key` THEN UPDATE SET" in sql
+    # updated only if changed and not older than the stored revision (COSTS: createdDateTime)
+    assert ("WHEN MATCHED AND T.`_hash_key` != S.`_hash_key` AND (T.`createdDateTime` IS NULL OR "
+            "S.`createdDateTime` >= T.`createdDateTime`) THEN UPDATE SET") in sql
     assert "WHEN NOT MATCHED THEN INSERT" in sql and "DELETE" not in sql.upper()
     assert sql.count("MERGE ") == 1
 

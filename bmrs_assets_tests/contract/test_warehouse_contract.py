@@ -397,7 +397,8 @@ def test_duckdb_types_and_merge_sql(tmp_path):
     sql = duckdb_warehouse.merge_sql(COSTS, "t", "s")
     assert 'T."settlementDate" BETWEEN $1 AND $2' in sql
     assert '"settlementDate" IS NOT DISTINCT FROM' in sql and "WHEN NOT MATCHED THEN INSERT" in sql
-    assert 'T."_hash_key" IS DISTINCT FROM S."_hash_key" THEN UPDATE' in sql
+    assert ('T."_hash_key" IS DISTINCT FROM S."_hash_key" AND (T."createdDateTime" IS NULL OR '
+            'S."createdDateTime" >= T."createdDateTime") THEN UPDATE') in sql
     assert 'T."measurementTime" >= $1 AND T."measurementTime" < $2' in duckdb_warehouse.merge_sql(FREQ, "t", "s")
 
 
