@@ -64,14 +64,6 @@ class PeriodLabel:
             raise ValueError(f"period label {self.period}: a time column needs rule START or WITHIN, "
                              f"rule EXISTS needs none")
 
-    def describe(self) -> str:
-        """One phrase for the catalog, e.g. ``settlementPeriod = period starting at startTime``."""
-        if self.rule is PeriodRule.START:
-            return f"{self.period} starts at {self.time}"
-        if self.rule is PeriodRule.WITHIN:
-            return f"{self.period} contains {self.time}"
-        return f"{self.period} exists on {self.date}"
-
 
 class Origin(StrEnum):
     """Where a column's values come from."""
