@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.core.util.hashing import combine_hash_arrays, hash_array
 
+from bmrs_assets.core.periods import check_labels, label_problems
 from bmrs_assets.core.schemas import METADATA_NAMES, hashed_columns, validate
 from bmrs_assets.core.settlement import UtcWindow, day_window
 from bmrs_assets.core.tables import Kind
@@ -172,7 +173,10 @@ def to_frame(ds: Dataset, day: date, rows: list[dict], *, ingested_utc: datetime
     frame = frame[inside.to_numpy()].reset_index(drop=True)
 
     add_provenance(ds, frame, window, ingested_utc=ingested_utc, source=source, extra=frame.pop("_extra"))
-    return validate(ds, day, frame), report
+    frame = validate(ds, day, frame)
+    if len(frame):  # each settlement period exists on its day and agrees with its time (core/periods.py)
+        check_labels(ds.code, day, ds.period_labels, lambda name: pa.Array.from_pandas(frame[name]))
+    return frame, report
 
 
 def add_provenance(ds: Dataset, frame: pd.DataFrame, window: UtcWindow, *, ingested_utc: datetime, source: str,
@@ -411,6 +415,8 @@ def _fast_table(ds: Dataset, day: date, rows: list[dict], ingested_utc: datetime
         for check in col.checks:
             if not _check_ok(check, arr):
                 raise _Fallback
+    if n_inside and label_problems(ds.period_labels, lambda name: typed[names.index(name)]):
+        raise _Fallback  # the reference path raises the error naming each problem
     n = n_inside
     extra = pa.nulls(n, pa.string())
     inputs = [_hash_input(c.kind, a, s) for c, a, s in zip(ds.columns, typed, sources, strict=True)]
@@ -447,7 +453,8 @@ def to_table(ds: Dataset, day: date, rows: list[dict], *, ingested_utc: datetime
 
 # Bump when typing, hashing or validation changes what a body turns into: every remembered body
 # digest then stops matching and each day is parsed and MERGEd again once.
-TYPING_VERSION = "1"
+# 2: settlement periods checked against their day and time (``core/periods.py``, ``Dataset.period_labels``).
+TYPING_VERSION = "2"
 
 
 def typing_fingerprint(ds: Dataset) -> str:
@@ -455,5 +462,6 @@ def typing_fingerprint(ds: Dataset) -> str:
     cols = [(c.name, c.kind.value, c.nullable, c.origin.value, [(k.name, repr(k.statistics)) for k in c.checks])
             for c in ds.columns]
     no_table_checks: list[str] = []  # where frame-level checks once stood (never used): kept so stored digests stay valid
+    labels = [(lab.period, lab.time, lab.rule.value, lab.date) for lab in ds.period_labels]
     return repr((TYPING_VERSION, ds.code, cols, ds.key, ds.partition_column, ds.revision_column, ds.flatten,
-                 no_table_checks, ds.allow_empty))
+                 no_table_checks, ds.allow_empty, labels))

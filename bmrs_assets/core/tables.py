@@ -33,7 +33,36 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 # The settlement-period column, where a table has one (completeness counts its distinct values).
 PERIOD_COLUMN = "settlementPeriod"
-PERIOD_CHECK = pa.Check.in_range(1, 50)  # 46 or 50 periods on clock-change days, 48 otherwise
+# The coarse bound any day allows (46 or 50 periods on clock-change days, 48 otherwise); the row's own
+# day's count and the agreement with its time are checked per :class:`PeriodLabel` (``core/periods.py``).
+PERIOD_CHECK = pa.Check.in_range(1, 50)
+
+
+class PeriodRule(StrEnum):
+    """How a period label must agree with its settlement day and, if it has one, its time column."""
+
+    EXISTS = "exists"  # no time column: the period must exist on its settlement day (1..46/48/50)
+    START = "start"  # the time is the labelled period's start, exactly
+    WITHIN = "within"  # the time lies in [start, end) of the labelled period
+
+
+@dataclass(frozen=True)
+class PeriodLabel:
+    """A settlement-period column, the settlement-date column it counts in, and the time that fixes it.
+
+    Every row's ``period`` must exist on its ``date`` (a London day: 46, 48 or 50 periods); with a
+    ``time`` column, the time must be the period's start (``START``) or lie inside it (``WITHIN``).
+    """
+
+    period: str
+    time: str | None = None
+    rule: PeriodRule = PeriodRule.EXISTS
+    date: str = "settlementDate"
+
+    def __post_init__(self) -> None:
+        if (self.time is None) != (self.rule is PeriodRule.EXISTS):
+            raise ValueError(f"period label {self.period}: a time column needs rule START or WITHIN, "
+                             f"rule EXISTS needs none")
 
 
 class Origin(StrEnum):

@@ -15,12 +15,13 @@ from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 
-from bmrs_assets.core.tables import Kind, Origin
+from bmrs_assets.core.tables import Kind, Origin, PeriodRule
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset, IrisMode
 from bmrs_assets.elexon.requests import SettlementDay
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "datasets.md"
 REGENERATE = "python -m bmrs_assets.elexon.catalog --write"
+PERIOD_RULES = {PeriodRule.START: "starts at", PeriodRule.WITHIN: "contains", PeriodRule.EXISTS: "exists on"}
 IRIS_NOTES = {IrisMode.LAND: "IRIS messages are validated and landed, not merged.",
               IrisMode.RAW: "IRIS messages are kept as sent, not merged."}
 
@@ -65,6 +66,12 @@ def revision_cell(ds: Dataset) -> str:
     return f"{_code(ds.revision_column)} (the latest wins)" if ds.revision_column else "none"
 
 
+def period_cell(ds: Dataset) -> str:
+    """How each settlement-period column is checked against its day and time (``period_labels``)."""
+    return "; ".join(f"{_code(lab.period)} {PERIOD_RULES[lab.rule]} {_code(lab.time or lab.date)}"
+                     for lab in ds.period_labels) or "none"
+
+
 def description_cell(ds: Dataset) -> str:
     parts = [ds.description]
     parts.extend(f"Nested {_code(n)} flattened to {_code(n + '_<member>')} columns." for n in ds.flatten)
@@ -75,11 +82,11 @@ def description_cell(ds: Dataset) -> str:
 
 def table(registry: Mapping[str, Dataset]) -> list[str]:
     lines = ["| asset | table | endpoint | request per partition day D | natural key | partition column "
-             "| revision column | rows per day (typical) | days per backfill run | description |",
-             "|---|---|---|---|---|---|---|---:|---:|---|"]
+             "| revision column | settlement period checked | rows per day (typical) | days per backfill run | description |",
+             "|---|---|---|---|---|---|---|---|---:|---:|---|"]
     for ds in registry.values():
         cells = [_code(f"bmrs/{ds.asset_name}"), _code(ds.table), endpoint_cell(ds), request_cell(ds),
-                 ", ".join(ds.key), partition_cell(ds), revision_cell(ds),
+                 ", ".join(ds.key), partition_cell(ds), revision_cell(ds), period_cell(ds),
                  f"{ds.rows_per_day:,}", str(ds.days_per_run), description_cell(ds)]
         lines.append("| " + " | ".join(map(_cell, cells)) + " |")
     return lines
@@ -113,6 +120,13 @@ def notes(registry: Mapping[str, Dataset]) -> list[str]:
     out.append("* The spec's own examples mislabel QPN (`\"dataset\": \"PN\"`) and MELS (`\"dataset\": \"MILS\"`); "
                "the schema's label check rejects them as they are, and the tests check that, then parse them "
                "with the label corrected.")
+    out.append("* Settlement periods are checked before a day is written (column *settlement period "
+               "checked*): each must exist on its row's `settlementDate` (46 periods on the spring clock-change "
+               "day, 50 on the autumn one, 48 otherwise), and where a time fixes it, the time must be the "
+               "period's start (*starts at*: a `startTime`) or lie in [start, end) of the period (*contains*: a "
+               "`timeFrom` or 5-minute `startTime`, a point anywhere in the period). A mismatch fails the day, "
+               "naming the period, the time and the period the time belongs to. BOALF's `settlementPeriodTo` "
+               "(the period `timeTo` falls in, possibly past the day's end) keeps the coarse 1-50 bound.")
     out.append("* Time windows are closed at both ends on the API, so a row exactly at midnight comes back "
                "for two days: rows outside the partition's half-open London-day window are dropped and counted.")
     out.append("* A request the API refuses with a 400 saying the window is too large is halved (a "

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bmrs_assets.core.tables import Col, Kind, TableDeclaration
+from bmrs_assets.core.tables import Col, Kind, PeriodLabel, TableDeclaration
 from bmrs_assets.elexon.requests import Endpoint, RequestStrategy
 from bmrs_assets.quality.rules import Completeness, Freshness
 
@@ -48,6 +48,8 @@ class Dataset(TableDeclaration):
     iris_subject: str | None = None  # the IRIS message subject, when it is not ``code``
     # typical rows per settlement day on the live API: sizes backfill runs and the history plan
     rows_per_day: int = 1_000
+    # each settlement-period column, its settlement day and the time that fixes it (``core/periods.py``)
+    period_labels: tuple[PeriodLabel, ...] = ()
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Z0-9]{2,12}", self.code):
@@ -62,8 +64,21 @@ class Dataset(TableDeclaration):
                 raise ValueError(f"{self.code}: {exc}") from None
         if self.rows_per_day < 1:
             raise ValueError(f"{self.code}: rows_per_day must be at least 1")
+        self._validate_period_labels()
         if not isinstance(self.iris, IrisMode):
             raise ValueError(f"{self.code}: iris must be an IrisMode ({', '.join(IrisMode)}), not {self.iris!r}")
+
+    def _validate_period_labels(self) -> None:
+        """Each label names declared columns of the right kinds; a ``settlementPeriod`` column is labelled."""
+        kinds = {c.name: c.kind for c in self.columns}
+        for label in self.period_labels:
+            wanted = {label.period: Kind.INT, label.date: Kind.DATE, **({label.time: Kind.TIMESTAMP} if label.time else {})}
+            for name, kind in wanted.items():
+                if kinds.get(name) is not kind:
+                    raise ValueError(f"{self.code}: period label {label.period}: {name!r} is not a declared "
+                                     f"{kind.value} column")
+        if self.period_column and self.period_column not in {label.period for label in self.period_labels}:
+            raise ValueError(f"{self.code}: {self.period_column} needs a PeriodLabel in period_labels")
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pandera.pandas as pa
 
-from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Origin, S
+from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Origin, PeriodLabel, PeriodRule, S
 from bmrs_assets.elexon.dataset import Dataset, IrisMode
 from bmrs_assets.elexon.requests import Endpoint, PathDate, SettlementDates, SettlementDay, TimeWindow
 from bmrs_assets.quality.rules import Completeness, Freshness
@@ -24,6 +24,14 @@ from bmrs_assets.quality.rules import Completeness, Freshness
 # --- shared column groups -----------------------------------------------------------------
 def _dataset_label(code: str) -> Col:
     return Col("dataset", S, checks=(pa.Check.isin([code]),))
+
+
+# --- settlement periods against their day and time (``PeriodLabel``, checked in ``core/periods.py``) ---
+# startTime is the period's start (real DISEBSP, MID, FUELHH, INDGEN samples); timeFrom is a point of a
+# level profile anywhere in the period (real PN sample: 10:59 in the period 10:30-11:00 UTC).
+AT_START = PeriodLabel("settlementPeriod", "startTime", PeriodRule.START)
+FROM_WITHIN = PeriodLabel("settlementPeriod", "timeFrom", PeriodRule.WITHIN)
+ON_ITS_DAY = PeriodLabel("settlementPeriod")  # no time column: the period must exist on its day
 
 
 # --- publication cadences -------------------------------------------------------------------
@@ -68,6 +76,9 @@ BOALF = Dataset(
     partition_column="settlementDate",
     rows_per_day=19_000,
     revision_column="acceptanceTime",
+    # a segment starts anywhere in its period; settlementPeriodTo (the period timeTo falls in, which can
+    # be past the day's end) keeps the coarse 1-50 bound only
+    period_labels=(PeriodLabel("settlementPeriodFrom", "timeFrom", PeriodRule.WITHIN),),
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
 )
@@ -127,6 +138,7 @@ COSTS = Dataset(
     revision_column="createdDateTime",
     completeness=Completeness(per_period=1),
     freshness=SETTLEMENT_RUNS,
+    period_labels=(AT_START,),
     iris_subject="DISEBSP",  # Elexon's code for system prices; IRIS messages carry it
 )
 
@@ -175,6 +187,7 @@ BOD = Dataset(
     key=("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod", "pairId", "timeFrom"),
     partition_column="settlementDate",
     rows_per_day=270_000,
+    period_labels=(FROM_WITHIN,),  # the real sample starts at the period's start; the spec does not promise it
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
 )
@@ -191,6 +204,7 @@ def _physical_dataset(code: str, description: str, spec_schema: str, *extra: Col
         key=(*UNIT_PERIOD_KEY, *(c.name for c in extra)),
         partition_column="settlementDate",
         freshness=REALTIME_BM,
+        period_labels=(FROM_WITHIN,),
         **options,
     )
 
@@ -226,6 +240,7 @@ MID = Dataset(
     key=("dataProvider", "settlementDate", "settlementPeriod"),
     partition_column="settlementDate",
     rows_per_day=96,
+    period_labels=(AT_START,),
     completeness=Completeness(per_period=2),
     freshness=REALTIME_BM,
 )
@@ -252,6 +267,7 @@ FUELINST = Dataset(
     partition_column="settlementDate",
     rows_per_day=5_760,
     revision_column="publishTime",
+    period_labels=(PeriodLabel("settlementPeriod", "startTime", PeriodRule.WITHIN),),  # 5-minute readings
     completeness=Completeness(interval=timedelta(minutes=5), group_by="fuelType"),
     freshness=REALTIME_FAST,
 )
@@ -266,6 +282,7 @@ FUELHH = Dataset(
     key=("settlementDate", "settlementPeriod", "fuelType"),
     partition_column="settlementDate",
     rows_per_day=960,
+    period_labels=(AT_START,),
     revision_column="publishTime",
     completeness=Completeness(per_period=1, group_by="fuelType"),
     freshness=REALTIME_BM,
@@ -290,6 +307,7 @@ NETBSAD = Dataset(
     key=("settlementDate", "settlementPeriod"),
     partition_column="settlementDate",
     rows_per_day=48,
+    period_labels=(ON_ITS_DAY,),
     completeness=Completeness(per_period=1),
     freshness=REALTIME_BM,
 )
@@ -317,6 +335,7 @@ DISBSAD = Dataset(
     key=("settlementDate", "settlementPeriod", "id"),
     partition_column="settlementDate",
     rows_per_day=110,
+    period_labels=(ON_ITS_DAY,),
     completeness=Completeness(all_periods=True),
     freshness=REALTIME_BM,
 )
@@ -348,6 +367,7 @@ INDGEN = Dataset(
     key=("publishTime", "boundary", "settlementDate", "settlementPeriod"),
     partition_column="publishTime",
     rows_per_day=30_700,
+    period_labels=(AT_START,),  # each row's own settlementDate (not the publish day it is partitioned by)
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
 )
@@ -362,6 +382,7 @@ INDDEM = Dataset(
     key=("publishTime", "boundary", "settlementDate", "settlementPeriod"),
     partition_column="publishTime",
     rows_per_day=30_700,
+    period_labels=(AT_START,),  # each row's own settlementDate (not the publish day it is partitioned by)
     completeness=Completeness(median_fraction=0.5),
     freshness=REALTIME_BM,
 )
@@ -391,6 +412,7 @@ EBOCF = Dataset(
     key=("settlementDate", "settlementPeriod", "bmUnit", "nationalGridBmUnit", "bidOffer"),
     partition_column="settlementDate",
     rows_per_day=7_700,
+    period_labels=(AT_START,),
     revision_column="createdDateTime",
     completeness=Completeness(median_fraction=0.5),
     freshness=SETTLEMENT_RUNS,
