@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-import google.auth
 import pytest
 from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
-from google.auth.credentials import AnonymousCredentials
 
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.defs.elexon.assets import daily_partitions
@@ -27,8 +24,8 @@ from bmrs_assets.simulator.faults import FaultPlan
 from bmrs_assets.simulator.server import SimulatorConfig, start_in_thread
 from bmrs_assets.warehouse.bigquery_backend import BigQueryWarehouse
 from bmrs_assets.warehouse.contract import DIGESTS_TABLE
-from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
 from bmrs_assets_tests.support.helpers import failure_text, metadata_of
+from bmrs_assets_tests.support.range_child import run_range
 
 FIRST = date(2025, 11, 1)  # November 2025: no clock change, 48 periods every day
 DAYS = [FIRST + timedelta(days=i) for i in range(20)]
@@ -36,31 +33,13 @@ OUTAGE = DAYS[6]  # day 7 of 20
 KEY = dg.AssetKey(["bmrs", "costs"])
 
 
-def history_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> None:
+def history_env(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """On top of ``platform_env``: the API at ``url``, a fast rate limit and retries, chunks of 3 days."""
     monkeypatch.setenv("BMRS_API_BASE_URL", url)
-    monkeypatch.setenv("BMRS_DUCKDB_PATH", str(tmp_path / "w.duckdb"))
-    monkeypatch.setenv("BMRS_START_DATE", "2024-01-01")
     monkeypatch.setenv("BMRS_RATE_LIMIT_PER_S", "200")
-    monkeypatch.setenv("BMRS_RATE_LIMIT_FILE", str(tmp_path / "rate"))
     monkeypatch.setenv("BMRS_API_MAX_RETRIES", "1")
     monkeypatch.setenv("BMRS_API_BACKOFF_S", "0.01")
     monkeypatch.setenv("BMRS_CHUNK_DAYS", "3")  # 20 days: seven chunks
-
-
-@pytest.fixture(params=["duckdb", "bigquery"])
-def warehouse(request, tmp_path, monkeypatch):
-    """The warehouse the run writes to, as the platform configures it from the environment."""
-    if request.param == "duckdb":
-        return DuckDBWarehouse(str(tmp_path / "w.duckdb"))
-    emulator = request.getfixturevalue("bq_emulator")
-    dataset = f"history_{uuid.uuid4().hex[:8]}"
-    # the platform opens its client the production way (application-default credentials): anonymous here
-    monkeypatch.setattr(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), emulator.project))
-    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", emulator.url)
-    monkeypatch.setenv("BMRS_WAREHOUSE", "bigquery")
-    monkeypatch.setenv("BMRS_BQ_PROJECT", emulator.project)
-    monkeypatch.setenv("BMRS_BQ_DATASET", dataset)
-    return BigQueryWarehouse(project=emulator.project, dataset=dataset, client_factory=emulator.client)
 
 
 def partition_status(instance: dg.DagsterInstance) -> tuple[set[str], set[str]]:
@@ -72,11 +51,11 @@ def partition_status(instance: dg.DagsterInstance) -> tuple[set[str], set[str]]:
     return set(materialized), set(failed)
 
 
-def test_an_outage_on_day_7_of_20_costs_day_7_only_and_the_rerun_resumes(tmp_path, monkeypatch, warehouse):
+def test_an_outage_on_day_7_of_20_costs_day_7_only_and_the_rerun_resumes(monkeypatch, warehouse):
     plan = FaultPlan(outage={("COSTS", OUTAGE.isoformat())})
     server = start_in_thread(SimulatorConfig(faults=plan))
     try:
-        history_env(monkeypatch, tmp_path, server.url)
+        history_env(monkeypatch, server.url)
         with dg.DagsterInstance.ephemeral() as instance:
             bad, _ = materialize_range(DAYS[0], DAYS[-1], ["COSTS"], instance=instance)
             assert not bad.success, "the run ends failed, so the gap stays visible"
@@ -106,8 +85,8 @@ def test_an_outage_on_day_7_of_20_costs_day_7_only_and_the_rerun_resumes(tmp_pat
         server.shutdown()
 
 
-def test_a_long_range_logs_each_committed_day_with_the_time_left(tmp_path, monkeypatch, simulator):
-    history_env(monkeypatch, tmp_path, simulator.url)
+def test_a_long_range_logs_each_committed_day_with_the_time_left(platform_env, monkeypatch, simulator):
+    history_env(monkeypatch, simulator.url)
     with dg.DagsterInstance.ephemeral() as instance:
         result, _ = materialize_range(DAYS[0], DAYS[9], ["COSTS"], instance=instance, log_level="INFO")
         assert result.success
@@ -119,19 +98,6 @@ def test_a_long_range_logs_each_committed_day_with_the_time_left(tmp_path, monke
         assert " s; about " in line and line.endswith(" left")
     meta = metadata_of(result, "COSTS")
     assert meta["chunks"] == 4  # 3 + 3 + 3 + 1 days
-
-
-CHILD = """
-import sys, warnings
-warnings.filterwarnings("ignore")
-from datetime import date
-import dagster as dg
-from bmrs_assets.cli.runs import materialize_range
-with dg.DagsterInstance.ephemeral() as instance:
-    result, _ = materialize_range(date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2]), ["COSTS"],
-                                  instance=instance)
-sys.exit(0 if result.success else 1)
-"""
 
 
 def stored_days(db: Path) -> tuple[dict[date, int], set[date]]:
@@ -146,16 +112,14 @@ def stored_days(db: Path) -> tuple[dict[date, int], set[date]]:
 
 
 @pytest.mark.parametrize("point", ["duckdb:staged@4", "duckdb:merged-uncommitted@4"])
-def test_a_sigkill_in_the_middle_of_a_long_range_leaves_whole_chunks_and_the_rerun_completes(tmp_path, monkeypatch,
+def test_a_sigkill_in_the_middle_of_a_long_range_leaves_whole_chunks_and_the_rerun_completes(platform_env, monkeypatch,
                                                                                           simulator, point):
-    history_env(monkeypatch, tmp_path, simulator.url)
-    db = tmp_path / "w.duckdb"
+    history_env(monkeypatch, simulator.url)
+    db = platform_env
     env = dict(os.environ)
 
     def child(crash: str | None = None) -> subprocess.CompletedProcess:
-        extra = {"BMRS_CRASH_AT": crash} if crash else {}
-        return subprocess.run([sys.executable, "-c", CHILD, DAYS[0].isoformat(), DAYS[-1].isoformat()],
-                              env={**env, **extra}, capture_output=True, text=True, timeout=300)
+        return run_range(env, DAYS[0].isoformat(), DAYS[-1].isoformat(), "COSTS", crash=crash)
 
     killed = child(point)
     assert killed.returncode == -9, killed.stderr[-2000:]  # SIGKILL inside the fourth chunk
@@ -176,41 +140,20 @@ def test_a_sigkill_in_the_middle_of_a_long_range_leaves_whole_chunks_and_the_rer
         con.close()
 
 
-BQ_CHILD = """
-import sys, warnings
-warnings.filterwarnings("ignore")
-from datetime import date
-import google.auth
-from google.auth.credentials import AnonymousCredentials
-import dagster as dg
-sys.path.insert(0, sys.argv[3])
-from bmrs_assets_tests.support.bq_emulator import prepare_client_library
-prepare_client_library()
-google.auth.default = lambda *a, **k: (AnonymousCredentials(), sys.argv[4])  # the emulator needs no credentials
-from bmrs_assets.cli.runs import materialize_range
-with dg.DagsterInstance.ephemeral() as instance:
-    result, _ = materialize_range(date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2]), ["COSTS"],
-                                  instance=instance)
-sys.exit(0 if result.success else 1)
-"""
-
-
 @pytest.mark.slow
-def test_a_sigkill_after_a_bigquery_chunk_merged_costs_a_parse_not_a_day(tmp_path, monkeypatch, simulator, bq_emulator):
+def test_a_sigkill_after_a_bigquery_chunk_merged_costs_a_parse_not_a_day(platform_env, monkeypatch, simulator,
+                                                                         bq_emulator):
     """Killed after the fourth chunk's MERGE, before its digests were recorded: the MERGEs are whole, the
     re-run parses the fourth chunk's days again (no digest) and finds them unchanged."""
-    from bmrs_assets_tests.conftest import REPO
-
-    history_env(monkeypatch, tmp_path, simulator.url)
+    history_env(monkeypatch, simulator.url)
     dataset = f"kill_{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "BMRS_WAREHOUSE": "bigquery", "BMRS_BQ_PROJECT": bq_emulator.project,
            "BMRS_BQ_DATASET": dataset, "BIGQUERY_EMULATOR_HOST": bq_emulator.url, "BMRS_BQ_STAGING_STALE_S": "0"}
     wh = BigQueryWarehouse(project=bq_emulator.project, dataset=dataset, client_factory=bq_emulator.client)
 
     def child(crash: str | None = None) -> subprocess.CompletedProcess:
-        extra = {"BMRS_CRASH_AT": crash} if crash else {}
-        return subprocess.run([sys.executable, "-c", BQ_CHILD, DAYS[0].isoformat(), DAYS[-1].isoformat(), str(REPO),
-                               bq_emulator.project], env={**env, **extra}, capture_output=True, text=True, timeout=300)
+        return run_range(env, DAYS[0].isoformat(), DAYS[-1].isoformat(), "COSTS", bigquery_project=bq_emulator.project,
+                         crash=crash)
 
     killed = child("bigquery:merged@4")
     assert killed.returncode == -9, killed.stderr[-2000:]

@@ -22,6 +22,7 @@ from bmrs_assets.elexon.datasets import REGISTRY
 from bmrs_assets.simulator.faults import FaultPlan
 from bmrs_assets.simulator.server import SimulatorConfig, start_in_thread
 from bmrs_assets_tests.support.helpers import failure_text, metadata_of
+from bmrs_assets_tests.support.range_child import run_range
 
 FIRST = date(2025, 11, 1)
 LAST = FIRST + timedelta(days=29)
@@ -104,24 +105,6 @@ def test_a_day_whose_faults_outlast_the_retry_budget_fails_with_the_body(tmp_pat
     assert days == [(FIRST,), (date(2025, 11, 3),)], "the failed day costs that day only, not the range"
 
 
-CRASH_SCRIPT = """
-import sys, warnings
-warnings.filterwarnings("ignore")
-from datetime import date
-import dagster as dg
-from bmrs_assets.cli.runs import materialize_range
-with dg.DagsterInstance.ephemeral() as instance:
-    first, last = date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2])
-    result, _ = materialize_range(first, last, [sys.argv[3]], instance=instance)
-sys.exit(0 if result.success else 1)
-"""
-
-
-def run_child(env: dict, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", CRASH_SCRIPT, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("point", ["duckdb:staged", "duckdb:merged-uncommitted"])
 def test_a_killed_duckdb_write_leaves_the_table_before_or_after(tmp_path, monkeypatch, point):
@@ -132,13 +115,13 @@ def test_a_killed_duckdb_write_leaves_the_table_before_or_after(tmp_path, monkey
     env = {**os.environ, "BMRS_API_BASE_URL": server.url, "BMRS_DUCKDB_PATH": str(db), "BMRS_RATE_LIMIT_PER_S": "200",
            "BMRS_RATE_LIMIT_FILE": str(tmp_path / "rate"), "BMRS_START_DATE": "2024-01-01"}
     try:
-        assert run_child(env, "2025-11-01", "2025-11-02", "COSTS").returncode == 0
+        assert run_range(env, "2025-11-01", "2025-11-02", "COSTS").returncode == 0
         before = key_hashes(db, "COSTS")
         config.run = 1  # a later settlement run revises every price
-        crashed = run_child({**env, "BMRS_CRASH_AT": point}, "2025-11-01", "2025-11-03", "COSTS")
+        crashed = run_range(env, "2025-11-01", "2025-11-03", "COSTS", crash=point)
         assert crashed.returncode == -9, crashed.stderr[-2000:]  # SIGKILL, mid-write
         assert key_hashes(db, "COSTS") == before, "the table is as it was before the run"
-        again = run_child(env, "2025-11-01", "2025-11-03", "COSTS")
+        again = run_range(env, "2025-11-01", "2025-11-03", "COSTS")
         assert again.returncode == 0, again.stderr[-2000:]
     finally:
         server.shutdown()
@@ -248,31 +231,11 @@ def test_the_shared_rate_limiter_spaces_requests_across_processes(tmp_path):
     assert starts[-1] - starts[0] >= 29 * 0.05 - 0.01
 
 
-BQ_CHILD = """
-import sys, warnings
-warnings.filterwarnings("ignore")
-from datetime import date
-import google.auth
-from google.auth.credentials import AnonymousCredentials
-import dagster as dg
-sys.path.insert(0, sys.argv[4])
-from bmrs_assets_tests.support.bq_emulator import prepare_client_library
-prepare_client_library()
-google.auth.default = lambda *a, **k: (AnonymousCredentials(), sys.argv[5])  # the emulator needs no credentials
-from bmrs_assets.cli.runs import materialize_range
-with dg.DagsterInstance.ephemeral() as instance:
-    first, last = date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2])
-    result, _ = materialize_range(first, last, [sys.argv[3]], instance=instance)
-sys.exit(0 if result.success else 1)
-"""
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("point", ["bigquery:staged", "bigquery:merged"])
 def test_a_killed_bigquery_write_leaves_the_table_before_or_after(tmp_path, monkeypatch, bq_emulator, point):
     import uuid
 
-    from bmrs_assets_tests.conftest import REPO
     fast_client(monkeypatch, tmp_path)
     config = SimulatorConfig()
     server = start_in_thread(config)
@@ -281,10 +244,8 @@ def test_a_killed_bigquery_write_leaves_the_table_before_or_after(tmp_path, monk
            "BMRS_BQ_DATASET": dataset, "BIGQUERY_EMULATOR_HOST": bq_emulator.url, "BMRS_BQ_STAGING_STALE_S": "0",
            "BMRS_RATE_LIMIT_PER_S": "200", "BMRS_RATE_LIMIT_FILE": str(tmp_path / "rate"), "BMRS_START_DATE": "2024-01-01"}
 
-    def child(*args: str, crash: str | None = None) -> subprocess.CompletedProcess:
-        extra = {"BMRS_CRASH_AT": crash} if crash else {}
-        return subprocess.run([sys.executable, "-c", BQ_CHILD, *args, str(REPO), bq_emulator.project],
-                              env={**env, **extra}, capture_output=True, text=True, timeout=300)
+    def child(first: str, last: str, dataset: str, crash: str | None = None) -> subprocess.CompletedProcess:
+        return run_range(env, first, last, dataset, bigquery_project=bq_emulator.project, crash=crash)
 
     client = bq_emulator.client()
 
