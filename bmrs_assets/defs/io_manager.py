@@ -20,22 +20,11 @@ import pandas as pd
 
 from bmrs_assets.core.settlement import parse_day
 from bmrs_assets.defs.resources import WarehouseResource
+from bmrs_assets.elexon.plan import format_duration
 from bmrs_assets.revenue.tables import get_table_spec
 from bmrs_assets.settings import SETTINGS
 from bmrs_assets.warehouse.chunks import Commit, RangeResult, write_in_chunks
 from bmrs_assets.warehouse.contract import DayCounts, MergeResult, PartitionBatch
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
 
 PROGRESS = logging.getLogger("bmrs_assets.progress")  # the same lines, for a terminal (the CLI shows them)
 
@@ -55,7 +44,7 @@ class Progress:
         for i, (day, c) in enumerate(days, start=1):
             line = (f"{self.code} {day}: day {first + i} of {self.total} committed, {c.fetched:,} rows "
                     f"({c.inserted:,} inserted, {c.updated:,} updated, {c.unchanged:,} unchanged), "
-                    f"{per_day:.1f} s; about {_duration(left)} left")
+                    f"{per_day:.1f} s; about {format_duration(left)} left")
             self.log.info(line)
             PROGRESS.info(line)
 

@@ -47,7 +47,7 @@ class Dataset(TableDeclaration):
     iris: IrisMode = IrisMode.MERGE  # what IRIS (the real-time push) does with its messages
     iris_subject: str | None = None  # the IRIS message subject, when it is not ``code``
     # typical rows per settlement day on the live API: sizes backfill runs and the history plan
-    rows_per_day: int = 1_000
+    rows_per_day: int = TableDeclaration.rows_per_day
     # each settlement-period column, its settlement day and the time that fixes it (``core/periods.py``)
     period_labels: tuple[PeriodLabel, ...] = ()
 

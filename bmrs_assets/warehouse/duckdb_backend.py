@@ -54,7 +54,7 @@ DUCKDB_TYPES: dict[Kind, str] = {
     Kind.JSON: "JSON",
 }
 LOCK_RETRY_SECONDS = 120.0
-KEY_COUNT_ROWS = 500_000  # rows per query of key_counts, about
+KEY_COUNT_ROWS = 500_000  # about this many rows per query of key_counts (keys holding the partition column)
 BODIES_TABLE = DIGESTS_TABLE  # written in the MERGE's own transaction
 
 
