@@ -278,8 +278,8 @@ class BigQueryWarehouse:
         try:
             table = bigquery.Table(self._table_id(client, DIGESTS_TABLE), schema=DIGESTS_SCHEMA)
             table.description = "bmrs_assets: digest of the response bodies each dataset day was last merged from"
-            client.create_table(table, exists_ok=True)
-            if "stored_check" not in {f.name for f in client.get_table(self._table_id(client, DIGESTS_TABLE)).schema}:
+            table = client.create_table(table, exists_ok=True)  # the stored table, if it existed
+            if "stored_check" not in {f.name for f in table.schema}:
                 self._query(client, f"ALTER TABLE {self._digests_ref(client)} ADD COLUMN IF NOT EXISTS stored_check INT64")
             self._query(client, remember_sql(self._digests_ref(client), ds, self.target(client, ds), digests))
         except Exception as exc:

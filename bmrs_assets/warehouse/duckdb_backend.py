@@ -55,7 +55,6 @@ DUCKDB_TYPES: dict[Kind, str] = {
 }
 LOCK_RETRY_SECONDS = 120.0
 KEY_COUNT_ROWS = 500_000  # about this many rows per query of key_counts (keys holding the partition column)
-BODIES_TABLE = DIGESTS_TABLE  # written in the MERGE's own transaction
 
 
 def _connect_memory() -> duckdb.DuckDBPyConnection:
@@ -118,8 +117,7 @@ def stale_sql(ds: Dataset, target: str, source: str) -> str:
     """Per partition value: source rows the MERGE will skip because the stored row is newer."""
     part = f"S.{quote(ds.partition_column)}"
     return (f"SELECT {part}, count(*) FROM {source} AS S JOIN {target} AS T ON {_key_on(ds)} "
-            f"AND {partition_filter(ds, 'T', 1)} WHERE T.\"_hash_key\" IS DISTINCT FROM S.\"_hash_key\" "
-            f"AND NOT coalesce({not_older(ds)}, FALSE) GROUP BY 1")
+            f"AND {partition_filter(ds, 'T', 1)} WHERE {changed(ds)} AND NOT coalesce({not_older(ds)}, FALSE) GROUP BY 1")
 
 
 def insert_sql(ds: Dataset, target: str, source: str) -> str:
@@ -357,10 +355,10 @@ class DuckDBWarehouse:
             self._attach(con, read_only=True)
             columns = {r[0] for r in con.execute(
                 "SELECT column_name FROM duckdb_columns() WHERE database_name = 'wh' AND table_name = ?",
-                [BODIES_TABLE]).fetchall()}
+                [DIGESTS_TABLE]).fetchall()}
             if "stored_check" not in columns or not self._exists(con, ds):
                 return {}  # nothing remembered, or remembered without a check: parsed once more
-            rows = con.execute(f"SELECT day, digest, rows, stored_check FROM wh.main.{BODIES_TABLE} "
+            rows = con.execute(f"SELECT day, digest, rows, stored_check FROM wh.main.{DIGESTS_TABLE} "
                                "WHERE dataset = ? AND day BETWEEN ? AND ?", [ds.code, min(days), max(days)]).fetchall()
             stored = _stored_checks(con, ds, partition_bounds(ds, min(days), max(days)))
             return {d: RememberedBody(digest, n, check is not None and stored.get(d) == (n, int(check)))
@@ -375,12 +373,12 @@ class DuckDBWarehouse:
         transaction (both or neither)."""
         if not digests:
             return
-        con.execute(f"CREATE TABLE IF NOT EXISTS wh.main.{BODIES_TABLE} (dataset VARCHAR NOT NULL, day DATE NOT NULL, "
+        con.execute(f"CREATE TABLE IF NOT EXISTS wh.main.{DIGESTS_TABLE} (dataset VARCHAR NOT NULL, day DATE NOT NULL, "
                     "digest VARCHAR NOT NULL, rows BIGINT NOT NULL, recorded_utc TIMESTAMPTZ NOT NULL, "
                     "stored_check UBIGINT, PRIMARY KEY (dataset, day))")
-        con.execute(f"ALTER TABLE wh.main.{BODIES_TABLE} ADD COLUMN IF NOT EXISTS stored_check UBIGINT")
+        con.execute(f"ALTER TABLE wh.main.{DIGESTS_TABLE} ADD COLUMN IF NOT EXISTS stored_check UBIGINT")
         stored = _stored_checks(con, ds, bounds)
-        con.executemany(f"INSERT OR REPLACE INTO wh.main.{BODIES_TABLE} (dataset, day, digest, rows, recorded_utc, "
+        con.executemany(f"INSERT OR REPLACE INTO wh.main.{DIGESTS_TABLE} (dataset, day, digest, rows, recorded_utc, "
                         "stored_check) VALUES (?, ?, ?, ?, now(), ?)",
                         [[ds.code, d, digest, n, stored.get(d, (0, 0))[1]] for d, (digest, n) in sorted(digests.items())])
 

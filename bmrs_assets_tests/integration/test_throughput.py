@@ -17,8 +17,7 @@ import bmrs_assets.elexon.api_source as api_source
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.elexon.client import ElexonClient, initial_slices
 from bmrs_assets.elexon.datasets import BOD, COSTS
-from bmrs_assets.warehouse.contract import FailedDay
-from bmrs_assets.warehouse.duckdb_backend import BODIES_TABLE
+from bmrs_assets.warehouse.contract import DIGESTS_TABLE, FailedDay
 from bmrs_assets_tests.support.helpers import dump, metadata_of
 from bmrs_assets_tests.support.scripted_server import Reply, ScriptedServer
 
@@ -67,7 +66,7 @@ def test_an_unchanged_response_is_not_parsed_and_nothing_is_written(platform_env
     assert dump(platform_env, "bmrs_boalf") == snapshot["bmrs_boalf"]
     con = duckdb.connect(str(platform_env), read_only=True)
     try:
-        remembered = con.execute(f"SELECT dataset, day, rows FROM {BODIES_TABLE} ORDER BY 1").fetchall()
+        remembered = con.execute(f"SELECT dataset, day, rows FROM {DIGESTS_TABLE} ORDER BY 1").fetchall()
     finally:
         con.close()
     assert remembered == [("BOALF", DAY, len(snapshot["bmrs_boalf"])), ("COSTS", DAY, 48)]
