@@ -24,6 +24,8 @@ class DayLine:
     inserted: int
     updated: int
     unchanged: int
+    stale: int = 0  # skipped: older than the stored revision
+    deleted: int = 0  # withdrawn by the source (current-state tables)
 
 
 def last_complete_days(n: int, today: date | None = None) -> list[date]:
@@ -69,14 +71,15 @@ def materialize_range(first: date, last: date, selection: list[str] | None = Non
             continue
         for day, c in sorted(mat.metadata["per_day_json"].value.items()):
             lines.append(DayLine(mat.asset_key.path[-1].upper(), day, c["rows"], c["inserted"],
-                                 c["updated"], c["unchanged"]))
+                                 c["updated"], c["unchanged"], c.get("stale", 0), c.get("deleted", 0)))
     unique = {(ln.dataset, ln.day): ln for ln in lines}
     return result, [unique[k] for k in sorted(unique)]
 
 
 def format_table(lines: list[DayLine]) -> str:
     w = max([10, *(len(ln.dataset) for ln in lines)])  # derived tables have longer names
-    header = f"{'dataset':<{w}} {'day':<10} {'rows':>9} {'inserted':>9} {'updated':>8} {'unchanged':>9}"
-    body = [f"{ln.dataset:<{w}} {ln.day:<10} {ln.rows:>9} {ln.inserted:>9} {ln.updated:>8} {ln.unchanged:>9}"
-            for ln in lines]
+    header = (f"{'dataset':<{w}} {'day':<10} {'rows':>9} {'inserted':>9} {'updated':>8} {'unchanged':>9} "
+              f"{'stale':>6} {'deleted':>7}")
+    body = [f"{ln.dataset:<{w}} {ln.day:<10} {ln.rows:>9} {ln.inserted:>9} {ln.updated:>8} {ln.unchanged:>9} "
+            f"{ln.stale:>6} {ln.deleted:>7}" for ln in lines]
     return "\n".join([header, "-" * len(header), *body])

@@ -65,6 +65,23 @@ class PeriodLabel:
                              f"rule EXISTS needs none")
 
 
+class WriteSemantics(StrEnum):
+    """What a write may do to a partition day already stored (declared by every table, with why).
+
+    ``KEEP_VERSIONS``: rows are only added or revised, never deleted: every version or vintage the
+    source published stays (REMIT revisions, forecast vintages), and a stream whose rows the source
+    never withdraws is not put at risk by a response that comes back short.
+    ``CURRENT_STATE``: the complete response for a partition day is the truth for that day: a row
+    of the stored day that the complete response no longer holds was withdrawn by the source and
+    is deleted in the same transaction as the upsert - only for a day that arrived whole (see
+    ``warehouse/contract.py``'s ``PartitionBatch.whole_days``), never for a failed, empty,
+    incomplete, still running or older-than-stored day, and never from an IRIS delta.
+    """
+
+    KEEP_VERSIONS = "keep versions"
+    CURRENT_STATE = "current state"
+
+
 class Origin(StrEnum):
     """Where a column's values come from."""
 
@@ -98,6 +115,8 @@ class TableDeclaration:
     key: tuple[str, ...]
     partition_column: str
     revision_column: str | None
+    semantics: WriteSemantics | None  # every table declares it (validate_columns refuses None)
+    semantics_why: str  # why, from the source's documented behaviour (docs/guarantees.md lists it)
     # typical rows per partition day; registry entries declare theirs (it sizes runs and reads)
     rows_per_day = 10_000
 
@@ -109,6 +128,11 @@ class TableDeclaration:
         for col in (*self.key, self.partition_column, *filter(None, [self.revision_column])):
             if col not in names:
                 raise ValueError(f"{self.code}: {col!r} is not a declared column")
+        if not isinstance(self.semantics, WriteSemantics):
+            raise ValueError(f"{self.code}: declare semantics (a WriteSemantics: "
+                             f"{', '.join(m.value for m in WriteSemantics)}) and why, not {self.semantics!r}")
+        if not self.semantics_why.strip():
+            raise ValueError(f"{self.code}: semantics_why must say why the table is {self.semantics.value}")
         if self.column(self.partition_column).nullable:
             raise ValueError(f"{self.code}: partition column {self.partition_column} must be non-nullable")
 

@@ -1,6 +1,8 @@
 """The Dagster IO manager: every dataset asset's output is MERGEd into its warehouse table.
 
-It never deletes: an empty batch changes nothing, and a re-run of unchanged data updates nothing.
+It deletes only what a current-state table's whole day no longer holds (``WriteSemantics``; the
+rows deleted are counted per day in the metadata and logged): an empty batch changes nothing, and
+a re-run of unchanged data updates nothing.
 A range run (one run over many partitions) is written in chunks of whole days
 (``warehouse/chunks.py``), each its own atomic MERGE, so memory follows the chunk and not the
 range; each committed day is logged as it commits (day k of N, rows, seconds, time left). A day
@@ -43,7 +45,8 @@ class Progress:
         left = commit.elapsed / max(1, commit.days_done) * (commit.days_total - commit.days_done)
         for i, (day, c) in enumerate(days, start=1):
             line = (f"{self.code} {day}: day {first + i} of {self.total} committed, {c.fetched:,} rows "
-                    f"({c.inserted:,} inserted, {c.updated:,} updated, {c.unchanged:,} unchanged), "
+                    f"({c.inserted:,} inserted, {c.updated:,} updated, {c.unchanged:,} unchanged"
+                    f"{f', {c.stale:,} stale' if c.stale else ''}{f', {c.deleted:,} deleted' if c.deleted else ''}), "
                     f"{per_day:.1f} s; about {format_duration(left)} left")
             self.log.info(line)
             PROGRESS.info(line)
@@ -51,7 +54,7 @@ class Progress:
 
 def day_metadata(counts: DayCounts) -> dict[str, object]:
     return {"rows_fetched": counts.fetched, "rows_inserted": counts.inserted, "rows_updated": counts.updated,
-            "rows_unchanged": counts.unchanged, "rows_stale_skipped": counts.stale}
+            "rows_unchanged": counts.unchanged, "rows_stale_skipped": counts.stale, "rows_deleted": counts.deleted}
 
 
 def _key(day: date) -> str:
@@ -62,7 +65,7 @@ def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float) -
     """Materialization metadata: what was fetched (the batch's stats), what the MERGE did, how long it took."""
     stats = batch.stats
     per_day = "\n".join(
-        f"| {d} | {c.fetched} | {c.inserted} | {c.updated} | {c.unchanged} | {c.stale} |"
+        f"| {d} | {c.fetched} | {c.inserted} | {c.updated} | {c.unchanged} | {c.stale} | {c.deleted} |"
         for d, c in sorted(result.days.items())
     )
     return {
@@ -71,6 +74,7 @@ def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float) -
         "rows_updated": result.total("updated"),
         "rows_unchanged": result.total("unchanged"),
         "rows_stale_skipped": result.total("stale"),
+        "rows_deleted": result.total("deleted"),
         "duplicate_keys_in_batch": result.duplicates_in_batch,
         "rows_outside_partition": stats.rows_outside_partition,
         "unknown_fields": ", ".join(sorted(stats.unknown_fields)) or "none",
@@ -84,9 +88,11 @@ def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float) -
         "seconds": round(seconds, 3),
         "per_day_json": dg.MetadataValue.json({
             d.isoformat(): {"rows": c.fetched, "inserted": c.inserted, "updated": c.updated,
-                            "unchanged": c.unchanged, "stale": c.stale} for d, c in sorted(result.days.items())}),
+                            "unchanged": c.unchanged, "stale": c.stale, "deleted": c.deleted}
+            for d, c in sorted(result.days.items())}),
         "per_day": dg.MetadataValue.md(
-            "| day | rows | inserted | updated | unchanged | stale (skipped) |\n|---|---|---|---|---|---|\n" + per_day),
+            "| day | rows | inserted | updated | unchanged | stale (skipped) | deleted |\n|---|---|---|---|---|---|---|\n"
+            + per_day),
     }
 
 
@@ -114,11 +120,16 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             context.log.warning(
                 f"{code}: {metadata['rows_stale_skipped']} row(s) skipped: older (by {obj.dataset.revision_column}) "
                 f"than the row stored for their key, which stays")
+        if metadata["rows_deleted"]:
+            context.log.info(
+                f"{code}: {metadata['rows_deleted']} stored row(s) deleted that the source no longer holds: " + ", ".join(
+                    f"{d} {c.deleted}" for d, c in sorted(outcome.merged.days.items()) if c.deleted))
         context.add_output_metadata(metadata)
         context.log.info(
             f"{code} {obj.days[0]}..{obj.days[-1]}: fetched {metadata['rows_fetched']}, "
             f"inserted {metadata['rows_inserted']}, updated {metadata['rows_updated']}, "
-            f"unchanged {metadata['rows_unchanged']}, in {outcome.chunks} chunk(s)")
+            f"unchanged {metadata['rows_unchanged']}, stale {metadata['rows_stale_skipped']}, "
+            f"deleted {metadata['rows_deleted']}, in {outcome.chunks} chunk(s)")
 
     @staticmethod
     def _fail(context: dg.OutputContext, obj: PartitionBatch, outcome: RangeResult,

@@ -10,6 +10,12 @@ asked for before fetching starts) is received whole first; if its bodies hash to
 yielded as :class:`UnchangedDay` without being parsed, since nothing about it can change. The
 digest of every day that was typed is left in ``body_digests`` for the warehouse to remember in
 the MERGE's own transaction.
+
+For a dataset that is the source's current state (``WriteSemantics.CURRENT_STATE``), each finished
+day is judged by its completeness rule as it arrives (``quality/completeness.py``, against the
+stored row counts of earlier days in ``history``): a whole day is added to ``whole_days`` (its
+withdrawn rows are deleted with the upsert); an incomplete one fails before anything of it is
+written, since a partial response is not the day's state. A day still running is upserted only.
 """
 
 from __future__ import annotations
@@ -25,13 +31,20 @@ from datetime import UTC, date, datetime
 import pyarrow as pa
 
 from bmrs_assets.core.conform import to_table, typing_fingerprint
+from bmrs_assets.core.settlement import day_window
+from bmrs_assets.core.tables import WriteSemantics
 from bmrs_assets.elexon.client import Body, DayDigest, ElexonClient, FetchStats, initial_slices, parse_body
 from bmrs_assets.elexon.datasets import Dataset
+from bmrs_assets.quality.completeness import arriving_stats, evaluate
 from bmrs_assets.warehouse.contract import FailedDay, LoadStats, PartitionBatch, RememberedBody, UnchangedDay
 
 
 class EmptyPartition(RuntimeError):
     """The API answered, but with no rows, for a dataset that always has rows."""
+
+
+class IncompleteDay(RuntimeError):
+    """A finished day of a current-state dataset arrived incomplete: nothing of it is written."""
 
 
 def day_reason(ds: Dataset, day: date, exc: Exception) -> str:
@@ -81,7 +94,8 @@ class ApiSource:
     """The frames of one write of ``ds`` from the API; counters go into ``stats``.
 
     ``remembered`` is what the warehouse remembers of the days (``Warehouse.remembered_digests``);
-    empty, every day is parsed. The client is closed once the frames are exhausted or abandoned."""
+    empty, every day is parsed. ``history`` is the stored rows of earlier days (the completeness
+    rule's median floor). The client is closed once the frames are exhausted or abandoned."""
 
     ds: Dataset
     client: ElexonClient
@@ -90,13 +104,16 @@ class ApiSource:
     log: logging.Logger | None = None
     stats: LoadStats = field(default_factory=LoadStats)
     body_digests: dict[date, str] = field(default_factory=dict)
+    history: dict[date, int] = field(default_factory=dict)  # a whole day joins it as it arrives
+    whole_days: set[date] = field(default_factory=set)
+    now: datetime | None = None  # for tests; the wall clock otherwise
 
     def batch(self, days: list[date], repair_all: bool = False) -> PartitionBatch:
         """The write: ``days`` fetched lazily, as the backend reads the frames. Days the warehouse
         remembers but no longer holds intact, or every day with ``repair_all``, are repaired."""
         repair = frozenset(days) if repair_all else frozenset(d for d, r in self.remembered.items() if not r.intact)
         return PartitionBatch(self.ds, days, self.frames(days), stats=self.stats, body_digests=self.body_digests,
-                              repair_days=repair)
+                              repair_days=repair, whole_days=self.whole_days)
 
     def frames(self, days: Iterable[date]) -> Iterator[tuple[date, pa.Table | UnchangedDay | FailedDay]]:
         """Each day in turn: its typed table, :class:`UnchangedDay` for a remembered, unchanged response,
@@ -132,8 +149,24 @@ class ApiSource:
             if self._unchanged(day, digest):
                 return UnchangedDay(self.remembered[day].rows)
         table = self._type_day(day, bodies)
+        if self.ds.semantics is WriteSemantics.CURRENT_STATE:
+            self._judge_whole(day, table)
         self.body_digests[day] = digest.hexdigest()
         return table
+
+    def _judge_whole(self, day: date, table: pa.Table) -> None:
+        """A finished day of a current-state dataset: whole (deletes what it no longer holds) or refused."""
+        now = self.now or datetime.now(UTC)
+        if day_window(day).end > now:
+            return  # still running: upserted, nothing deleted
+        verdict = evaluate(self.ds, day, arriving_stats(self.ds, table), self.history, now)
+        if not verdict.passed:
+            raise IncompleteDay(
+                f"{self.ds.code} partition {day}: the response is not a complete day ({verdict.reason}; expected "
+                f"{verdict.expected}); {self.ds.code} is stored as the source's current state, so nothing of this "
+                "day is written and the stored day stays as it was (re-run it once Elexon serves the whole day)")
+        self.whole_days.add(day)
+        self.history[day] = table.num_rows
 
     def _received(self, futures: list[Future]) -> Iterator[Body]:
         """The bodies of a day's requests in request order, as each request completes; counts them."""

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bmrs_assets.core.tables import Col, Kind, PeriodLabel, TableDeclaration
+from bmrs_assets.core.tables import Col, Kind, PeriodLabel, TableDeclaration, WriteSemantics
 from bmrs_assets.elexon.requests import Endpoint, RequestStrategy
 from bmrs_assets.quality.rules import Completeness, Freshness
 
@@ -50,6 +50,9 @@ class Dataset(TableDeclaration):
     rows_per_day: int = TableDeclaration.rows_per_day
     # each settlement-period column, its settlement day and the time that fixes it (``core/periods.py``)
     period_labels: tuple[PeriodLabel, ...] = ()
+    # keep every version, or the day is the source's current state (deletes what it withdrew); and why
+    semantics: WriteSemantics | None = None
+    semantics_why: str = ""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Z0-9]{2,12}", self.code):

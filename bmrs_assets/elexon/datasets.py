@@ -15,10 +15,11 @@ from datetime import timedelta
 
 import pandera.pandas as pa
 
-from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Origin, PeriodLabel, PeriodRule, S
+from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Origin, PeriodLabel, PeriodRule, S, WriteSemantics
+from bmrs_assets.elexon import publication as pub
 from bmrs_assets.elexon.dataset import Dataset, IrisMode
 from bmrs_assets.elexon.requests import Endpoint, PathDate, SettlementDates, SettlementDay, TimeWindow
-from bmrs_assets.quality.rules import Completeness, Freshness
+from bmrs_assets.quality.rules import Completeness
 
 
 # --- shared column groups -----------------------------------------------------------------
@@ -32,17 +33,6 @@ def _dataset_label(code: str) -> Col:
 AT_START = PeriodLabel("settlementPeriod", "startTime", PeriodRule.START)
 FROM_WITHIN = PeriodLabel("settlementPeriod", "timeFrom", PeriodRule.WITHIN)
 ON_ITS_DAY = PeriodLabel("settlementPeriod")  # no time column: the period must exist on its day
-
-
-# --- publication cadences -------------------------------------------------------------------
-# Real-time feeds: late within the hour (FREQ, FUELINST) or within a few hours of the period.
-REALTIME_FAST = Freshness(fail_after=timedelta(hours=1), warn_after=timedelta(minutes=30), realtime=True)
-REALTIME_BM = Freshness(fail_after=timedelta(hours=3), warn_after=timedelta(hours=1), realtime=True)
-# Settlement-derived feeds: yesterday's day must be in by 08:00 London; later settlement runs
-# (approximately SF, R1, R2, R3, RF of the BSC timetable, in calendar days) revise past days.
-SETTLEMENT_RUN_AGES = (1, 7, 22, 55, 117, 216, 410)
-SETTLEMENT_RUNS = Freshness(fail_after=timedelta(hours=32), cron="0 8 * * *", cron_lower_bound=timedelta(hours=24),
-                            resettlement_days=SETTLEMENT_RUN_AGES)
 
 
 # --- the registry -------------------------------------------------------------------------
@@ -74,13 +64,15 @@ BOALF = Dataset(
     ),
     key=("bmUnit", "nationalGridBmUnit", "acceptanceNumber", "settlementDate", "timeFrom"),
     partition_column="settlementDate",
+    semantics=WriteSemantics.CURRENT_STATE,
+    semantics_why=pub.BOALF,
     rows_per_day=19_000,
     revision_column="acceptanceTime",
     # a segment starts anywhere in its period; settlementPeriodTo (the period timeTo falls in, which can
     # be past the day's end) keeps the coarse 1-50 bound only
     period_labels=(PeriodLabel("settlementPeriodFrom", "timeFrom", PeriodRule.WITHIN),),
     completeness=Completeness(median_fraction=0.5),
-    freshness=REALTIME_BM,
+    freshness=pub.REALTIME_BM,
 )
 
 FREQ = Dataset(
@@ -97,9 +89,11 @@ FREQ = Dataset(
     ),
     key=("measurementTime",),
     partition_column="measurementTime",
+    semantics=WriteSemantics.KEEP_VERSIONS,
+    semantics_why=pub.MEASURED_ONCE,
     rows_per_day=5_760,
     completeness=Completeness(interval=timedelta(seconds=15)),
-    freshness=REALTIME_FAST,
+    freshness=pub.REALTIME_FAST,
 )
 
 COSTS = Dataset(
@@ -134,10 +128,12 @@ COSTS = Dataset(
     ),
     key=("settlementDate", "settlementPeriod"),
     partition_column="settlementDate",
+    semantics=WriteSemantics.CURRENT_STATE,
+    semantics_why=pub.SETTLEMENT_RUN,
     rows_per_day=48,
     revision_column="createdDateTime",
     completeness=Completeness(per_period=1),
-    freshness=SETTLEMENT_RUNS,
+    freshness=pub.SETTLEMENT_RUNS,
     period_labels=(AT_START,),
     iris_subject="DISEBSP",  # Elexon's code for system prices; IRIS messages carry it
 )
@@ -186,10 +182,12 @@ BOD = Dataset(
     ),
     key=("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod", "pairId", "timeFrom"),
     partition_column="settlementDate",
+    semantics=WriteSemantics.CURRENT_STATE,
+    semantics_why=pub.GATE_CLOSURE,
     rows_per_day=270_000,
     period_labels=(FROM_WITHIN,),  # the real sample starts at the period's start; the spec does not promise it
     completeness=Completeness(median_fraction=0.5),
-    freshness=REALTIME_BM,
+    freshness=pub.REALTIME_BM,
 )
 
 def _physical_dataset(code: str, description: str, spec_schema: str, *extra: Col, **options: object) -> Dataset:
@@ -203,7 +201,9 @@ def _physical_dataset(code: str, description: str, spec_schema: str, *extra: Col
         columns=_physical(code, *extra),
         key=(*UNIT_PERIOD_KEY, *(c.name for c in extra)),
         partition_column="settlementDate",
-        freshness=REALTIME_BM,
+        semantics=WriteSemantics.CURRENT_STATE,
+        semantics_why=options.pop("semantics_why", pub.GATE_CLOSURE),
+        freshness=pub.REALTIME_BM,
         period_labels=(FROM_WITHIN,),
         **options,
     )
@@ -218,9 +218,11 @@ QPN = _physical_dataset("QPN", "Quiescent physical notifications.", "PhysicalNot
 # the table keeps the API's; IRIS messages are validated and kept in the landing store only (IrisMode.LAND).
 _NOTIFICATION = (Col("notificationTime", TS, nullable=False), Col("notificationSequence", I, nullable=False))
 MELS = _physical_dataset("MELS", "Maximum export limits (resolved position, as the API serves it).",
-                         "DeliveryLimitMaxData", *_NOTIFICATION, iris=IrisMode.LAND, rows_per_day=30_000)
+                         "DeliveryLimitMaxData", *_NOTIFICATION, iris=IrisMode.LAND, rows_per_day=30_000,
+                         semantics_why=pub.RESOLVED_POSITION)
 MILS = _physical_dataset("MILS", "Maximum import limits (resolved position, as the API serves it).",
-                         "DeliveryLimitMaxData", *_NOTIFICATION, iris=IrisMode.LAND, rows_per_day=30_000)
+                         "DeliveryLimitMaxData", *_NOTIFICATION, iris=IrisMode.LAND, rows_per_day=30_000,
+                         semantics_why=pub.RESOLVED_POSITION)
 
 MID = Dataset(
     code="MID",
@@ -239,10 +241,12 @@ MID = Dataset(
     ),
     key=("dataProvider", "settlementDate", "settlementPeriod"),
     partition_column="settlementDate",
+    semantics=WriteSemantics.KEEP_VERSIONS,
+    semantics_why=pub.MEASURED_ONCE,
     rows_per_day=96,
     period_labels=(AT_START,),
     completeness=Completeness(per_period=2),
-    freshness=REALTIME_BM,
+    freshness=pub.REALTIME_BM,
 )
 
 def _fuel(code: str, *required: str) -> tuple[Col, ...]:
@@ -265,11 +269,13 @@ FUELINST = Dataset(
     columns=_fuel("FUELINST", "publishTime", "startTime", "settlementDate", "fuelType"),
     key=("startTime", "fuelType"),
     partition_column="settlementDate",
+    semantics=WriteSemantics.KEEP_VERSIONS,
+    semantics_why=pub.MEASURED_ONCE,
     rows_per_day=5_760,
     revision_column="publishTime",
     period_labels=(PeriodLabel("settlementPeriod", "startTime", PeriodRule.WITHIN),),  # 5-minute readings
     completeness=Completeness(interval=timedelta(minutes=5), group_by="fuelType"),
-    freshness=REALTIME_FAST,
+    freshness=pub.REALTIME_FAST,
 )
 
 FUELHH = Dataset(
@@ -281,11 +287,13 @@ FUELHH = Dataset(
     columns=_fuel("FUELHH", "publishTime", "settlementDate", "settlementPeriod", "fuelType"),
     key=("settlementDate", "settlementPeriod", "fuelType"),
     partition_column="settlementDate",
+    semantics=WriteSemantics.KEEP_VERSIONS,
+    semantics_why=pub.MEASURED_ONCE,
     rows_per_day=960,
     period_labels=(AT_START,),
     revision_column="publishTime",
     completeness=Completeness(per_period=1, group_by="fuelType"),
-    freshness=REALTIME_BM,
+    freshness=pub.REALTIME_BM,
 )
 
 NETBSAD = Dataset(
@@ -306,10 +314,12 @@ NETBSAD = Dataset(
     ),
     key=("settlementDate", "settlementPeriod"),
     partition_column="settlementDate",
+    semantics=WriteSemantics.KEEP_VERSIONS,
+    semantics_why=pub.ONE_ROW_PER_PERIOD,
     rows_per_day=48,
     period_labels=(ON_ITS_DAY,),
     completeness=Completeness(per_period=1),
-    freshness=REALTIME_BM,
+    freshness=pub.REALTIME_BM,
 )
 
 DISBSAD = Dataset(
@@ -334,10 +344,12 @@ DISBSAD = Dataset(
     ),
     key=("settlementDate", "settlementPeriod", "id"),
     partition_column="settlementDate",
+    semantics=WriteSemantics.CURRENT_STATE,
+    semantics_why=pub.DISBSAD,
     rows_per_day=110,
     period_labels=(ON_ITS_DAY,),
     completeness=Completeness(all_periods=True),
-    freshness=REALTIME_BM,
+    freshness=pub.REALTIME_BM,
 )
 
 
@@ -366,10 +378,12 @@ INDGEN = Dataset(
     columns=_indicated("INDGEN", "generation"),
     key=("publishTime", "boundary", "settlementDate", "settlementPeriod"),
     partition_column="publishTime",
+    semantics=WriteSemantics.KEEP_VERSIONS,
+    semantics_why=pub.VINTAGES,
     rows_per_day=30_700,
     period_labels=(AT_START,),  # each row's own settlementDate (not the publish day it is partitioned by)
     completeness=Completeness(median_fraction=0.5),
-    freshness=REALTIME_BM,
+    freshness=pub.REALTIME_BM,
 )
 
 INDDEM = Dataset(
@@ -381,10 +395,12 @@ INDDEM = Dataset(
     columns=_indicated("INDDEM", "demand"),
     key=("publishTime", "boundary", "settlementDate", "settlementPeriod"),
     partition_column="publishTime",
+    semantics=WriteSemantics.KEEP_VERSIONS,
+    semantics_why=pub.VINTAGES,
     rows_per_day=30_700,
     period_labels=(AT_START,),  # each row's own settlementDate (not the publish day it is partitioned by)
     completeness=Completeness(median_fraction=0.5),
-    freshness=REALTIME_BM,
+    freshness=pub.REALTIME_BM,
 )
 
 _PAIRS = tuple(f"{side}{n}" for n in range(1, 7) for side in ("negative", "positive"))
@@ -411,11 +427,13 @@ EBOCF = Dataset(
     ),
     key=("settlementDate", "settlementPeriod", "bmUnit", "nationalGridBmUnit", "bidOffer"),
     partition_column="settlementDate",
+    semantics=WriteSemantics.CURRENT_STATE,
+    semantics_why=pub.SETTLEMENT_RUN,
     rows_per_day=7_700,
     period_labels=(AT_START,),
     revision_column="createdDateTime",
     completeness=Completeness(median_fraction=0.5),
-    freshness=SETTLEMENT_RUNS,
+    freshness=pub.SETTLEMENT_RUNS,
     iris=IrisMode.RAW,  # IRIS rows do not carry the bid/offer side the API path gives: kept as sent, not merged
 )
 
@@ -450,9 +468,11 @@ REMIT = Dataset(
     ),
     key=("mrid", "revisionNumber"),
     partition_column="publishTime",
+    semantics=WriteSemantics.KEEP_VERSIONS,
+    semantics_why=pub.REMIT,
     rows_per_day=220,
     completeness=Completeness(median_fraction=0.5),
-    freshness=REALTIME_BM,
+    freshness=pub.REALTIME_BM,
 )
 
 REGISTRY: dict[str, Dataset] = {

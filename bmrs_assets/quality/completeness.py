@@ -13,6 +13,9 @@ import statistics
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from bmrs_assets.core.settlement import UTC, day_window, periods_in_day
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.settings import value
@@ -30,6 +33,17 @@ class Verdict:
     actual: int
     reason: str
     in_progress: bool = False  # the London day has not ended yet: a shortfall is expected
+
+
+def arriving_stats(ds: Dataset, table: pa.Table) -> DayStats:
+    """The shape of a day as it arrives (its typed rows), judged by :func:`evaluate` before it is
+    written: a current-state day deletes only if it is whole."""
+    periods = pc.count_distinct(table[ds.period_column]).as_py() if ds.period_column and table.num_rows else 0
+    groups: dict[str, int] = {}
+    if ds.completeness.group_by and table.num_rows:
+        for item in pc.value_counts(table[ds.completeness.group_by]).to_pylist():
+            groups[str(item["values"])] = int(item["counts"])
+    return DayStats(rows=table.num_rows, periods=periods, groups=groups)
 
 
 def median_fraction(ds: Dataset) -> float | None:

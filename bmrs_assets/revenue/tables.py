@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pandera.pandas as pa
 
-from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Kind, S, TableDeclaration
+from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Kind, S, TableDeclaration, WriteSemantics
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
 
 
@@ -60,6 +60,10 @@ class DerivedTable(TableDeclaration):
     partition_column: str
     reads: tuple[Read, ...]  # what the rows are computed from: the lineage (see Read)
     revision_column: str | None = None
+    # derived days are recomputed whole from their inputs: the current state (rows whose inputs left, leave)
+    semantics: WriteSemantics | None = WriteSemantics.CURRENT_STATE
+    semantics_why: str = ("computed whole for the day from its inputs: a row whose inputs were withdrawn or "
+                          "changed key is no longer computed and leaves, so revenue is never counted twice")
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Z][A-Z0-9_]{1,40}", self.code):

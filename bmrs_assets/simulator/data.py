@@ -25,6 +25,7 @@ from bmrs_assets.core.settlement import (
     settlement_period_of,
     utc_iso,
 )
+from bmrs_assets.simulator.positions import redeclare, redeclared
 
 Row = dict[str, object]
 FUEL_TYPES = ("BIOMASS", "CCGT", "COAL", "INTELEC", "INTEW", "INTFR", "INTGRNL", "INTIFA2", "INTIRL", "INTNED",
@@ -37,9 +38,13 @@ INTERCONNECTORS: tuple[tuple[str | None, str], ...] = tuple(
 
 @dataclass
 class SimState:
-    """What a test can turn: ``run`` is the settlement run (later runs revise COSTS and EBOCF)."""
+    """What a test can turn: ``run`` is the settlement run (later runs revise COSTS and EBOCF);
+    ``position`` the source's later position, in which it has withdrawn rows: MELS/MILS units
+    redeclared (from mid-day a new notification, the earlier record truncated and the new one's
+    timeFrom moved), DISBSAD actions retracted, EBOCF unit-periods dropped."""
 
     run: int = 0
+    position: int = 0
 
 
 def rng_for(code: str, day: date, salt: str = "") -> random.Random:
@@ -178,18 +183,22 @@ def gen_bod(day: date, state: SimState) -> list[Row]:
 
 
 def _physical(code: str, day: date, units: list[tuple[str | None, str]], segments: tuple[int, int],
-              notification: bool = False, per_unit: bool = False) -> list[Row]:
-    """``per_unit``: each unit's rows come from its own seed, so one unit's PN can be regenerated alone."""
+              notification: bool = False, per_unit: bool = False, position: int = 0) -> list[Row]:
+    """``per_unit``: each unit's rows come from its own seed, so one unit's PN can be regenerated alone.
+    ``position`` > 0 (notifications only): the redeclared units' rows as resolved after the redeclaration."""
     shared = rng_for(code, day)
     rows: list[Row] = []
     d = day.isoformat()
     sequence = 160_000_000 + (day - date(2020, 1, 1)).days * 5_000
-    for bm_unit, ng_unit in units:
+    periods = _periods(day)
+    first_redeclared = len(periods) // 2 + 1
+    for index, (bm_unit, ng_unit) in enumerate(units):
         rng = rng_for(code, day, ng_unit) if per_unit else shared
         level = rng.randint(-50, 400)
         notified = utc_iso(day_window(day).start - timedelta(hours=13, minutes=rng.randint(0, 59)))
         sequence += 1
-        for sp, start, _, _ in _periods(day):
+        unit_rows: list[Row] = []
+        for sp, start, _, _ in periods:
             n = rng.randint(*segments)
             cuts = sorted(rng.sample(range(1, 30), n - 1)) if n > 1 else []
             bounds = [0, *cuts, 30]
@@ -203,8 +212,19 @@ def _physical(code: str, day: date, units: list[tuple[str | None, str]], segment
                     row["notificationSequence"] = sequence
                 row["nationalGridBmUnit"] = ng_unit
                 row["bmUnit"] = bm_unit
-                rows.append(row)
+                unit_rows.append(row)
                 level = nxt
+            if notification and redeclared(index, position) and sp >= first_redeclared:
+                if sp == first_redeclared:  # the earlier record truncated; the new one's timeFrom moves
+                    moved = utc_iso(start + timedelta(minutes=5))
+                    old = [r for r in unit_rows if r["settlementPeriod"] == sp]
+                    unit_rows.extend({**r, "timeTo": moved} for r in old)
+                    for r in old:
+                        r["timeFrom"] = moved
+                    redeclare(unit_rows[:-len(old)], sp, start, position)
+                else:
+                    redeclare(unit_rows, sp, start, position)
+        rows.extend(unit_rows)
     return rows
 
 
@@ -218,11 +238,11 @@ def gen_qpn(day: date, state: SimState) -> list[Row]:
 
 
 def gen_mels(day: date, state: SimState) -> list[Row]:
-    return _physical("MELS", day, [*bm_units(600), *INTERCONNECTORS], (1, 1), notification=True)
+    return _physical("MELS", day, [*bm_units(600), *INTERCONNECTORS], (1, 1), notification=True, position=state.position)
 
 
 def gen_mils(day: date, state: SimState) -> list[Row]:
-    return _physical("MILS", day, [*bm_units(600), *INTERCONNECTORS], (1, 1), notification=True)
+    return _physical("MILS", day, [*bm_units(600), *INTERCONNECTORS], (1, 1), notification=True, position=state.position)
 
 
 def gen_mid(day: date, state: SimState) -> list[Row]:
@@ -275,7 +295,8 @@ def gen_netbsad(day: date, state: SimState) -> list[Row]:
 
 
 def gen_disbsad(day: date, state: SimState) -> list[Row]:
-    """0-5 actions per period; a period with none carries one zero row with ``service`` null."""
+    """0-5 actions per period; a period with none carries one zero row with ``service`` null. In a later
+    ``position`` the last action of each period with two or more is retracted (no longer served)."""
     rng = rng_for("DISBSAD", day)
     rows = []
     for sp, *_ in _periods(day):
@@ -291,6 +312,8 @@ def gen_disbsad(day: date, state: SimState) -> list[Row]:
                          "volume": volume, "soFlag": rng.random() < 0.5, "storFlag": rng.random() < 0.05,
                          "partyId": rng.choice(["NGESO", "SSE", "EDF"]), "assetId": f"ASSET{rng.randint(1, 40):02d}",
                          "isTendered": rng.random() < 0.3, "service": rng.choice(["Energy", "System", "Non-BM LCM"])})
+        if state.position and n >= 2:
+            rows.pop()  # retracted
     return rows
 
 
@@ -371,6 +394,8 @@ def gen_ebocf(day: date, state: SimState, side: str) -> list[Row]:
                          "createdDateTime": created, "bmUnit": bm_unit, "bmUnitType": unit_type,
                          "leadPartyName": None if bm_unit is None else f"Lead Party {ng_unit[-5:]}",
                          "nationalGridBmUnit": ng_unit, "bidOfferPairCashflows": pairs, "totalCashflow": round(total, 4)})
+            if state.position and zlib.crc32(f"{ng_unit}|{sp}".encode()) % 10 == 0:
+                rows.pop()  # dropped by the later position's settlement run
     return rows
 
 

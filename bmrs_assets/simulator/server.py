@@ -95,6 +95,8 @@ class SimulatorConfig:
     max_window: dict[str, timedelta] = field(default_factory=dict)
     extra_fields: dict[str, str] = field(default_factory=dict)
     run: int = 0
+    position: int = 0  # the source's later position: rows withdrawn (SimState.position)
+    short: dict[str, float] = field(default_factory=dict)  # dataset -> fraction of each day's rows served (a short answer)
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     faults: FaultPlan = field(default_factory=FaultPlan)
     latency_s: float = 0.0  # added before every response (the benchmark's latency scenario)
@@ -115,8 +117,11 @@ def _match(path: str) -> tuple[str, dict[str, str]] | None:
 
 
 @lru_cache(maxsize=8)
-def _day_rows(generator: str, day: date, run: int, extra: tuple[tuple[str, str], ...]) -> tuple[Row, ...]:
-    rows = GENERATORS[generator].make(day, SimState(run=run))
+def _day_rows(generator: str, day: date, run: int, extra: tuple[tuple[str, str], ...], position: int = 0,
+              short: float = 1.0) -> tuple[Row, ...]:
+    rows = GENERATORS[generator].make(day, SimState(run=run, position=position))
+    if short < 1.0:
+        rows = rows[:int(len(rows) * short)]
     code = generator.split("/")[0]
     for dataset, name in extra:
         if dataset == code:
@@ -155,7 +160,8 @@ def serve_rows(template: str, path_params: dict[str, str], query: dict[str, list
         for d in days:
             if d > london_today(now):
                 continue
-            out.extend(r for r in _day_rows(generator, d, cfg.run, extra) if gen.available_at(r) <= now
+            out.extend(r for r in _day_rows(generator, d, cfg.run, extra, cfg.position,
+                                            cfg.short.get(route.dataset, 1.0)) if gen.available_at(r) <= now
                        and all(str(r.get(f)) in accepted for f, accepted in filters.items()))
         return out
 
@@ -360,6 +366,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-window", action="append", default=[], metavar="DATASET=DURATION")
     parser.add_argument("--extra-field", action="append", default=[], metavar="DATASET=FIELD")
     parser.add_argument("--run", type=int, default=0, help="settlement run number (revises COSTS)")
+    parser.add_argument("--position", type=int, default=0,
+                        help="the source's later position: MELS/MILS redeclared, DISBSAD retracted, EBOCF rows dropped")
     parser.add_argument("--fault-rate", type=float, default=value("BMRS_SIM_FAULT_RATE"),
                         help="fraction of requests answered with a fault (default 0, env BMRS_SIM_FAULT_RATE)")
     parser.add_argument("--fault-kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
@@ -375,6 +383,7 @@ def main(argv: list[str] | None = None) -> None:
         max_window={k.upper(): _duration(v) for k, v in (x.split("=", 1) for x in args.max_window)},
         extra_fields={k.upper(): v for k, v in (x.split("=", 1) for x in args.extra_field)},
         run=args.run,
+        position=args.position,
         faults=FaultPlan(rate=args.fault_rate, kinds=tuple(k for k in args.fault_kinds.split(",") if k),
                          seed=args.fault_seed, slow_s=args.slow_seconds,
                          outage={(k.upper(), v) for k, v in (x.split("=", 1) for x in args.outage)}),

@@ -65,6 +65,7 @@ from bmrs_assets.warehouse.bigquery_sql import (
     classify_sql,
     clustering_fields,
     day_expr,
+    deletions_sql,
     merge_sql,
     partition_filter,
     remember_sql,
@@ -84,6 +85,7 @@ from bmrs_assets.warehouse.contract import (
     PartitionBatch,
     RememberedBody,
     UnchangedDay,
+    deletable_days,
     to_arrow,
 )
 from bmrs_assets.warehouse.crash_points import crash_point
@@ -99,6 +101,7 @@ class BigQueryMergeResult(MergeResult):
 
     job_inserted: int | None = None
     job_updated: int | None = None
+    job_deleted: int | None = None
     job_affected: int | None = None
     bytes_processed: int | None = None
     per_day_exact: bool = True
@@ -107,7 +110,7 @@ class BigQueryMergeResult(MergeResult):
     def total(self, name: str) -> int:
         """Totals; when the per-day split is known to be off, inserted/updated are the job's own figures."""
         if not self.per_day_exact and self.job_inserted is not None and self.job_updated is not None:
-            job = {"inserted": self.job_inserted, "updated": self.job_updated}
+            job = {"inserted": self.job_inserted, "updated": self.job_updated, "deleted": self.job_deleted or 0}
             if name in job:
                 return job[name]
             if name == "unchanged":
@@ -231,7 +234,10 @@ class BigQueryWarehouse:
                         stage = table_ref(self._project(client), self.dataset, stage_name)
                         repair = bool(batch.repair_days)
                         plan = self._classify(client, ds, target, stage, first, last, repair)
-                        sql = merge_sql(ds, target, stage, first, last, repair)
+                        whole = deletable_days(batch, plan, {d: c.stale for d, c in plan.items()})
+                        if whole:
+                            self._count_deletions(client, ds, target, stage, whole, plan)
+                        sql = merge_sql(ds, target, stage, first, last, repair, whole)
                         job = self._run_merge(client, sql)
                         crash_point("bigquery:merged")
                     finally:
@@ -339,6 +345,12 @@ class BigQueryWarehouse:
                                   stale=row["stale"])
         return plan
 
+    def _count_deletions(self, client: bigquery.Client, ds: Dataset, target: str, stage: str, days: list[date],
+                         plan: dict[date, DayCounts]) -> None:
+        for row in self._query(client, deletions_sql(ds, target, stage, days)).result():
+            day = row["day"] if isinstance(row["day"], date) else pd.Timestamp(row["day"]).date()
+            plan.setdefault(day, DayCounts()).deleted = int(row["deleted"])
+
     def _run_merge(self, client: bigquery.Client, sql: str) -> bigquery.QueryJob:
         return self._query(client, sql)
 
@@ -352,20 +364,21 @@ class BigQueryWarehouse:
         for day in days:
             result.days.setdefault(day, DayCounts())
         result.duplicates_in_batch = staged - result.total("fetched")
-        planned = (MergeResult.total(result, "inserted"), MergeResult.total(result, "updated"))
+        planned = tuple(MergeResult.total(result, name) for name in ("inserted", "updated", "deleted"))
         stats = job.dml_stats
         result.job_affected = job.num_dml_affected_rows
         result.bytes_processed = job.total_bytes_processed
         if stats is not None:
             result.job_inserted, result.job_updated = stats.inserted_row_count, stats.updated_row_count
-            result.per_day_exact = (result.job_inserted, result.job_updated) == planned
+            result.job_deleted = stats.deleted_row_count
+            result.per_day_exact = (result.job_inserted, result.job_updated, result.job_deleted) == planned
         elif result.job_affected is not None:
             result.per_day_exact = result.job_affected == sum(planned)
         if not result.per_day_exact:
-            log.warning("%s: MERGE job reported inserted=%s updated=%s affected=%s but the classification "
-                        "planned inserted=%s updated=%s; another writer changed these partitions meanwhile, "
-                        "per-day counts are approximate", result.dataset, result.job_inserted,
-                        result.job_updated, result.job_affected, *planned)
+            log.warning("%s: MERGE job reported inserted=%s updated=%s deleted=%s affected=%s but the "
+                        "classification planned inserted=%s updated=%s deleted=%s; another writer changed these "
+                        "partitions meanwhile, per-day counts are approximate", result.dataset, result.job_inserted,
+                        result.job_updated, result.job_deleted, result.job_affected, *planned)
 
     # --- reads ------------------------------------------------------------------------
     def _exists(self, client: bigquery.Client, ds: Dataset) -> bool:

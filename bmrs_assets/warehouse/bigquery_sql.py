@@ -16,6 +16,7 @@ from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.core.settlement import day_window
 from bmrs_assets.core.tables import IDENTIFIER, Kind
 from bmrs_assets.elexon.datasets import Dataset
+from bmrs_assets.warehouse.contract import day_runs
 
 BQ_TYPES: dict[Kind, str] = {
     Kind.DATE: "DATE",
@@ -165,10 +166,17 @@ def changed(ds: Dataset, repair: bool = False) -> str:
     return "(" + " OR ".join([by_hash, *(f"{text('T', c)} IS DISTINCT FROM {text('S', c)}" for c in ds.columns)]) + ")"
 
 
-def merge_sql(ds: Dataset, target: str, stage: str, first: date, last: date, repair: bool = False) -> str:
+def days_filter(ds: Dataset, alias: str, days: list[date]) -> str:
+    """The rows of exactly these partition days: constant ranges (runs of days), so BigQuery prunes."""
+    return "(" + " OR ".join(f"({partition_filter(ds, alias, a, b)})" for a, b in day_runs(days)) + ")"
+
+
+def merge_sql(ds: Dataset, target: str, stage: str, first: date, last: date, repair: bool = False,
+              delete_days: list[date] | None = None) -> str:
     """ONE MERGE: de-duplicated source, target restricted to the partition range (pruned), null-safe
     key match; update only rows whose content hash changed and that are not older than the stored
-    revision; insert new keys; never delete."""
+    revision; insert new keys; delete the stored rows of ``delete_days`` (days of a current-state
+    table that came whole) that the source no longer holds, and no other row."""
     cols = table_columns(ds)
     names = [bq_quote(c.name) for c in cols]
     sets = ", ".join(f"{bq_quote(c.name)} = {_value(c.kind, 'S.' + bq_quote(c.name))}"
@@ -181,7 +189,19 @@ def merge_sql(ds: Dataset, target: str, stage: str, first: date, last: date, rep
         f"  AND {key_match(ds, 'T', 'S')}\n"
         f"WHEN MATCHED AND {changed(ds, repair)} AND {not_older(ds)} THEN UPDATE SET {sets}\n"
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({values})"
+        + (f"\nWHEN NOT MATCHED BY SOURCE AND {days_filter(ds, 'T', delete_days)} THEN DELETE" if delete_days else "")
     )
+
+
+def deletions_sql(ds: Dataset, target: str, stage: str, days: list[date]) -> str:
+    """Per day of ``days``: the stored rows the MERGE will delete (no source row has their key).
+
+    The same key match and day filter as :func:`merge_sql`'s ``WHEN NOT MATCHED BY SOURCE``."""
+    keys = ", ".join(bq_quote(k) for k in dict.fromkeys([*ds.key, ds.partition_column]))
+    return (f"WITH S AS ({dedup_sql(ds, stage)})\n"
+            f"SELECT {day_expr(ds, 'T')} AS day, COUNT(*) AS deleted FROM (SELECT {keys} FROM {target} AS T "
+            f"WHERE {days_filter(ds, 'T', days)}) AS T\n"
+            f"WHERE NOT EXISTS (SELECT 1 FROM S WHERE {key_match(ds, 'T', 'S')}) GROUP BY day")
 
 
 def classify_sql(ds: Dataset, target: str, stage: str, first: date, last: date, repair: bool = False) -> str:

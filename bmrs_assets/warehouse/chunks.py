@@ -161,4 +161,4 @@ def _sub_batch(batch: PartitionBatch, chunk: list[tuple[date, DayFrame]]) -> Par
     days = [d for d, _ in chunk]
     return PartitionBatch(batch.dataset, days, list(chunk) if len(chunk) > 1 else _drain(chunk), stats=batch.stats,
                           body_digests={d: batch.body_digests[d] for d in days if d in batch.body_digests},
-                          repair_days=batch.repair_days & frozenset(days))
+                          repair_days=batch.repair_days & frozenset(days), whole_days=batch.whole_days & set(days))

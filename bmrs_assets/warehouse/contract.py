@@ -4,8 +4,11 @@ A write is a :class:`PartitionBatch` - the validated frames of one or more parti
 table - merged on the table's natural key in one atomic statement: new keys inserted, rows
 whose content hash changed updated - where the table declares a revision column, only by a row of
 the same or a newer revision (an older one is skipped and counted as stale, so an out-of-order
-settlement run or a late IRIS message never overwrites a newer one) - identical rows untouched,
-nothing ever deleted. Duplicate keys
+settlement run or a late IRIS message never overwrites a newer one) - identical rows untouched.
+Rows are deleted only from a table whose semantics is the source's current state
+(``WriteSemantics.CURRENT_STATE``), only on a day the source produced whole (``whole_days``), and
+only where no row of that day was older than the stored one: the stored rows of such a day that
+its complete response no longer holds, in the same transaction as the upsert. Duplicate keys
 within a batch are resolved before the MERGE: the highest revision column wins, then the row that
 came last from the API.
 
@@ -29,7 +32,7 @@ import pyarrow as pa
 
 from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.core.settlement import LONDON, day_window
-from bmrs_assets.core.tables import IDENTIFIER, Kind, TableDeclaration
+from bmrs_assets.core.tables import IDENTIFIER, Kind, TableDeclaration, WriteSemantics
 from bmrs_assets.elexon.datasets import Dataset
 
 ARROW_TYPES: dict[Kind, pa.DataType] = {
@@ -101,6 +104,7 @@ class DayCounts:
     updated: int = 0
     unchanged: int = 0
     stale: int = 0  # rows older (by the revision column) than the stored row of their key: skipped
+    deleted: int = 0  # stored rows the day's complete response no longer holds (current-state tables only)
 
 
 @dataclass
@@ -206,6 +210,10 @@ class PartitionBatch:
     # days whose stored rows are compared column by column, not by their content hash, so that a
     # row damaged by hand (its hash no longer its content's) is rewritten: see RememberedBody.intact
     repair_days: frozenset[date] = frozenset()
+    # days whose frame is the source's complete current state of the day (filled by the source before
+    # it yields the frame): on a CURRENT_STATE table, the stored rows of such a day that the frame no
+    # longer holds are deleted. Never an IRIS delta, a failed, empty, incomplete or unfinished day.
+    whole_days: set[date] = field(default_factory=set)
     after_commit: tuple[Callable[[MergeResult], None], ...] = ()
     extra_metadata: Callable[[], Mapping[str, object]] = no_extra_metadata
 
@@ -235,6 +243,26 @@ class Warehouse(Protocol):
     def key_counts(self, ds: Dataset, first: date, last: date) -> KeyCounts: ...
 
 
+def deletable_days(batch: PartitionBatch, days: Iterable[date], stale: Mapping[date, int]) -> list[date]:
+    """The days of a write whose withdrawn rows are deleted: the table is the source's current state,
+    the day came whole, and none of its rows was older than the stored one (an older response is
+    not the current state)."""
+    if batch.dataset.semantics is not WriteSemantics.CURRENT_STATE:
+        return []
+    return sorted(d for d in set(days) if d in batch.whole_days and not stale.get(d, 0))
+
+
+def day_runs(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) runs, for a compact partition filter."""
+    runs: list[tuple[date, date]] = []
+    for d in sorted(set(days)):
+        if runs and (d - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], d)
+        else:
+            runs.append((d, d))
+    return runs
+
+
 def partition_day_of(ds: Dataset, value: object) -> date:
     """The partition day a partition-column value belongs to (London day for timestamps)."""
     if ds.partition_kind is Kind.DATE:
@@ -251,8 +279,8 @@ def partition_bounds(ds: Dataset, first: date, last: date) -> tuple[object, obje
 
 def tally(ds: Dataset, actions: Iterator[tuple[str, object] | tuple[str, object, int]], fetched: Counter,
           days: list[date], stale: Counter | None = None) -> dict[date, DayCounts]:
-    """Per-day inserted/updated/stale/unchanged from the MERGE's (action, partition value[, rows]) rows
-    and the rows it skipped as older than the stored revision (``stale``, per day)."""
+    """Per-day inserted/updated/deleted/stale/unchanged from the write's (action, partition value[, rows])
+    rows and the rows it skipped as older than the stored revision (``stale``, per day)."""
     counts = {d: DayCounts(fetched=fetched.get(d, 0), stale=(stale or {}).get(d, 0)) for d in days}
     for action, value, *n in actions:
         day = partition_day_of(ds, value)
@@ -261,6 +289,8 @@ def tally(ds: Dataset, actions: Iterator[tuple[str, object] | tuple[str, object,
             c.inserted += n[0] if n else 1
         elif action == "UPDATE":
             c.updated += n[0] if n else 1
+        elif action == "DELETE":
+            c.deleted += n[0] if n else 1
     for c in counts.values():
         c.unchanged = c.fetched - c.inserted - c.updated - c.stale
     return counts

@@ -3,7 +3,8 @@
 Frames are staged in a private in-memory DuckDB while they are fetched, so the warehouse file is
 locked only for the MERGE itself; then the file is attached and one transaction creates or widens
 the table and runs one ``MERGE INTO`` on the natural key (null-safe), restricted to the partition
-range being written, and remembers a digest of each day's response bodies (``_bmrs_response_digests``)
+range being written (and, for a current-state table, deletes the withdrawn rows of the days that
+came whole: see :func:`delete_sql`), and remembers a digest of each day's response bodies (``_bmrs_response_digests``)
 so that a re-run can recognise an unchanged response before parsing it.
 """
 
@@ -22,7 +23,6 @@ import pandas as pd
 import pyarrow as pa
 
 from bmrs_assets.core.schemas import table_columns
-from bmrs_assets.core.tables import Kind
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.warehouse.contract import (
     DIGESTS_TABLE,
@@ -35,6 +35,7 @@ from bmrs_assets.warehouse.contract import (
     RememberedBody,
     UnchangedDay,
     arrow_schema,
+    deletable_days,
     partition_bounds,
     partition_day_of,
     quote,
@@ -43,16 +44,17 @@ from bmrs_assets.warehouse.contract import (
     to_arrow,
 )
 from bmrs_assets.warehouse.crash_points import crash_point
+from bmrs_assets.warehouse.duckdb_sql import (
+    DUCKDB_TYPES,
+    create_table_sql,
+    dedup_sql,
+    delete_sql,
+    insert_sql,
+    merge_sql,
+    partition_filter,
+    stale_sql,
+)
 
-DUCKDB_TYPES: dict[Kind, str] = {
-    Kind.DATE: "DATE",
-    Kind.TIMESTAMP: "TIMESTAMPTZ",
-    Kind.INT: "BIGINT",
-    Kind.FLOAT: "DOUBLE",
-    Kind.BOOL: "BOOLEAN",
-    Kind.STRING: "VARCHAR",
-    Kind.JSON: "JSON",
-}
 LOCK_RETRY_SECONDS = 120.0
 KEY_COUNT_ROWS = 500_000  # about this many rows per query of key_counts (keys holding the partition column)
 
@@ -61,77 +63,6 @@ def _connect_memory() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     return con
-
-
-def create_table_sql(ds: Dataset, qualified: str) -> str:
-    cols = ",\n  ".join(f"{quote(c.name)} {DUCKDB_TYPES[c.kind]}" for c in table_columns(ds))
-    return f"CREATE TABLE IF NOT EXISTS {qualified} (\n  {cols}\n)"
-
-
-def partition_filter(ds: Dataset, alias: str, first_param: int) -> str:
-    col = f"{alias}.{quote(ds.partition_column)}"
-    if ds.partition_kind is Kind.DATE:
-        return f"{col} BETWEEN ${first_param} AND ${first_param + 1}"
-    return f"{col} >= ${first_param} AND {col} < ${first_param + 1}"
-
-
-def not_older(ds: Dataset) -> str:
-    """The source row may replace the stored one: same or newer revision (a stored row without one
-    yields to any; a source row without one never replaces a stored revision). TRUE without a
-    revision column."""
-    if not ds.revision_column:
-        return "TRUE"
-    rev = quote(ds.revision_column)
-    return f"(T.{rev} IS NULL OR S.{rev} >= T.{rev})"
-
-
-def _key_on(ds: Dataset) -> str:
-    return " AND ".join(f"T.{quote(k)} IS NOT DISTINCT FROM S.{quote(k)}" for k in ds.key)
-
-
-def changed(ds: Dataset, repair: bool = False) -> str:
-    """The stored row differs from the source row: by content hash; when repairing, by any registry
-    column too (a row edited by hand keeps its old hash)."""
-    by_hash = 'T."_hash_key" IS DISTINCT FROM S."_hash_key"'
-    if not repair:
-        return by_hash
-    return "(" + " OR ".join([by_hash, *(f"T.{quote(c.name)} IS DISTINCT FROM S.{quote(c.name)}"
-                                        for c in ds.columns)]) + ")"
-
-
-def merge_sql(ds: Dataset, target: str, source: str, repair: bool = False) -> str:
-    """One MERGE: null-safe key match inside the partition range; update only changed rows that are
-    not older than the stored revision."""
-    names = [quote(c.name) for c in table_columns(ds)]
-    sets = ", ".join(f"{n} = S.{n}" for n in names)
-    return (
-        f"MERGE INTO {target} AS T USING {source} AS S\n"
-        f"ON {_key_on(ds)} AND {partition_filter(ds, 'T', 1)}\n"
-        f"WHEN MATCHED AND {changed(ds, repair)} AND {not_older(ds)} THEN UPDATE SET {sets}\n"
-        f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join('S.' + n for n in names)})\n"
-        f"RETURNING merge_action, {quote(ds.partition_column)}"
-    )
-
-
-def stale_sql(ds: Dataset, target: str, source: str) -> str:
-    """Per partition value: source rows the MERGE will skip because the stored row is newer."""
-    part = f"S.{quote(ds.partition_column)}"
-    return (f"SELECT {part}, count(*) FROM {source} AS S JOIN {target} AS T ON {_key_on(ds)} "
-            f"AND {partition_filter(ds, 'T', 1)} WHERE {changed(ds)} AND NOT coalesce({not_older(ds)}, FALSE) GROUP BY 1")
-
-
-def insert_sql(ds: Dataset, target: str, source: str) -> str:
-    """Every source row into the target, by column name (what the MERGE does when nothing matches)."""
-    names = ", ".join(quote(c.name) for c in table_columns(ds))
-    return f"INSERT INTO {target} ({names}) SELECT {names} FROM {source}"
-
-
-def dedup_sql(ds: Dataset, stage: str) -> str:
-    """Latest revision wins within a batch; ties go to the row the API sent last."""
-    part = ", ".join(quote(k) for k in ds.key)
-    order = (f"{quote(ds.revision_column)} DESC NULLS LAST, " if ds.revision_column else "") + '"_ordinal" DESC'
-    return (f"SELECT * EXCLUDE (\"_ordinal\") FROM {stage} "
-            f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY {order}) = 1")
 
 
 def _has_duplicate_keys(con: duckdb.DuckDBPyConnection, table: pa.Table, key: list[str]) -> bool:
@@ -238,14 +169,16 @@ def _fetched_per_day(con: duckdb.DuckDBPyConnection, ds: Dataset) -> Counter:
     return fetched
 
 
-def _merge_or_insert(con: duckdb.DuckDBPyConnection, ds: Dataset, days: list[date], staged: _Staged,
-                     fetched: Counter, has_duplicates: bool, repair: frozenset[date] = frozenset()) -> dict[date, DayCounts]:
+def _merge_or_insert(con: duckdb.DuckDBPyConnection, batch: PartitionBatch, staged: _Staged,
+                     fetched: Counter, has_duplicates: bool) -> dict[date, DayCounts]:
     """Write ``src`` into the attached table; per-day counts.
 
-    With rows already stored in the range: one MERGE, counted from its ``RETURNING`` rows. With none
+    With rows already stored in the range: one MERGE, counted from its ``RETURNING`` rows, then the
+    withdrawn rows of the days that may delete (:func:`deletable_days`). With none
     (a first load) the MERGE, whose ON clause only matches rows inside the range, would insert every
     row: a plain INSERT does just that with half the memory (no join, no RETURNING), and day by day,
     each day's Arrow freed once written, when the staged rows are the source as they are."""
+    ds, days, repair = batch.dataset, batch.days, batch.repair_days
     first, last = partition_bounds(ds, min(days), max(days))
     target = f"wh.main.{quote(ds.table)}"
     if con.execute(f"SELECT EXISTS (SELECT 1 FROM {target} AS T WHERE {partition_filter(ds, 'T', 1)})",
@@ -254,8 +187,11 @@ def _merge_or_insert(con: duckdb.DuckDBPyConnection, ds: Dataset, days: list[dat
         if ds.revision_column:
             for value, n in con.execute(stale_sql(ds, target, "src"), [first, last]).fetchall():
                 stale[partition_day_of(ds, value)] += n
-        actions = con.execute(merge_sql(ds, target, "src", bool(repair)), [first, last]).to_arrow_table()
-        return tally(ds, _action_counts(con, actions), fetched, days, stale)
+        actions = _action_counts(con, con.execute(merge_sql(ds, target, "src", bool(repair)), [first, last]).to_arrow_table())
+        whole = deletable_days(batch, fetched, stale)
+        if whole:
+            actions += _action_counts(con, con.execute(delete_sql(ds, target, "src", whole)).to_arrow_table())
+        return tally(ds, iter(actions), fetched, days, stale)
     if has_duplicates:
         con.execute(insert_sql(ds, target, "src"))
     else:  # day by day: a third of the peak memory
@@ -328,7 +264,7 @@ class DuckDBWarehouse:
         try:
             con.execute("BEGIN TRANSACTION")
             self.ensure_table(con, ds)
-            counts = _merge_or_insert(con, ds, batch.days, staged, fetched, has_duplicates, batch.repair_days)
+            counts = _merge_or_insert(con, batch, staged, fetched, has_duplicates)
             for day, n in staged.unchanged.items():
                 counts[day] = DayCounts(fetched=n, unchanged=n)
             self._remember_bodies(con, ds, {d: (digest, counts[d].fetched) for d, digest in batch.body_digests.items()},

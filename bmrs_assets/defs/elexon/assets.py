@@ -7,9 +7,12 @@ tagged ``bmrs/source=iris`` the landing store (``iris/landed_source.py``). The w
 MERGEs the whole batch (``defs/io_manager.py``).
 """
 
+from datetime import date, timedelta
+
 import dagster as dg
 
 from bmrs_assets.core.settlement import parse_day
+from bmrs_assets.core.tables import WriteSemantics
 from bmrs_assets.defs.elexon.automation import automation_condition
 from bmrs_assets.defs.iris.landed_runs import is_iris_run, landing_store
 from bmrs_assets.defs.quality import freshness_policy
@@ -18,7 +21,7 @@ from bmrs_assets.elexon.api_source import ApiSource
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
 from bmrs_assets.iris.landed_source import LandedSource
 from bmrs_assets.settings import start_date, value
-from bmrs_assets.warehouse.contract import PartitionBatch
+from bmrs_assets.warehouse.contract import PartitionBatch, Warehouse
 
 API_POOL = "elexon_api"
 # the tags Dagster puts on a run over a partition range (a backfill's run, or `python -m bmrs_assets run`)
@@ -39,6 +42,14 @@ def backfill_policy(ds: Dataset) -> dg.BackfillPolicy:
     queued behind the run queue and the ``elexon_api`` pool."""
     cap = value("BMRS_BACKFILL_MAX_DAYS_PER_RUN")
     return dg.BackfillPolicy.multi_run(max_partitions_per_run=min(ds.days_per_run, cap) if cap > 0 else ds.days_per_run)
+
+
+def stored_history(ds: Dataset, days: list[date], warehouse: Warehouse) -> dict[date, int]:
+    """Stored rows of the days before and in ``days``: what a current-state dataset's arriving days are
+    judged against (the completeness rule's median floor) before they may delete anything."""
+    if ds.semantics is not WriteSemantics.CURRENT_STATE or ds.completeness.median_fraction is None:
+        return {}
+    return warehouse.count_by_day(ds, days[0] - timedelta(days=ds.completeness.median_days), days[-1])
 
 
 def build_dataset_asset(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -66,8 +77,8 @@ def build_dataset_asset(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.
         full = context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"  # every day parsed and repaired
         # asked before fetching: unchanged days still stored as merged are not parsed, damaged ones repaired
         remembered = {} if full else warehouse.get().remembered_digests(ds, days)
-        return ApiSource(ds, elexon.client(), remembered, in_flight=elexon.in_flight, log=context.log).batch(
-            days, repair_all=full)
+        return ApiSource(ds, elexon.client(), remembered, in_flight=elexon.in_flight, log=context.log,
+                         history=stored_history(ds, days, warehouse.get())).batch(days, repair_all=full)
 
     return dataset_asset
 

@@ -106,10 +106,14 @@ def _require(frames: dict[date, pd.DataFrame], day: date, code: str) -> pd.DataF
 
 
 def _batch(table: DerivedTable, results: dict[date, pd.DataFrame]) -> PartitionBatch:
-    """The computed days as a write: declared types, the same metadata columns and hash as fetched rows."""
+    """The computed days as a write: declared types, the same metadata columns and hash as fetched rows.
+
+    Each day with rows is whole (computed from all of its inputs): on the current-state revenue
+    tables the stored rows it no longer computes (inputs withdrawn or changed) are deleted."""
     now, source = datetime.now(UTC), f"derived:{','.join(table.inputs)}"
     frames = [(day, computed_frame(table, day, rows, ingested_utc=now, source=source)) for day, rows in results.items()]
-    return PartitionBatch(table, sorted(results), frames, stats=LoadStats(rows_fetched=sum(len(f) for _, f in frames)))
+    return PartitionBatch(table, sorted(results), frames, stats=LoadStats(rows_fetched=sum(len(f) for _, f in frames)),
+                          whole_days={day for day, f in frames if len(f)})
 
 
 def _days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[date]:
