@@ -64,7 +64,7 @@ def counts(result) -> tuple[int, int, int]:
     """Totals of the per-day counts; on BigQuery they must also agree with the MERGE job's own statistics."""
     if hasattr(result, "per_day_exact"):
         assert result.per_day_exact
-        changed = result.total("inserted") + result.total("updated")
+        changed = result.total("inserted") + result.total("updated") + result.total("deleted")
         assert result.job_affected == changed if result.merge_sql else changed == 0  # no MERGE for an empty batch
     return result.total("inserted"), result.total("updated"), result.total("unchanged")
 
