@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -161,13 +161,6 @@ def bigquery_backend(emulator) -> Backend:
 
     return Backend("bigquery", wh, rows, tables, break_before_merge, execute)
 
-
-@pytest.fixture(params=["duckdb", "bigquery"])
-def backend(request, tmp_path) -> Iterator[Backend]:
-    if request.param == "duckdb":
-        yield duckdb_backend(tmp_path)
-    else:
-        yield bigquery_backend(request.getfixturevalue("bq_emulator"))
 
 
 def test_insert_then_update_of_a_revised_row_then_noop(backend):

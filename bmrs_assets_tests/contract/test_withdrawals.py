@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from bmrs_assets.core.tables import WriteSemantics
 from bmrs_assets.elexon.datasets import COSTS, FREQ
-from bmrs_assets_tests.contract.test_warehouse_contract import D1, D2, backend, batch, cost, counts, freq  # noqa: F401
+from bmrs_assets_tests.contract.test_warehouse_contract import D1, D2, batch, cost, counts, freq
 
 LATER = "2026-01-05T00:00:00Z"
 
