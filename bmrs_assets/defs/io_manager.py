@@ -120,6 +120,13 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             context.log.warning(
                 f"{code}: {metadata['rows_stale_skipped']} row(s) skipped: older (by {obj.dataset.revision_column}) "
                 f"than the row stored for their key, which stays")
+        if metadata["duplicate_keys_in_batch"]:
+            ds = obj.dataset
+            order = f"the latest {ds.revision_column}, then " if ds.revision_column else ""
+            context.log.warning(
+                f"{code}: {metadata['duplicate_keys_in_batch']} row(s) repeated the natural key "
+                f"({', '.join(ds.key)}) of another row of the batch and were not stored separately: {order}the "
+                "row the API sent last was kept (duplicate_keys_in_batch in the metadata)")
         if metadata["rows_deleted"]:
             context.log.info(
                 f"{code}: {metadata['rows_deleted']} stored row(s) deleted that the source no longer holds: " + ", ".join(

@@ -62,7 +62,7 @@ BOALF = Dataset(
         Col("nationalGridBmUnit", S),
         Col("bmUnit", S),
     ),
-    key=("bmUnit", "nationalGridBmUnit", "acceptanceNumber", "settlementDate", "timeFrom"),
+    key=("bmUnit", "nationalGridBmUnit", "acceptanceNumber", "settlementDate", "timeFrom", "timeTo"),  # see UNIT_PERIOD_KEY
     partition_column="settlementDate",
     semantics=WriteSemantics.CURRENT_STATE,
     semantics_why=pub.BOALF,
@@ -156,7 +156,9 @@ def _physical(code: str, *extra: Col) -> tuple[Col, ...]:
 
 # bmUnit is null for interconnector units: nationalGridBmUnit is part of every unit key, and keys
 # compare null-safely, so those rows neither duplicate nor vanish.
-UNIT_PERIOD_KEY = ("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod", "timeFrom")
+# timeTo is in the key of every level profile: a vertical step is two points at one instant (the spec's
+# own examples of BOD, MELS, MILS and QPN have timeTo equal to timeFrom), which timeFrom alone would merge.
+UNIT_PERIOD_KEY = ("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod", "timeFrom", "timeTo")
 
 BOD = Dataset(
     code="BOD",
@@ -180,7 +182,7 @@ BOD = Dataset(
         Col("nationalGridBmUnit", S),
         Col("bmUnit", S),
     ),
-    key=("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod", "pairId", "timeFrom"),
+    key=("bmUnit", "nationalGridBmUnit", "settlementDate", "settlementPeriod", "pairId", "timeFrom", "timeTo"),
     partition_column="settlementDate",
     semantics=WriteSemantics.CURRENT_STATE,
     semantics_why=pub.GATE_CLOSURE,
