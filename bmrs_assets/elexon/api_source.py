@@ -157,8 +157,8 @@ class ApiSource:
     def _judge_whole(self, day: date, table: pa.Table) -> None:
         """A finished day of a current-state dataset: whole (deletes what it no longer holds) or refused."""
         now = self.now or datetime.now(UTC)
-        if day_window(day).end > now:
-            return  # still running: upserted, nothing deleted
+        if day_window(day).end > now or table.num_rows == 0:
+            return  # still running, or empty (allowed for this dataset): upserted, nothing deleted
         verdict = evaluate(self.ds, day, arriving_stats(self.ds, table), self.history, now)
         if not verdict.passed:
             raise IncompleteDay(

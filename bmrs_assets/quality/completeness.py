@@ -36,14 +36,19 @@ class Verdict:
 
 
 def arriving_stats(ds: Dataset, table: pa.Table) -> DayStats:
-    """The shape of a day as it arrives (its typed rows), judged by :func:`evaluate` before it is
-    written: a current-state day deletes only if it is whole."""
-    periods = pc.count_distinct(table[ds.period_column]).as_py() if ds.period_column and table.num_rows else 0
+    """The shape of a day as it arrives (its typed rows, counted once per natural key as the MERGE
+    will store them), judged by :func:`evaluate` before it is written: a current-state day deletes
+    only if it is whole, and a finished one that is not is refused."""
+    if not table.num_rows:
+        return DayStats()
+    columns = list(dict.fromkeys([*ds.key, *filter(None, [ds.period_column, ds.completeness.group_by])]))
+    distinct = table.select(columns).group_by(columns, use_threads=False).aggregate([])
+    periods = pc.count_distinct(distinct[ds.period_column]).as_py() if ds.period_column else 0
     groups: dict[str, int] = {}
-    if ds.completeness.group_by and table.num_rows:
-        for item in pc.value_counts(table[ds.completeness.group_by]).to_pylist():
+    if ds.completeness.group_by:
+        for item in pc.value_counts(distinct[ds.completeness.group_by]).to_pylist():
             groups[str(item["values"])] = int(item["counts"])
-    return DayStats(rows=table.num_rows, periods=periods, groups=groups)
+    return DayStats(rows=distinct.num_rows, periods=periods, groups=groups)
 
 
 def median_fraction(ds: Dataset) -> float | None:
