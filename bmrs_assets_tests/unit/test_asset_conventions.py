@@ -121,3 +121,30 @@ def test_bad_owners_or_tags_name_the_setting(clean_env: pytest.MonkeyPatch, name
     clean_env.setenv(name, text)
     with pytest.raises(ValueError, match="^" + problem.replace("(", r"\(")):
         conventions.asset_conventions()
+
+
+def test_dagster_notices_are_filtered_and_other_warnings_are_not() -> None:
+    import warnings
+
+    from bmrs_assets.defs.env import ignore_dagster_notices
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ignore_dagster_notices()
+        warnings.warn("beta", dg.BetaWarning, stacklevel=1)
+        warnings.warn("preview", dg.PreviewWarning, stacklevel=1)
+        warnings.warn("ours", UserWarning, stacklevel=1)
+        warnings.warn("our deprecation", DeprecationWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["ours", "our deprecation"]
+
+
+def test_loading_the_code_location_prints_no_dagster_notices() -> None:
+    import subprocess
+    import sys
+
+    from bmrs_assets.settings import PROJECT_ROOT
+
+    done = subprocess.run([sys.executable, "-W", "always", "-c", "import bmrs_assets.definitions"], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "BetaWarning" not in done.stderr and "PreviewWarning" not in done.stderr, done.stderr
