@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from bmrs_assets.core.memory import freeze_loaded_objects
 from bmrs_assets.defs.elexon.assets import build_dataset_assets, daily_partitions
 from bmrs_assets.defs.elexon.automation import automation_sensor
 from bmrs_assets.defs.elexon.checks import build_checks
-from bmrs_assets.defs.env import env_or_default
+from bmrs_assets.defs.env import env_or_default, ignore_dagster_notices
 from bmrs_assets.defs.io_manager import WarehouseIOManager
 from bmrs_assets.defs.iris.landed_runs import iris_sensor
 from bmrs_assets.defs.monitoring.alerts import build_alert_sensor
@@ -50,8 +52,14 @@ def build_definitions() -> dg.Definitions:
 
 
 def build_all_definitions() -> dg.Definitions:
-    """The datasets plus the Balancing Mechanism revenue assets, checks, sensor and resource."""
-    return dg.Definitions.merge(build_definitions(), build_revenue_definitions())
+    """The datasets plus the Balancing Mechanism revenue assets, checks, sensor and resource.
+
+    Built without Dagster's beta/preview/deprecation notices about its own API (``env.DAGSTER_NOTICES``):
+    whoever loads the code location (``dagster dev``, the commands, a run worker) is not told that
+    ``backfill_policy`` or a partitioned check is beta on every load."""
+    with warnings.catch_warnings():
+        ignore_dagster_notices()
+        return dg.Definitions.merge(build_definitions(), build_revenue_definitions())
 
 
 defs = build_all_definitions()

@@ -33,6 +33,7 @@ GROUPS: dict[str, str] = {
     "partitions and automation": "Which days are partitions, and what the Dagster daemon requests by itself.",
     "warehouse": "Where the tables are written.",
     "BigQuery": "Only with `BMRS_WAREHOUSE=bigquery`; credentials are Google's application-default credentials.",
+    "Dagster": "How the assets describe themselves to Dagster, and the instance the commands use.",
     "quality": "When a stored day counts as complete, and how far back the gap check looks.",
     "monitoring": "The alert sensor and the freshness dashboard.",
     "revenue": "The Balancing Mechanism revenue assets (VLP classification and costs).",
@@ -169,6 +170,14 @@ _TABLE = (
             "unset: Google's application-default credentials", "BigQuery", secret=True),
     Setting("BMRS_BQ_STAGING_STALE_S", "float", "3600", "seconds after which a staging table is taken to belong to a "
             "crashed write and dropped", "BigQuery"),
+    # --- Dagster -----------------------------------------------------------------------------
+    Setting("BMRS_ASSET_OWNERS", "str", None, "owners of every asset: comma-separated emails or `team:<name>` "
+            "(e.g. `team:markets,ops@example.com`); unset: none", "Dagster"),
+    Setting("BMRS_ASSET_TAGS", "json", None, "tags of every asset: a JSON object of strings (e.g. "
+            "`{\"domain\": \"energy\"}`); unset: none", "Dagster"),
+    Setting("BMRS_DAGSTER_HOME", "path", "data/dagster_home", "the Dagster instance the commands "
+            "(`python -m bmrs_assets ...`) use when `DAGSTER_HOME` is unset; created with "
+            "`deploy/instance/dagster.yaml` when missing", "Dagster"),
     # --- quality -----------------------------------------------------------------------------
     Setting("BMRS_GAP_CHECK_DAYS", "int", "14", "days before today the `no_gaps_recent_days` check covers", "quality"),
     Setting("BMRS_MEDIAN_FLOOR_FRACTION", "float", None, "overrides the fraction of the trailing 28-day median a day of a "

@@ -1,4 +1,9 @@
-"""Command line: ``python -m bmrs_assets {demo,run,backfill,gaps,dashboard,iris}``."""
+"""Command line: ``python -m bmrs_assets {demo,run,backfill,gaps,dashboard,iris}``.
+
+Arguments are checked before anything starts (``arguments.py``: one ``error:`` line and exit status
+2 for a bad one); the commands that use Dagster get ``DAGSTER_HOME`` (default
+``data/dagster_home``, created when missing) and none of Dagster's beta/preview/deprecation notices.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,22 @@ import os
 import resource
 import sys
 import time
-import warnings
+from datetime import date, timedelta
 
-from bmrs_assets.core.settlement import parse_day
+from bmrs_assets.cli.arguments import (
+    OneLineParser,
+    UsageError,
+    at_least_one,
+    dataset_codes,
+    day,
+    day_range,
+    ensure_dagster_home,
+    fail,
+)
+from bmrs_assets.core.settlement import london_today
 from bmrs_assets.settings import setting
+
+DAGSTER_COMMANDS = ("demo", "run", "backfill", "gaps", "dashboard")
 
 
 def _show_progress() -> None:
@@ -25,12 +42,20 @@ def _show_progress() -> None:
     progress.propagate = False
 
 
-def _run(days: int, datasets: list[str] | None, first: str | None, last: str | None, full_refresh: bool = False) -> int:
-    from bmrs_assets.cli.runs import format_table, last_complete_days, materialize_range
+def run_days(args: argparse.Namespace, today: date | None = None) -> tuple[date, date]:
+    """The days of ``run``/``demo``: ``--from``..``--to``; without ``--from``, the ``--days`` days up to
+    ``--to``; without ``--to``, up to the last complete day (yesterday in Europe/London)."""
+    today = today or london_today()
+    n = at_least_one("--days", args.days)
+    last = day("--to", args.last)
+    end = last or today - timedelta(days=1)
+    start = day("--from", args.first) or end - timedelta(days=n - 1)
+    return day_range(start, end, last_given=last is not None, today=today)
 
-    span = last_complete_days(days)
-    start = parse_day(first) if first else span[0]
-    end = parse_day(last) if last else span[-1]
+
+def _run(start: date, end: date, datasets: list[str] | None, full_refresh: bool = False) -> int:
+    from bmrs_assets.cli.runs import format_table, materialize_range
+
     _show_progress()
     t0 = time.perf_counter()
     result, lines = materialize_range(start, end, datasets, full_refresh=full_refresh)
@@ -56,8 +81,9 @@ def _gaps(args: argparse.Namespace) -> int:
     from bmrs_assets.settings import start_date
 
     datasets = [get_dataset(d) for d in args.dataset] if args.dataset else list(REGISTRY.values())
-    since = parse_day(args.since) if args.since else start_date()
-    until = parse_day(args.until) if args.until else None
+    since = day("--since", args.since) or start_date()
+    until = day("--until", args.until)
+    day_range(since, until or london_today(), "--since", "--until", last_given=until is not None)
     warehouse = warehouse_resource(resolved=True).get()
     with dg.DagsterInstance.get() as instance:
         results = report(datasets, since, instance, warehouse, daily_partitions(), until)
@@ -125,13 +151,13 @@ def _iris(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", module="dagster")
-    parser = argparse.ArgumentParser(prog="python -m bmrs_assets")
+    parser = OneLineParser(prog="python -m bmrs_assets")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("demo", "offline: start the simulator, load the last days into DuckDB"),
                        ("run", "load the last days from BMRS_API_BASE_URL (the live API by default)")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--days", type=int, default=3, help="number of complete settlement days (default 3)")
+        p.add_argument("--days", type=int, default=3,
+                       help="number of settlement days up to --to, or the last complete ones (default 3)")
         p.add_argument("--dataset", action="append", help="limit to these datasets (repeatable)")
         p.add_argument("--from", dest="first", help="first settlement day (YYYY-MM-DD)")
         p.add_argument("--to", dest="last", help="last settlement day (YYYY-MM-DD)")
@@ -163,6 +189,25 @@ def main(argv: list[str] | None = None) -> int:
                    help="delete landed messages this long after they were merged (never unmerged ones; default 30)")
     i.add_argument("--status", action="store_true", help="print the landing store's counts and exit")
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UsageError as exc:
+        return fail(exc)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in DAGSTER_COMMANDS:
+        from bmrs_assets.defs.env import ignore_dagster_notices
+
+        ignore_dagster_notices()  # for the whole command: loading the code location and running it
+    if args.command in ("demo", "run", "gaps"):
+        args.dataset = dataset_codes(args.dataset)
+    if args.command == "dashboard":
+        at_least_one("--days", args.days)
+    if args.command in ("demo", "run"):
+        start, end = run_days(args)
+    if args.command in DAGSTER_COMMANDS:
+        ensure_dagster_home()
     if args.command == "backfill":
         from bmrs_assets.cli.backfill import run
 
@@ -173,17 +218,14 @@ def main(argv: list[str] | None = None) -> int:
         return _dashboard(args)
     if args.command == "iris":
         return _iris(args)
-    if args.dataset:
-        from bmrs_assets.elexon.datasets import get_dataset
-        args.dataset = [get_dataset(d).code for d in args.dataset]
     if args.command == "demo":
         from bmrs_assets.simulator.process import SimulatorProcess
 
         with SimulatorProcess() as sim:
             os.environ["BMRS_API_BASE_URL"] = sim.url
             print(f"Elexon simulator on {sim.url} (pid {sim.proc.pid})")
-            return _run(args.days, args.dataset, args.first, args.last, args.full_refresh)
-    return _run(args.days, args.dataset, args.first, args.last, args.full_refresh)
+            return _run(start, end, args.dataset, args.full_refresh)
+    return _run(start, end, args.dataset, args.full_refresh)
 
 
 if __name__ == "__main__":

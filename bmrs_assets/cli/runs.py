@@ -7,12 +7,11 @@ Runs go through a real Dagster instance (``DAGSTER_HOME``), so ``make ui`` shows
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 
 from bmrs_assets.core.memory import freeze_loaded_objects
-from bmrs_assets.core.settlement import london_today
 from bmrs_assets.defs.elexon.assets import FULL_REFRESH_TAG, RANGE_END, RANGE_START
 
 
@@ -26,12 +25,6 @@ class DayLine:
     unchanged: int
     stale: int = 0  # skipped: older than the stored revision
     deleted: int = 0  # withdrawn by the source (current-state tables)
-
-
-def last_complete_days(n: int, today: date | None = None) -> list[date]:
-    """The ``n`` most recent complete settlement days, oldest first."""
-    today = today or london_today()
-    return [today - timedelta(days=i) for i in range(n, 0, -1)]
 
 
 def asset_job(selection: list[str] | None = None) -> dg.JobDefinition:

@@ -9,6 +9,13 @@ range; each committed day is logged as it commits (day k of N, rows, seconds, ti
 that fails costs that day only: the others are committed and materialized (one materialization
 per committed partition, with that day's counts), and the step then fails naming each failed day
 and why, so Dagster shows the failed partitions and the gap stays visible.
+
+``dagster/row_count`` (Dagster's convention, shown in the UI and catalog) is the rows *stored* for
+the run's partition days once the write has committed - counted in the warehouse
+(``count_by_day``), not the rows written, so it stays the table's truth for those days on a re-run
+that changes nothing. Dagster records one output's metadata on each of its partitions, so on a
+range run every partition shows the range's count; ``per_day_json`` has each day's ``stored``.
+A failed range's per-day materializations carry their own day's count.
 """
 
 from __future__ import annotations
@@ -21,12 +28,13 @@ import dagster as dg
 import pandas as pd
 
 from bmrs_assets.core.settlement import parse_day
+from bmrs_assets.defs.conventions import ROW_COUNT
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.elexon.plan import format_duration
 from bmrs_assets.revenue.tables import get_table_spec
 from bmrs_assets.settings import SETTINGS
 from bmrs_assets.warehouse.chunks import Commit, RangeResult, write_in_chunks
-from bmrs_assets.warehouse.contract import DayCounts, MergeResult, PartitionBatch
+from bmrs_assets.warehouse.contract import DayCounts, MergeResult, PartitionBatch, Warehouse
 
 PROGRESS = logging.getLogger("bmrs_assets.progress")  # the same lines, for a terminal (the CLI shows them)
 
@@ -61,14 +69,24 @@ def _key(day: date) -> str:
     return day.isoformat()
 
 
-def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float) -> dict[str, object]:
-    """Materialization metadata: what was fetched (the batch's stats), what the MERGE did, how long it took."""
+def stored_rows(warehouse: Warehouse, batch: PartitionBatch) -> dict[date, int]:
+    """The rows the warehouse holds for each day of the batch (0 for a day without any), after the write."""
+    stored = warehouse.count_by_day(batch.dataset, batch.days[0], batch.days[-1])
+    return {day: stored.get(day, 0) for day in batch.days}
+
+
+def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float,
+                   stored: dict[date, int] | None = None) -> dict[str, object]:
+    """Materialization metadata: what was fetched (the batch's stats), what the MERGE did, how long it
+    took, and (``stored``) the rows the table now holds for the batch's days."""
     stats = batch.stats
+    stored = stored or {}
     per_day = "\n".join(
         f"| {d} | {c.fetched} | {c.inserted} | {c.updated} | {c.unchanged} | {c.stale} | {c.deleted} |"
         for d, c in sorted(result.days.items())
     )
     return {
+        **({ROW_COUNT: dg.MetadataValue.int(sum(stored.values()))} if stored else {}),
         "rows_fetched": stats.rows_fetched,
         "rows_inserted": result.total("inserted"),
         "rows_updated": result.total("updated"),
@@ -88,7 +106,8 @@ def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float) -
         "seconds": round(seconds, 3),
         "per_day_json": dg.MetadataValue.json({
             d.isoformat(): {"rows": c.fetched, "inserted": c.inserted, "updated": c.updated,
-                            "unchanged": c.unchanged, "stale": c.stale, "deleted": c.deleted}
+                            "unchanged": c.unchanged, "stale": c.stale, "deleted": c.deleted,
+                            **({"stored": stored[d]} if d in stored else {})}
             for d, c in sorted(result.days.items())}),
         "per_day": dg.MetadataValue.md(
             "| day | rows | inserted | updated | unchanged | stale (skipped) | deleted |\n|---|---|---|---|---|---|---|\n"
@@ -109,13 +128,20 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             raise TypeError(f"{context.asset_key.to_user_string()}: expected a PartitionBatch, got {type(obj)}")
         code = obj.dataset.code
         started = time.perf_counter()
-        outcome = write_in_chunks(self.warehouse.get(), obj, max_rows=self.chunk_rows, max_days=self.chunk_days,
+        warehouse = self.warehouse.get()
+        outcome = write_in_chunks(warehouse, obj, max_rows=self.chunk_rows, max_days=self.chunk_days,
                                   give_up_after=self.give_up_after, on_commit=Progress(context.log, code, len(obj.days)))
-        metadata = merge_metadata(obj, outcome.merged, time.perf_counter() - started)
+        try:  # dagster/row_count: what the table holds for the days now
+            stored = stored_rows(warehouse, obj)
+        except Exception:
+            if outcome.ok:
+                raise
+            stored = {}  # the failure that stopped the range is the one to report
+        metadata = merge_metadata(obj, outcome.merged, time.perf_counter() - started, stored)
         metadata["chunks"] = outcome.chunks
         metadata.update(obj.extra_metadata())
         if not outcome.ok:
-            self._fail(context, obj, outcome, metadata)
+            self._fail(context, obj, outcome, metadata, stored)
         if metadata["rows_stale_skipped"]:
             context.log.warning(
                 f"{code}: {metadata['rows_stale_skipped']} row(s) skipped: older (by {obj.dataset.revision_column}) "
@@ -140,16 +166,17 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     @staticmethod
     def _fail(context: dg.OutputContext, obj: PartitionBatch, outcome: RangeResult,
-              metadata: dict[str, object]) -> None:
+              metadata: dict[str, object], stored: dict[date, int]) -> None:
         """Materialize each committed day on its own, then fail the step naming the days that were not."""
         for day, counts in sorted(outcome.merged.days.items()):
-            context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=_key(day),
-                                                      metadata=day_metadata(counts)))
+            context.log_event(dg.AssetMaterialization(
+                asset_key=context.asset_key, partition=_key(day),
+                metadata={ROW_COUNT: dg.MetadataValue.int(stored.get(day, 0)), **day_metadata(counts)}))
         code, missing = obj.dataset.code, len(outcome.failed) + len(outcome.not_attempted)
         raise dg.Failure(
             description=(f"{code}: {missing} of {len(obj.days)} day(s) not committed; the other "
                          f"{len(outcome.merged.days)} were committed and are materialized.\n{outcome.problems(code)}"),
-            metadata={**{k: v for k, v in metadata.items() if k not in ("per_day", "per_day_json")},
+            metadata={**{k: v for k, v in metadata.items() if k not in ("per_day", "per_day_json", ROW_COUNT)},
                       "failed_days": dg.MetadataValue.json({_key(d): r for d, r in sorted(outcome.failed.items())}),
                       "not_attempted_days": ", ".join(map(_key, outcome.not_attempted)) or "none",
                       "committed_days": len(outcome.merged.days)})

@@ -31,6 +31,17 @@ def _condition(cond: dg.AutomationCondition | None) -> object:
     return node
 
 
+def _text(value: object) -> str | None:
+    return None if value is None else str(getattr(value, "value", value))
+
+
+def _marked_key(schema: dg.TableSchema | None) -> list[str] | None:
+    """The columns ``dagster/column_schema`` marks as the natural key, in order."""
+    if schema is None:
+        return None
+    return [c.name for c in schema.columns if c.tags.get("bmrs/natural_key") == "true"]
+
+
 def snapshot(defs: dg.Definitions) -> dict[str, object]:
     graph = defs.resolve_asset_graph()
     assets = {}
@@ -45,6 +56,11 @@ def snapshot(defs: dg.Definitions) -> dict[str, object]:
             "freshness_policy": repr(node.freshness_policy) if node.freshness_policy else None,
             "pools": sorted(node.pools or ()),
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "code_version": node.code_version,
+            "owners": list(node.owners),
+            "tags": {k: v for k, v in sorted(node.tags.items()) if not k.startswith("dagster/kind/")},
+            "table_name": _text(node.metadata.get("dagster/table_name")),
+            "marked_key": _marked_key(node.metadata.get("dagster/column_schema")),
         }
     checks = {}
     for key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):

@@ -67,6 +67,9 @@ def test_an_outage_on_day_7_of_20_costs_day_7_only_and_the_rerun_resumes(monkeyp
             materialized, failed = partition_status(instance)
             assert materialized == {d.isoformat() for d in DAYS if d != OUTAGE}
             assert failed == {OUTAGE.isoformat()}
+            records = instance.fetch_materializations(KEY, limit=50).records  # each committed day: its own count
+            assert {r.asset_materialization.partition: r.asset_materialization.metadata["dagster/row_count"].value
+                    for r in records} == {d.isoformat(): 48 for d in DAYS if d != OUTAGE}
             assert len(warehouse.remembered_digests(COSTS, DAYS)) == 19
 
             plan.outage.clear()  # Elexon answers day 7 again: the re-run resumes

@@ -13,6 +13,7 @@ import dagster as dg
 
 from bmrs_assets.core.settlement import parse_day
 from bmrs_assets.core.tables import WriteSemantics
+from bmrs_assets.defs.conventions import asset_conventions, dataset_code_version, definition_metadata, kinds
 from bmrs_assets.defs.elexon.automation import automation_condition
 from bmrs_assets.defs.iris.landed_runs import is_iris_run, landing_store
 from bmrs_assets.defs.quality import freshness_policy
@@ -64,10 +65,11 @@ def build_dataset_asset(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.
         group_name="elexon",
         freshness_policy=freshness_policy(ds.freshness),
         automation_condition=automation_condition(ds),
-        kinds={"python", "duckdb"},
+        kinds=kinds(),  # python and the configured warehouse
         description=f"{ds.description}\n\nSource: `{ds.path}`; table `{ds.table}`; key {list(ds.key)}.",
         metadata={"table": ds.table, "endpoint": ds.path, "natural_key": ", ".join(ds.key),
-                  "partition_column": ds.partition_column},
+                  "partition_column": ds.partition_column, **definition_metadata(ds)},
+        **asset_conventions(dataset_code_version(ds)),  # code_version from the typing; owners, tags
     )
     def dataset_asset(context: dg.AssetExecutionContext, elexon: ElexonApiResource,
                       warehouse: WarehouseResource) -> PartitionBatch:

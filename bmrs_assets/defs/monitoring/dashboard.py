@@ -10,6 +10,7 @@ from datetime import datetime
 import dagster as dg
 
 from bmrs_assets.core.settlement import UTC
+from bmrs_assets.defs.conventions import asset_conventions
 from bmrs_assets.defs.elexon.assets import daily_partitions
 from bmrs_assets.defs.elexon.automation import EVERY_15_MIN
 from bmrs_assets.defs.quality import asset_key, classify, last_materialized
@@ -32,7 +33,7 @@ def build_dashboard_asset() -> dg.AssetsDefinition:
     AC = dg.AutomationCondition  # noqa: N806
 
     # deps: drawn downstream of every dataset, and run after them when one run holds both (make demo)
-    @dg.asset(key=["bmrs", "freshness_dashboard"], group_name="monitoring", kinds={"html"},
+    @dg.asset(key=["bmrs", "freshness_dashboard"], group_name="monitoring", kinds={"html"}, **asset_conventions(),
               deps=[asset_key(ds) for ds in REGISTRY.values()],
               automation_condition=(AC.cron_tick_passed(EVERY_15_MIN, "Europe/London") & ~AC.in_progress()).with_label(
                   "every 15 minutes"),

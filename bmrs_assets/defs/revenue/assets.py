@@ -27,6 +27,7 @@ from pydantic import Field
 import bmrs_assets.revenue.method as revenue
 from bmrs_assets.core.conform import computed_frame
 from bmrs_assets.core.settlement import parse_day
+from bmrs_assets.defs.conventions import asset_conventions, definition_metadata, derived_code_version, kinds
 from bmrs_assets.defs.elexon.checks import build_unique_key_check
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.defs.revenue.lineage import DERIVED_KEYS, asset_key, ins  # noqa: F401 (DERIVED_KEYS re-exported)
@@ -127,14 +128,18 @@ def _md(value: object) -> dg.MetadataValue:
 # --- assets -----------------------------------------------------------------------------------
 def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     common = dict(partitions_def=partitions, io_manager_key="warehouse_io_manager", group_name=GROUP,
-                  kinds={"python", "duckdb"}, backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1))
+                  kinds=kinds(), backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1))
 
     def meta(table: DerivedTable) -> dict:
-        return {"table": table.table, "natural_key": ", ".join(table.key), "partition_column": table.partition_column}
+        return {"table": table.table, "natural_key": ", ".join(table.key), "partition_column": table.partition_column,
+                **definition_metadata(table)}
+
+    def conventions(table: DerivedTable) -> dict:  # code_version from the declaration and method; owners, tags
+        return asset_conventions(derived_code_version(table))
 
     @dg.asset(key=PRICED_KEY, ins=ins(BOALF_WITH_PRICES),
               description=BOALF_WITH_PRICES.description + " Method: `bmrs_assets/revenue/method.py`.",
-              metadata=meta(BOALF_WITH_PRICES), **common)
+              metadata=meta(BOALF_WITH_PRICES), **conventions(BOALF_WITH_PRICES), **common)
     def boalf_with_prices(context: dg.AssetExecutionContext, boalf: pd.DataFrame, bod: pd.DataFrame,
                           pn: pd.DataFrame) -> dg.Output:
         boalf_by, bod_by, pn_by = _by_day(boalf), _by_day(bod), _by_day(pn)
@@ -154,8 +159,8 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
             "unmatched_reasons": _md(overall.unmatched_reasons), "match_per_day": _md(per_day),
             "boalf_rows_previous_day": _md(previous_day_rows)})
 
-    @dg.asset(key=HYBRID_KEY, ins=ins(BM_CASHFLOW_HYBRID),
-              description=BM_CASHFLOW_HYBRID.description, metadata=meta(BM_CASHFLOW_HYBRID), **common)
+    @dg.asset(key=HYBRID_KEY, ins=ins(BM_CASHFLOW_HYBRID), description=BM_CASHFLOW_HYBRID.description,
+              metadata=meta(BM_CASHFLOW_HYBRID), **conventions(BM_CASHFLOW_HYBRID), **common)
     def bm_cashflow_hybrid(context: dg.AssetExecutionContext, boalf_with_prices: pd.DataFrame,
                            ebocf: pd.DataFrame) -> dg.Output:
         priced_by, ebocf_by = _by_day(boalf_with_prices), _by_day(ebocf)
@@ -171,7 +176,7 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
             "reconciliation": _md(revenue.reconciliation(rows).as_dict())})
 
     @dg.asset(key=VLP_KEY, ins=ins(VLP_REVENUE),
-              description=VLP_REVENUE.description, metadata=meta(VLP_REVENUE), **common)
+              description=VLP_REVENUE.description, metadata=meta(VLP_REVENUE), **conventions(VLP_REVENUE), **common)
     def vlp_revenue(context: dg.AssetExecutionContext, bm_cashflow_hybrid: pd.DataFrame,
                     vlp: VlpRevenueResource) -> dg.Output:
         hybrid_by, reference, costs = _by_day(bm_cashflow_hybrid), vlp.reference(), vlp.costs()
