@@ -42,6 +42,8 @@ def build_definitions() -> dg.Definitions:
                                         max_retries=value("BMRS_API_MAX_RETRIES"),
                                         backoff_s=value("BMRS_API_BACKOFF_S"),
                                         timeout_s=value("BMRS_API_TIMEOUT_S"),
+                                        deadline_s=value("BMRS_API_DEADLINE_S"),
+                                        retry_after_max_s=value("BMRS_API_RETRY_AFTER_MAX_S"),
                                         in_flight=value("BMRS_API_IN_FLIGHT")),
             "warehouse": warehouse,
             "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse, chunk_rows=value("BMRS_CHUNK_ROWS"),

@@ -137,8 +137,15 @@ _TABLE = (
     Setting("BMRS_API_MAX_RETRIES", "int", "5", "retries of a failed request (429, 5xx, reset, timeout, cut-off body) "
             "before the run fails", "API"),
     Setting("BMRS_API_BACKOFF_S", "float", "1", "first retry delay in seconds, doubled per retry (at most 30 s; a longer "
-            "`Retry-After` wins)", "API"),
-    Setting("BMRS_API_TIMEOUT_S", "float", "60", "seconds before a request times out (and is retried)", "API"),
+            "`Retry-After` wins, up to `BMRS_API_RETRY_AFTER_MAX_S`)", "API"),
+    Setting("BMRS_API_RETRY_AFTER_MAX_S", "float", "300", "longest `Retry-After` a run waits for; a longer one is not "
+            "slept: the day fails at once naming the value (the run ends and frees the API pool; a later run retries)",
+            "API"),
+    Setting("BMRS_API_TIMEOUT_S", "float", "60", "seconds each connect, read or write of a request may take before it "
+            "times out (and is retried)", "API"),
+    Setting("BMRS_API_DEADLINE_S", "float", "120", "seconds a whole request may take - connect, headers and the entire "
+            "body - however steadily the server trickles; a request cut by it fails the day at once (not retried)",
+            "API"),
     Setting("BMRS_API_IN_FLIGHT", "int", "1", "API requests a run keeps in flight: the next day is fetched while the "
             "current one is typed; raise it (e.g. 4) on a high-latency link, the rate limit still applies", "API"),
     # --- partitions and automation -----------------------------------------------------------

@@ -24,13 +24,16 @@ class ElexonApiResource(dg.ConfigurableResource):
     max_retries: int = SETTINGS["BMRS_API_MAX_RETRIES"].default_value()
     backoff_s: float = SETTINGS["BMRS_API_BACKOFF_S"].default_value()
     timeout_s: float = SETTINGS["BMRS_API_TIMEOUT_S"].default_value()
+    deadline_s: float = SETTINGS["BMRS_API_DEADLINE_S"].default_value()
+    retry_after_max_s: float = SETTINGS["BMRS_API_RETRY_AFTER_MAX_S"].default_value()
     rate_limit_file: str = ""  # empty: no lock file (definitions.py passes BMRS_RATE_LIMIT_FILE)
     in_flight: int = SETTINGS["BMRS_API_IN_FLIGHT"].default_value()  # days fetched ahead while one is typed (rate-limited)
 
     def client(self) -> ElexonClient:
         return ElexonClient(base_url=self.base_url, rate_limit_per_s=self.rate_limit_per_s,
                             max_retries=self.max_retries, backoff_s=self.backoff_s,
-                            timeout_s=self.timeout_s, rate_limit_file=self.rate_limit_file or None)
+                            timeout_s=self.timeout_s, deadline_s=self.deadline_s,
+                            retry_after_max_s=self.retry_after_max_s, rate_limit_file=self.rate_limit_file or None)
 
 
 class WarehouseResource(dg.ConfigurableResource):

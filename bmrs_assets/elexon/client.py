@@ -5,6 +5,17 @@ both JSON envelopes, windows too large for an endpoint (split in half and retrie
 failures (429/5xx/timeouts retried with exponential backoff honouring ``Retry-After``), a global
 rate limit, and errors that carry the response body. "No rows" is an empty list; a failed request
 is an exception - never the same thing.
+
+The API cannot stall a run (which holds the only ``elexon_api`` pool slot while it waits):
+
+* a ``Retry-After`` longer than ``retry_after_max_s`` is not slept: the day fails at once, saying so,
+  and the next run (an automation tick) asks again;
+* every request has a total ``deadline_s`` - connect, headers and the whole body - not only a
+  per-read timeout (:mod:`bmrs_assets.elexon.deadline`); a request cut by it fails the day at once,
+  without a retry: it has already used the whole deadline, and retrying a server that trickles would
+  hold the pool for up to ``max_retries + 1`` deadlines;
+* a body is refused as soon as its announced length or the bytes received pass the dataset's cap
+  (:meth:`ElexonClient.body_cap`), holding at most the cap plus one chunk.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import hashlib
 import re
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,6 +35,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from bmrs_assets.elexon import deadline
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.elexon.requests import Slice
 
@@ -30,6 +43,11 @@ LIVE_BASE_URL = "https://data.elexon.co.uk/bmrs/api/v1"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 TOO_LARGE = re.compile(r"exceed|too (large|long|big|wide)|maximum|must not be (longer|greater)", re.I)
 BODY_IN_ERRORS = 2000
+# A dataset's body cap: a generous multiple of its expected day (rows_per_day rows of at most ~1 kB,
+# x64), never under the floor (a registry estimate can be low, and a day can be revised many times)
+# and never over the client's max_body_bytes.
+BODY_CAP_BYTES_PER_ROW = 64 * 1024
+BODY_CAP_FLOOR = 128 * 1024 * 1024
 
 
 class ElexonApiError(RuntimeError):
@@ -48,9 +66,13 @@ class ElexonApiError(RuntimeError):
         super().__init__("; ".join(parts))
 
 
+class _OutOfTime(Exception):
+    """The request's deadline passed."""
+
+
 class _TooBig(Exception):
-    def __init__(self, head: str) -> None:
-        self.head = head
+    def __init__(self, head: str, received: int, announced: int | None = None) -> None:
+        self.head, self.received, self.announced = head, received, announced
 
 
 @dataclass
@@ -224,8 +246,10 @@ class ElexonClient:
     max_retries: int = 5
     backoff_s: float = 1.0
     max_backoff_s: float = 30.0
-    timeout_s: float = 60.0
-    max_body_bytes: int = 512 * 1024 * 1024
+    timeout_s: float = 60.0  # each socket operation (connect, a read, a write)
+    deadline_s: float = 120.0  # a whole request: connect + headers + body
+    retry_after_max_s: float = 300.0  # a longer Retry-After fails the day instead of being slept
+    max_body_bytes: int = 512 * 1024 * 1024  # the ceiling of every dataset's body cap
     rate_limit_file: str | None = None
     sleep: Callable[[float], None] = time.sleep
     _http: httpx.Client = field(init=False, repr=False)
@@ -233,7 +257,9 @@ class ElexonClient:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
-        self._http = httpx.Client(timeout=self.timeout_s, headers={"Accept": "application/json"})
+        proxied = any(k in urllib.request.getproxies() for k in ("http", "https", "all"))
+        self._http = httpx.Client(timeout=self.timeout_s, headers={"Accept": "application/json"},
+                                  transport=None if proxied else deadline.transport())
         self._limiter = RateLimiter(self.rate_limit_per_s, sleep=self.sleep, state_path=self.rate_limit_file)
 
     def close(self) -> None:
@@ -244,6 +270,10 @@ class ElexonClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def body_cap(self, ds: Dataset) -> int:
+        """The most bytes one response body of ``ds`` may have (see ``BODY_CAP_*``)."""
+        return min(self.max_body_bytes, max(BODY_CAP_FLOOR, ds.rows_per_day * BODY_CAP_BYTES_PER_ROW))
 
     def fetch_day(self, ds: Dataset, day: date) -> tuple[list[dict], FetchStats]:
         """Every row the API has for ``ds`` on settlement day ``day``, with request counters."""
@@ -294,13 +324,26 @@ class ElexonClient:
         while True:
             self._limiter.acquire()
             stats.requests += 1
+            cap = self.body_cap(ds)
             try:
-                body, sha, status, response_url, retry_after = self._get(url, params)
+                with deadline.deadline(self.deadline_s):
+                    try:
+                        body, sha, status, response_url, retry_after = self._get(url, params, cap)
+                    except httpx.TransportError:
+                        if deadline.expired():
+                            raise _OutOfTime from None
+                        raise
+            except _OutOfTime:
+                raise ElexonApiError(ds.code, day, f"no complete response within the request deadline of "
+                                     f"{self.deadline_s:g} s (BMRS_API_DEADLINE_S: connect, headers and body); "
+                                     "not retried", url=url) from None
             except httpx.TransportError as exc:  # timeouts, resets, truncated bodies
                 status, text, wait = None, f"{type(exc).__name__}: {exc}", None
             except _TooBig as exc:
-                raise ElexonApiError(ds.code, day, f"response larger than {self.max_body_bytes} bytes; refused",
-                                     url=url, body=exc.head) from None
+                seen = (f"announced {exc.announced} bytes" if exc.announced is not None
+                        else f"refused at {exc.received} bytes received")
+                raise ElexonApiError(ds.code, day, f"response larger than {cap} bytes ({seen}), the body cap of "
+                                     f"{ds.code}; refused", url=url, body=exc.head) from None
             else:
                 text = ""
                 if status == 200:
@@ -312,6 +355,10 @@ class ElexonClient:
                     raise ElexonApiError(ds.code, day, "request refused", status=status,
                                          url=response_url, body=text)
                 wait = retry_after
+                if wait is not None and wait > self.retry_after_max_s:
+                    raise ElexonApiError(ds.code, day, f"HTTP {status} with Retry-After {wait:g} s, more than the "
+                                         f"{self.retry_after_max_s:g} s cap (BMRS_API_RETRY_AFTER_MAX_S): not waiting; "
+                                         "the day fails now and a later run asks again", url=url, body=text)
             if attempt >= self.max_retries:
                 raise ElexonApiError(ds.code, day, f"gave up after {attempt + 1} attempts",
                                      status=status, url=url, body=text)
@@ -320,8 +367,11 @@ class ElexonClient:
             backoff = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
             self.sleep(max(backoff, wait or 0.0))
 
-    def _get(self, url: str, params: dict[str, str]) -> tuple[list[bytes], bytes, int, str, float | None]:
-        """GET with the body read in chunks, so an absurd response is refused, not buffered.
+    def _get(self, url: str, params: dict[str, str],
+             cap: int) -> tuple[list[bytes], bytes, int, str, float | None]:
+        """GET with the body read in chunks, so an absurd response is refused, not buffered: at once if
+        its ``Content-Length`` is over ``cap``, else when the bytes received pass it (so at most the cap
+        plus one chunk is ever held), and when the deadline passes between chunks.
 
         Returns (body chunks, its SHA-256, status, final URL, Retry-After seconds) rather than the response:
         an httpx response sits in reference cycles and would keep its body alive until a full garbage
@@ -330,11 +380,19 @@ class ElexonClient:
         unchanged response later costs nothing but a comparison.
         """
         with self._http.stream("GET", url, params=params) as response:
-            chunks, size, sha = [], 0, hashlib.sha256()
+            announced = response.headers.get("Content-Length", "")
+            if announced.isdigit() and int(announced) > cap:
+                raise _TooBig("", 0, int(announced))
+            chunks, size, sha, head = [], 0, hashlib.sha256(), b""
             for chunk in response.iter_bytes():
                 size += len(chunk)
-                if size > self.max_body_bytes:
-                    raise _TooBig(b"".join(chunks)[:BODY_IN_ERRORS].decode("utf-8", "replace"))
+                if size > cap:
+                    chunks.clear()  # (the exception's traceback holds this frame: keep no body alive in it)
+                    raise _TooBig((head + chunk)[:BODY_IN_ERRORS].decode("utf-8", "replace"), size)
+                if deadline.expired():
+                    raise _OutOfTime
+                if len(head) < BODY_IN_ERRORS:
+                    head += chunk[:BODY_IN_ERRORS]
                 chunks.append(chunk)
                 sha.update(chunk)
             return chunks, sha.digest(), response.status_code, str(response.url), _retry_after(response)
