@@ -20,15 +20,17 @@ from bmrs_assets.quality.retries import RetryState, max_retries
 FAILED_RUNS = frozenset({dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED})
 
 
-def _first_error_line(instance: dg.DagsterInstance, run_id: str) -> str:
-    """The first line of the run's step failure (or of its run failure), for the alert."""
+def _first_error_line(instance: dg.DagsterInstance, run_id: str, partition: str) -> str:
+    """The run's error for the alert: the line of its step failure naming the partition (a range
+    run's failure lists each failed day), else its first line, else the run failure's."""
     for kind in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE):
         for entry in instance.all_logs(run_id, of_type=kind):
             event = entry.dagster_event
             error = getattr(event.event_specific_data, "error", None) if event else None
             text = (error.message if error is not None else "") or (event.message if event else "") or ""
-            if text.strip():
-                return text.strip().splitlines()[0]
+            lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+            if lines:
+                return next((line for line in lines if f"partition {partition}" in line), lines[0])
     return "no error recorded"
 
 
@@ -49,7 +51,8 @@ def retry_state(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str, 
     if not failed:
         return RetryState(0)
     last = failed[0]
-    return RetryState(len(failed), datetime.fromtimestamp(last.timestamp, UTC), _first_error_line(instance, last.run_id))
+    return RetryState(len(failed), datetime.fromtimestamp(last.timestamp, UTC),
+                      _first_error_line(instance, last.run_id, partition))
 
 
 class RetryDue(dg.AutomationCondition):
