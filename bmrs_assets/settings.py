@@ -162,6 +162,9 @@ _TABLE = (
     Setting("BMRS_CHUNK_DAYS", "int", "31", "most partition days in one committed chunk of a range run", "warehouse"),
     Setting("BMRS_RANGE_GIVE_UP_AFTER", "int", "5", "a range run stops asking for more days after this many "
             "consecutive failed days (the rest are reported as not attempted); 0: never", "warehouse"),
+    Setting("BMRS_RETRY_MAX_ATTEMPTS", "int", "6", "a failed partition is requested again at most this many times "
+            "(after 15 min, 1 h, 4 h, then daily); then automation stops and one alert says it needs a person",
+            "partitions and automation"),
     Setting("BMRS_HEAL_LOOKBACK_DAYS", "int", "14", "days back within which automation requests missing or failed "
             "partitions again", "partitions and automation"),
     # --- warehouse ---------------------------------------------------------------------------

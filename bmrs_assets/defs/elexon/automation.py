@@ -3,8 +3,11 @@
 Per dataset, from its registry ``Freshness`` rule:
 
 * real-time feeds refresh today's and yesterday's partitions every 15 minutes;
-* every dataset requests partitions that are missing or whose last run failed, within a lookback
-  (``BMRS_HEAL_LOOKBACK_DAYS``, default 14), so an outage heals itself;
+* every dataset requests partitions that are missing, within a lookback (``BMRS_HEAL_LOOKBACK_DAYS``,
+  default 14), so an outage heals itself; a partition whose last run failed is requested again only
+  when its next retry is due (15 min, 1 h, 4 h, then daily; at most ``BMRS_RETRY_MAX_ATTEMPTS``
+  times, ``retries.py``), by every rule below alike, and after that left to a person (the alert
+  sensor reports it once);
 * settlement-derived feeds (COSTS, EBOCF) re-pull a day when a later settlement run is due, i.e.
   at the day ages listed in ``resettlement_days``.
 
@@ -18,6 +21,7 @@ from functools import reduce
 
 import dagster as dg
 
+from bmrs_assets.defs.elexon.retries import RetryDue
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.settings import value
 
@@ -44,15 +48,19 @@ def days_ago(n: int) -> dg.AutomationCondition:
 def automation_condition(ds: Dataset) -> dg.AutomationCondition:
     AC = dg.AutomationCondition  # noqa: N806
     tick = AC.cron_tick_passed(EVERY_15_MIN, "Europe/London")
-    heal = (within_days(heal_lookback().days) & (AC.missing() | AC.execution_failed()) & tick).with_label(
-        "heal missing or failed partitions")
+    retry = (AC.execution_failed() & RetryDue()).with_label("failed, and its next retry is due")
+    not_failed_or_due = (~AC.execution_failed() | RetryDue()).with_label("not failed, or its next retry is due")
+    # a partition that failed and never succeeded is still "missing" to Dagster: it heals only by the retry rule
+    never_tried = (AC.missing() & ~AC.execution_failed()).with_label("missing, never failed")
+    heal = (within_days(heal_lookback().days) & (never_tried | retry) & tick).with_label(
+        "heal missing partitions and retry failed ones (bounded)")
     conditions = [heal]
     if ds.freshness.realtime:
-        conditions.append((within_days(1) & tick).with_label(
+        conditions.append((within_days(1) & tick & not_failed_or_due).with_label(
             "refresh today and yesterday every 15 minutes"))
     if ds.freshness.resettlement_days:
         ages = reduce(lambda a, b: a | b, (days_ago(n) for n in ds.freshness.resettlement_days))
-        conditions.append((ages & AC.cron_tick_passed("0 9 * * *", "Europe/London")).with_label(
+        conditions.append((ages & AC.cron_tick_passed("0 9 * * *", "Europe/London") & not_failed_or_due).with_label(
             "re-pull days when a later settlement run is due"))
     return reduce(lambda a, b: a | b, conditions) & ~AC.in_progress()
 
@@ -63,4 +71,5 @@ def automation_sensor() -> dg.AutomationConditionSensorDefinition:
     return dg.AutomationConditionSensorDefinition(
         "bmrs_automation", target=dg.AssetSelection.groups("elexon"),
         default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
-        minimum_interval_seconds=60)
+        minimum_interval_seconds=60,
+        use_user_code_server=True)  # RetryDue is Python of ours: evaluated where the code is

@@ -8,13 +8,15 @@ Dagster-free library module; this one reads the latest materializations, partiti
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-from bmrs_assets.core.settlement import UTC
+from bmrs_assets.core.settlement import UTC, london_today
 from bmrs_assets.defs.elexon.assets import RANGE_END, RANGE_START, daily_partitions
-from bmrs_assets.defs.quality import asset_key, classify, last_materialized
+from bmrs_assets.defs.elexon.automation import heal_lookback
+from bmrs_assets.defs.elexon.retries import retry_state
+from bmrs_assets.defs.quality import asset_key, classify, last_materialized, partition_status
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
 from bmrs_assets.monitoring.alerts import (
@@ -25,9 +27,10 @@ from bmrs_assets.monitoring.alerts import (
     failed_check_problem,
     find_problems,
     load_cursor,
+    lookback_days,
     run_tick,
 )
-from bmrs_assets.settings import setting
+from bmrs_assets.settings import setting, start_date
 from bmrs_assets.warehouse.contract import Warehouse
 
 PARTITION = "dagster/partition"
@@ -60,6 +63,29 @@ def check_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance, wi
     return out
 
 
+def exhausted_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance,
+                       partitions_def: dg.PartitionsDefinition, now: datetime, lookback: int) -> list[Problem]:
+    """Failed days of the alert lookback whose retries are spent: automation no longer requests them,
+    so each is one alert (with the last error) until a person makes the day succeed."""
+    today = london_today(now)
+    days = [today - timedelta(days=i) for i in range(max(lookback, heal_lookback().days), -1, -1)]
+    days = [d for d in days if d >= start_date()]
+    out = []
+    for ds in datasets:
+        status = partition_status(instance, ds, [d.isoformat() for d in days], partitions_def)
+        for key, state in sorted(status.items()):
+            if state != "FAILED":
+                continue
+            retry = retry_state(instance, asset_key(ds), key)
+            if retry.exhausted():
+                day = date.fromisoformat(key)
+                out.append(Problem(ds.code, "retries", "fail",
+                                   f"{ds.code} {key} failed {retry.failures} times; automation stopped retrying it "
+                                   f"and it needs a person (re-run it once the cause is fixed). Last error: "
+                                   f"{retry.last_error}", day, day))
+    return out
+
+
 def evaluate_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance, warehouse: Warehouse,
                       partitions_def: dg.PartitionsDefinition, now: datetime | None = None,
                       lookback: int | None = None, reported: Iterable[Reported] = ()) -> Evaluation:
@@ -70,12 +96,19 @@ def evaluate_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance,
     """
     datasets = list(datasets)
     now = now or datetime.now(UTC)
-    return find_problems(
+    evaluation = find_problems(
         datasets,
         last_materialized=lambda ds: last_materialized(instance, ds),
         classify=lambda ds, first, last: classify(ds, first, last, instance, warehouse, partitions_def, now),
         failed_checks=lambda window_first: check_problems(datasets, instance, window_first),
         now=now, lookback=lookback, reported=reported)
+    try:
+        evaluation.problems.extend(exhausted_problems(datasets, instance, partitions_def, now,
+                                                      lookback_days() if lookback is None else lookback))
+    except Exception as exc:  # never silences the other problems, never taken for a recovery
+        evaluation.unavailable.update((ds.code, "retries") for ds in datasets)
+        evaluation.errors.append(f"could not read retry counts ({type(exc).__name__}: {exc})")
+    return evaluation
 
 
 def build_alert_sensor(datasets: Iterable[Dataset] | None = None) -> dg.SensorDefinition:
