@@ -58,6 +58,9 @@ def retry_state(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str, 
 class RetryDue(dg.AutomationCondition):
     """True for the candidate partitions whose next retry is due (see the module docstring)."""
 
+    def __repr__(self) -> str:  # stable: the definitions snapshot records it
+        return "RetryDue()"
+
     @property
     def name(self) -> str:
         return "retry_due"
