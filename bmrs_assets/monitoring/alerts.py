@@ -351,6 +351,35 @@ def post_webhook(url: str, payload: dict, timeout_s: float = 10.0) -> str | None
 
 
 @dataclass
+class Delivery:
+    """One tick's messages to the webhook (only logged without one): ``deliver(payload, level)`` says
+    whether it went out. After one failed POST the rest wait for the next tick, which retries them."""
+
+    url: str | None
+    log: Callable[[str, str], None]
+    post: Callable[[str, dict], str | None] = post_webhook
+    sent: list[dict] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    broken: bool = False
+
+    def __call__(self, payload: dict, level: str) -> bool:
+        self.log(level, payload["text"])
+        if not self.url:
+            return True
+        if self.broken:
+            self.failed.append(payload["text"])
+            return False
+        error = self.post(self.url, payload)
+        if error is None:
+            self.sent.append(payload)
+            return True
+        self.broken = True
+        self.failed.append(payload["text"])
+        self.log("error", f"alert not delivered, will retry next tick: {redact(error, self.url)}")
+        return False
+
+
+@dataclass
 class TickResult:
     cursor: str
     sent: list[dict]
@@ -368,27 +397,7 @@ def run_tick(cursor: str | None, evaluation: Evaluation, log: Callable[[str, str
     for err in evaluation.errors:
         log("warning", redact(err, url))
     next_open: list[Reported] = list(d.ongoing)
-    sent: list[dict] = []
-    failed: list[str] = []
-    broken = False  # after one failed POST, the rest wait for the next tick
-
-    def deliver(payload: dict, level: str) -> bool:
-        nonlocal broken
-        log(level, payload["text"])
-        if not url:
-            return True
-        if broken:
-            failed.append(payload["text"])
-            return False
-        error = post(url, payload)
-        if error is None:
-            sent.append(payload)
-            return True
-        broken = True
-        failed.append(payload["text"])
-        log("error", f"alert not delivered, will retry next tick: {redact(error, url)}")
-        return False
-
+    deliver = Delivery(url, log, post)
     for p in d.new:
         if deliver(message("new", p.severity, p.text), "warning"):
             next_open.append(Reported.of(p, now))
@@ -398,6 +407,6 @@ def run_tick(cursor: str | None, evaluation: Evaluation, log: Callable[[str, str
         if not deliver(message("resolved", "pass", resolved_text(r)), "info"):
             next_open.append(r)
     summary = (f"{len(d.new)} new, {len(d.escalated)} escalated, {len(d.resolved)} resolved, "
-               f"{len(d.ongoing)} still open; {len(failed)} not delivered"
+               f"{len(d.ongoing)} still open; {len(deliver.failed)} not delivered"
                + ("" if url else f" ({WEBHOOK_ENV} not set: logged only)"))
-    return TickResult(dump_cursor(next_open), sent, failed, summary)
+    return TickResult(dump_cursor(next_open), deliver.sent, deliver.failed, summary)

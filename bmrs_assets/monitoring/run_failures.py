@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bmrs_assets.core.settlement import UTC
-from bmrs_assets.monitoring.alerts import WEBHOOK_ENV, message, post_webhook, redact
+from bmrs_assets.monitoring.alerts import WEBHOOK_ENV, Delivery, TickResult, message, post_webhook, redact
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -208,14 +208,6 @@ def advance(cursor: Cursor, runs: Iterable[RunFacts], url: str | None, first_tic
     return Cursor(after, opened)
 
 
-@dataclass
-class TickResult:
-    cursor: str
-    sent: list[dict]
-    failed: list[str]
-    summary: str
-
-
 def run_tick(cursor: str | None, runs: Iterable[RunFacts], log: Callable[[str, str], None], url: str | None,
              post: Callable[[str, dict], str | None] = post_webhook) -> TickResult:
     """Read ``runs``, deliver what is pending and compute the next cursor (same rules as the data alerts).
@@ -223,28 +215,11 @@ def run_tick(cursor: str | None, runs: Iterable[RunFacts], log: Callable[[str, s
     ``log(level, text)``; ``post(url, payload) -> error``. After one failed POST the rest wait for the
     next tick; what was not delivered stays in the cursor and is retried then."""
     state = advance(load_cursor(cursor), runs, url, cursor is None)
-    sent: list[dict] = []
-    failed: list[str] = []
-    broken = False
     counts = {"failed": 0, "resolved": 0}
+    delivery = Delivery(url, log, post)
 
     def deliver(payload: dict, level: str) -> bool:
-        nonlocal broken
-        payload = {"text": redact(payload["text"], url)}
-        log(level, payload["text"])
-        if not url:
-            return True
-        if broken:
-            failed.append(payload["text"])
-            return False
-        error = post(url, payload)
-        if error is None:
-            sent.append(payload)
-            return True
-        broken = True
-        failed.append(payload["text"])
-        log("error", f"alert not delivered, will retry next tick: {redact(error, url)}")
-        return False
+        return delivery({"text": redact(payload["text"], url)}, level)  # a run's error text may hold a secret
 
     kept: list[OpenFailure] = []
     for f in state.open:
@@ -261,5 +236,5 @@ def run_tick(cursor: str | None, runs: Iterable[RunFacts], log: Callable[[str, s
         kept.append(f)
     still = sum(1 for f in kept if f.state == "open")
     summary = (f"{counts['failed']} failed runs reported, {counts['resolved']} resolved, {still} still open; "
-               f"{len(failed)} not delivered" + ("" if url else f" ({WEBHOOK_ENV} not set: logged only)"))
-    return TickResult(dump_cursor(Cursor(state.after, kept)), sent, failed, summary)
+               f"{len(delivery.failed)} not delivered" + ("" if url else f" ({WEBHOOK_ENV} not set: logged only)"))
+    return TickResult(dump_cursor(Cursor(state.after, kept)), delivery.sent, delivery.failed, summary)
