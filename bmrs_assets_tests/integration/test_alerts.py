@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
-import pytest
 
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.core.settlement import UTC, day_window, london_today
@@ -58,16 +57,6 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         return
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None):

@@ -6,25 +6,14 @@ import logging
 from datetime import date
 
 import dagster as dg
-import pytest
 
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.definitions import build_definitions
 from bmrs_assets.monitoring.alerts import WEBHOOK_ENV
 from bmrs_assets.monitoring.run_failures import load_cursor
-from bmrs_assets_tests.integration.test_alerts import SECRET, Receiver, texts
+from bmrs_assets_tests.integration.test_alerts import SECRET, texts
 
 DAY = date(2025, 12, 9)
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def leaky_job(url: str) -> dg.JobDefinition:
