@@ -20,11 +20,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bmrs_assets.core.durations import parse_durations
 from bmrs_assets.core.settlement import parse_day
 from bmrs_assets.elexon.client import LIVE_BASE_URL
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-TYPES = ("str", "int", "float", "bool", "path", "date", "json")
+TYPES = ("str", "int", "float", "bool", "path", "date", "durations", "json")
 TRUE, FALSE = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
 
 # The groups in the order docs/configuration.md shows them, each with its one-line introduction.
@@ -110,6 +111,11 @@ class Setting:
                 return parse_day(text)
             except ValueError as exc:
                 raise ValueError(f"{self.name}: {exc if not self.secret else 'not a date'}") from None
+        if self.type == "durations":
+            try:
+                return parse_durations(text)
+            except ValueError as exc:
+                raise ValueError(f"{self.name}: {exc}") from None
         try:  # json
             return json.loads(text)
         except ValueError as exc:
@@ -163,7 +169,13 @@ _TABLE = (
     Setting("BMRS_RANGE_GIVE_UP_AFTER", "int", "5", "a range run stops asking for more days after this many "
             "consecutive failed days (the rest are reported as not attempted); 0: never", "warehouse"),
     Setting("BMRS_RETRY_MAX_ATTEMPTS", "int", "6", "a failed partition is requested again at most this many times "
-            "(after 15 min, 1 h, 4 h, then daily); then automation stops and one alert says it needs a person",
+            "(after `BMRS_RETRY_INTERVALS`); then automation stops and one alert says it needs a person",
+            "partitions and automation"),
+    Setting("BMRS_RETRY_INTERVALS", "durations", "15m,1h,4h,1d", "waits before the 1st, 2nd, ... retry of a failed "
+            "partition, counted from its last failure; the last one repeats (units s, m, h, d)",
+            "partitions and automation"),
+    Setting("BMRS_AUTOMATION_CRON", "str", "*/15 * * * *", "when automation may request runs (a cron in "
+            "Europe/London time): heal, retry and refresh requests wait for its next tick",
             "partitions and automation"),
     Setting("BMRS_HEAL_LOOKBACK_DAYS", "int", "14", "days back within which automation requests missing or failed "
             "partitions again", "partitions and automation"),

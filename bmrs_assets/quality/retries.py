@@ -1,9 +1,9 @@
 """Bounded retries: when a failed partition day may be requested again, and when it needs a person.
 
 A day that keeps failing (Elexon never publishes it, a schema change) must not be re-run at every
-15-minute tick: after its first failure it is retried after 15 min, 1 h, 4 h, then once a day, at
-most ``BMRS_RETRY_MAX_ATTEMPTS`` times; then automation leaves it alone and the alert sensor reports
-it once, with the last error, as a gap that needs a person. A success resets the count. Plain
+15-minute tick: after its first failure it is retried after 15 min, 1 h, 4 h, then once a day
+(``BMRS_RETRY_INTERVALS``), at most ``BMRS_RETRY_MAX_ATTEMPTS`` times; then automation leaves it
+alone and the alert sensor reports it once, with the last error, as a gap that needs a person. A success resets the count. Plain
 data only; the Dagster side (``defs/elexon/retries.py``) reads the failures from the instance.
 """
 
@@ -14,7 +14,10 @@ from datetime import datetime, timedelta
 
 from bmrs_assets.settings import value
 
-RETRY_INTERVALS = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4), timedelta(days=1))
+
+def retry_intervals() -> tuple[timedelta, ...]:
+    """The waits before the 1st, 2nd, ... retry; the last repeats (default 15 min, 1 h, 4 h, 1 day)."""
+    return value("BMRS_RETRY_INTERVALS")
 
 
 def max_retries() -> int:
@@ -22,8 +25,9 @@ def max_retries() -> int:
 
 
 def retry_interval(failures: int) -> timedelta:
-    """The wait after the ``failures``-th consecutive failure (1-based): 15 min, 1 h, 4 h, then daily."""
-    return RETRY_INTERVALS[min(max(failures, 1), len(RETRY_INTERVALS)) - 1]
+    """The wait after the ``failures``-th consecutive failure (1-based): by default 15 min, 1 h, 4 h, then daily."""
+    intervals = retry_intervals()
+    return intervals[min(max(failures, 1), len(intervals)) - 1]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from bmrs_assets.core.durations import parse_duration
 from bmrs_assets.core.settlement import UTC, days_between, london_today, utc_iso
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
 from bmrs_assets.elexon.requests import RequestError, RequestStrategy, Scope
@@ -353,10 +354,10 @@ def start_in_thread(config: SimulatorConfig | None = None, host: str = "127.0.0.
 
 
 def _duration(text: str) -> timedelta:
-    m = re.fullmatch(r"(\d+)([smhd])", text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"bad duration {text!r} (e.g. 6h, 30m)")
-    return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m[2]]: int(m[1])})
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> None:

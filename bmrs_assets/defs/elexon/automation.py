@@ -2,7 +2,8 @@
 
 Per dataset, from its registry ``Freshness`` rule:
 
-* real-time feeds refresh today's and yesterday's partitions every 15 minutes;
+* real-time feeds refresh today's and yesterday's partitions every 15 minutes (every tick of
+  ``BMRS_AUTOMATION_CRON``, which paces every rule here);
 * every dataset requests partitions that are missing, within a lookback (``BMRS_HEAL_LOOKBACK_DAYS``,
   default 14), so an outage heals itself; a partition whose last run failed is requested again only
   when its next retry is due (15 min, 1 h, 4 h, then daily; at most ``BMRS_RETRY_MAX_ATTEMPTS``
@@ -25,7 +26,6 @@ from bmrs_assets.defs.elexon.retries import RetryDue
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.settings import value
 
-EVERY_15_MIN = "*/15 * * * *"
 HEAL_LOOKBACK_ENV = "BMRS_HEAL_LOOKBACK_DAYS"
 
 
@@ -47,7 +47,7 @@ def days_ago(n: int) -> dg.AutomationCondition:
 
 def automation_condition(ds: Dataset) -> dg.AutomationCondition:
     AC = dg.AutomationCondition  # noqa: N806
-    tick = AC.cron_tick_passed(EVERY_15_MIN, "Europe/London")
+    tick = AC.cron_tick_passed(value("BMRS_AUTOMATION_CRON"), "Europe/London")
     retry = (AC.execution_failed() & RetryDue()).with_label("failed, and its next retry is due")
     not_failed_or_due = (~AC.execution_failed() | RetryDue()).with_label("not failed, or its next retry is due")
     # a partition that failed and never succeeded is still "missing" to Dagster: it heals only by the retry rule

@@ -12,12 +12,13 @@ import dagster as dg
 from bmrs_assets.core.settlement import UTC
 from bmrs_assets.defs.conventions import asset_conventions
 from bmrs_assets.defs.elexon.assets import daily_partitions
-from bmrs_assets.defs.elexon.automation import EVERY_15_MIN
 from bmrs_assets.defs.quality import asset_key, classify, last_materialized
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
 from bmrs_assets.monitoring.dashboard import PATH_ENV, WINDOW_DAYS, gather, write
 from bmrs_assets.warehouse.contract import Warehouse
+
+EVERY_15_MIN = "*/15 * * * *"  # the dashboard is rewritten on this cron, whatever BMRS_AUTOMATION_CRON says
 
 
 def collect(datasets: Iterable[Dataset], instance: dg.DagsterInstance, warehouse: Warehouse,
