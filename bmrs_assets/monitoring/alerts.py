@@ -9,7 +9,7 @@ default, every minute; :mod:`bmrs_assets.defs.monitoring.alerts`) works out the 
 * **gap**: a contiguous run of days that are not complete (missing, partial or failed, from
   :func:`bmrs_assets.defs.quality.classify`) within the lookback (``BMRS_ALERT_LOOKBACK_DAYS``, default
   14 days before today; today is still being published and is left to the freshness rule);
-* **check**: the latest ``complete_partition`` evaluation failed on days older than the lookback
+* **check**: the latest ``complete_partition`` evaluation of a day older than the lookback failed
   (days inside it are judged live by the gap classification, with the same rule, so a partial day
   is one message, not two). The ``no_gaps_recent_days`` check runs the same classification hourly
   over ``BMRS_GAP_CHECK_DAYS``; the sensor does it live every tick over a lookback that defaults
@@ -178,10 +178,10 @@ def _overlaps(a_first: date | None, a_last: date | None, b_first: date | None, b
 
 def failed_check_problem(ds: Dataset, first: str | None, last: str | None, description: str | None,
                          window_first: date) -> Problem | None:
-    """The problem for a failed (ERROR) ``complete_partition`` evaluation of the days ``first``...``last``.
+    """The problem for failed (ERROR) ``complete_partition`` evaluations of the days ``first``...``last``.
 
-    ``first``/``last`` are the ISO days of the evaluating run's partition range (``last`` defaults
-    to ``first``). None when the range starts inside the lookback window (those days are judged
+    ``first``/``last`` are ISO days, a run of consecutive days whose latest evaluation failed
+    (``last`` defaults to ``first``). None when the range starts inside the lookback window (those days are judged
     live by the gap classification, with the same rule, so a partial day is one gap problem, not
     a gap and a check) or is unknown. The reported range is clipped to the day before the window.
     """
