@@ -26,9 +26,9 @@ EXPECTED: dict[tuple[tuple[str, ...], str], list[str]] = {
 }
 
 
-def simulator_config() -> SimulatorConfig:
-    """The bundled simulator, serving half of FREQ's rows of :data:`SHORT_DAY`."""
-    return SimulatorConfig(short={f"FREQ/{SHORT_DAY.isoformat()}": 0.5})
+def simulator_config(short_day: date = SHORT_DAY) -> SimulatorConfig:
+    """The bundled simulator, serving half of FREQ's rows of ``short_day``."""
+    return SimulatorConfig(short={f"FREQ/{short_day.isoformat()}": 0.5})
 
 
 def prepare_home(home: Path) -> Path:
@@ -41,12 +41,12 @@ def prepare_home(home: Path) -> Path:
     return home
 
 
-def run_range(home: Path) -> dg.ExecuteInProcessResult:
-    """One run over :data:`DAYS` of :data:`DATASETS` into the instance at ``home`` (the platform's
+def run_range(home: Path, days: list[date] = DAYS) -> dg.ExecuteInProcessResult:
+    """One run over ``days`` of :data:`DATASETS` into the instance at ``home`` (the platform's
     environment, BMRS_API_BASE_URL and BMRS_DUCKDB_PATH, already set); it fails: FREQ's blocking
     ``complete_partition`` fails on the short day."""
     from bmrs_assets.cli.runs import materialize_range
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        result, _ = materialize_range(DAYS[0], DAYS[-1], DATASETS, instance=instance)
+        result, _ = materialize_range(days[0], days[-1], DATASETS, instance=instance)
     return result
