@@ -24,11 +24,11 @@ from bmrs_assets.cli.reaping import WORKER_TAG
 from bmrs_assets.core.processes import start_process_group, stop_process_group
 from bmrs_assets.simulator.server import SimulatorConfig
 from bmrs_assets_tests.conftest import REPO
-from bmrs_assets_tests.support.dagster_ui import tail
+from bmrs_assets_tests.support.dagster_ui import start_daemon, tail
 
 POOL = "elexon_api"
 LONG = ("2025-11-01", "2025-11-20")  # 20 requests of 1 s: the step holds the slot for 20 s or more
-SHORT = ("2025-11-21", "2025-11-21")
+SHORT = ("2025-11-21", "2025-11-21")  # the next run: one request
 BLOCKED = "Step blocked by limit"
 
 
@@ -175,3 +175,59 @@ def cpu_share(pid: int, seconds: float) -> float:
     before = ticks()
     time.sleep(seconds)  # a measuring interval, not a wait for something to happen
     return (ticks() - before) / os.sysconf("SC_CLK_TCK") / seconds
+
+
+def run_worker_pids(instance: dg.DagsterInstance, run_id: str) -> set[int]:
+    """The run worker's and its step processes' PIDs, as the run's events record them."""
+    return {e.dagster_event.pid for e in instance.all_logs(run_id) if e.dagster_event and e.dagster_event.pid}
+
+
+@pytest.mark.slow
+def test_a_sigkilled_daemon_run_is_failed_and_its_slot_freed_within_seconds(home: Path, tmp_path: Path):
+    """The daemon path: the code server reports the dead worker's run failed, run monitoring frees the slot.
+    (That the next run then starts at once is the CLI test's part: a free slot is all it needs.)"""
+    env = {**os.environ, "DAGSTER_HOME": str(home), "BMRS_AUTOMATION": "off", "PYTHONUNBUFFERED": "1"}
+    daemon = start_daemon(env, tmp_path / "daemon.log")
+    try:
+        def backfill(days: tuple[str, str]) -> str:
+            out = subprocess.run([sys.executable, "-m", "bmrs_assets", "backfill", "--dataset", "COSTS",
+                                  "--from", days[0], "--to", days[1]], env=env, cwd=REPO, capture_output=True,
+                                 text=True, timeout=120, check=True)
+            return out.stdout
+
+        def wait(check: Callable[[dg.DagsterInstance], object], timeout: float = 120) -> tuple[object, float]:
+            deadline = time.monotonic() + timeout
+            while True:
+                with dg.DagsterInstance.from_config(str(home)) as instance:
+                    found = check(instance)
+                if found:
+                    return found, time.monotonic()
+                assert daemon.poll() is None and time.monotonic() < deadline, tail(tmp_path / "daemon.log")
+                time.sleep(0.2)
+
+        def started_run(exclude: set[str]) -> Callable[[dg.DagsterInstance], str | None]:
+            def check(instance: dg.DagsterInstance) -> str | None:
+                for run in instance.get_runs():
+                    if run.run_id not in exclude and step_started(instance, run.run_id):
+                        return run.run_id
+                return None
+            return check
+
+        backfill(LONG)
+        launched = time.monotonic()
+        killed_id, started = wait(started_run(set()), timeout=180)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            pids = run_worker_pids(instance, killed_id)
+            assert claimed(instance) == [killed_id]
+        for pid in pids:  # the run worker and its step process; the daemon and code server live on
+            os.kill(pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        _, failed_at = wait(lambda i: i.get_run_by_id(killed_id).status == dg.DagsterRunStatus.FAILURE)
+        _, freed_at = wait(lambda i: not claimed(i))
+        print(f"\nbackfill submitted to STEP_START {started - launched:.1f} s; its run SIGKILLed (pids {sorted(pids)}): "
+              f"FAILURE after {failed_at - killed_at:.1f} s, slot free after {freed_at - killed_at:.1f} s")
+        assert freed_at - killed_at < 20  # run monitoring: 5 s after the run's end, checked every 5 s
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert not instance.event_log_storage.get_concurrency_info(POOL).pending_steps
+    finally:
+        stop_process_group(daemon, timeout=20)
