@@ -1,8 +1,8 @@
 """The ``bmrs_alerts`` sensor: the instance's facts in, :mod:`bmrs_assets.monitoring.alerts` decides.
 
 What counts as a problem, the diff against the cursor, the messages and the webhook are all in the
-Dagster-free library module; this one reads the latest materializations, partition statuses and
-``complete_partition`` evaluations from the ``DagsterInstance`` and runs one tick per evaluation.
+Dagster-free library module; this one reads the freshness verdicts (:func:`bmrs_assets.defs.quality.freshness`), partition
+statuses and ``complete_partition`` evaluations from the ``DagsterInstance`` and runs one tick per evaluation.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bmrs_assets.core.settlement import UTC, london_today, parse_day
 from bmrs_assets.defs.elexon.assets import daily_partitions
 from bmrs_assets.defs.elexon.automation import heal_lookback
 from bmrs_assets.defs.elexon.retries import retry_state
-from bmrs_assets.defs.quality import asset_key, classify, last_materialized, partition_status
+from bmrs_assets.defs.quality import asset_key, classify, freshness, partition_status
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
 from bmrs_assets.monitoring.alerts import (
@@ -105,7 +105,7 @@ def evaluate_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance,
     now = now or datetime.now(UTC)
     evaluation = find_problems(
         datasets,
-        last_materialized=lambda ds: last_materialized(instance, ds),
+        freshness=lambda ds: freshness(instance, ds, now),
         classify=lambda ds, first, last: classify(ds, first, last, instance, warehouse, partitions_def, now),
         failed_checks=lambda window_first: check_problems(datasets, instance, window_first),
         now=now, lookback=lookback, reported=reported)
