@@ -15,6 +15,7 @@ from bmrs_assets.defs.io_manager import WarehouseIOManager
 from bmrs_assets.defs.iris.landed_runs import iris_sensor
 from bmrs_assets.defs.monitoring.alerts import build_alert_sensor
 from bmrs_assets.defs.monitoring.dashboard import build_dashboard_asset, monitoring_automation_sensor
+from bmrs_assets.defs.monitoring.freshness import build_freshness_checks, build_freshness_sensor
 from bmrs_assets.defs.monitoring.run_failures import build_run_failure_sensor
 from bmrs_assets.defs.resources import ElexonApiResource, WarehouseResource
 from bmrs_assets.defs.revenue.definitions import build_revenue_definitions
@@ -34,9 +35,9 @@ def build_definitions() -> dg.Definitions:
     warehouse = warehouse_resource()
     return dg.Definitions(
         assets=[*build_dataset_assets(partitions), build_dashboard_asset()],
-        asset_checks=build_checks(partitions),
+        asset_checks=[*build_checks(partitions), *build_freshness_checks()],
         sensors=[automation_sensor(), build_alert_sensor(), build_run_failure_sensor(), monitoring_automation_sensor(),
-                 iris_sensor()],
+                 iris_sensor(), build_freshness_sensor()],
         resources={
             "elexon": ElexonApiResource(base_url=env_or_default("BMRS_API_BASE_URL"),
                                         rate_limit_per_s=value("BMRS_RATE_LIMIT_PER_S"),

@@ -31,15 +31,17 @@ DAGSTER_COMMANDS = ("demo", "run", "backfill", "gaps", "dashboard")
 
 
 def _show_progress() -> None:
-    """Each committed day's line (``defs/io_manager.py``'s ``PROGRESS`` logger) on stderr as it happens."""
+    """Each committed day's line (``defs/io_manager.py``'s ``PROGRESS`` logger) and each reaped run
+    (``cli/reaping.py``) on stderr as it happens."""
     import logging
 
-    progress = logging.getLogger("bmrs_assets.progress")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    progress.addHandler(handler)
-    progress.setLevel(logging.INFO)
-    progress.propagate = False
+    for name in ("bmrs_assets.progress", "bmrs_assets.reaping"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def run_days(args: argparse.Namespace, today: date | None = None) -> tuple[date, date]:

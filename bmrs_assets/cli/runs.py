@@ -2,6 +2,10 @@
 
 Used by ``make demo`` (against the bundled simulator) and ``make run`` (against the live API).
 Runs go through a real Dagster instance (``DAGSTER_HOME``), so ``make ui`` shows them afterwards.
+Each run is tagged with its process (``cli/reaping.py``): before it starts, runs of the instance
+whose process died are marked failed and their pool slots freed, so a killed run cannot block the
+``elexon_api`` pool for the next one; while it waits for the pool it sleeps and obeys SIGTERM
+(``cli/slot_wait.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from datetime import date
 
 import dagster as dg
 
+from bmrs_assets.cli import slot_wait
+from bmrs_assets.cli.reaping import reap_dead_runs, worker_tags
 from bmrs_assets.core.memory import freeze_loaded_objects
 from bmrs_assets.defs.elexon.assets import FULL_REFRESH_TAG, RANGE_END, RANGE_START
 
@@ -48,11 +54,14 @@ def materialize_range(first: date, last: date, selection: list[str] | None = Non
     """One run over [first, last] for the selected assets (or for ``job``, already loaded);
     ``full_refresh`` parses and MERGEs every day even where the response is the one last merged."""
     job = job or asset_job(selection)
-    tags = {RANGE_START: first.isoformat(), RANGE_END: last.isoformat()}
+    tags = {RANGE_START: first.isoformat(), RANGE_END: last.isoformat(), **worker_tags()}
     if full_refresh:
         tags[FULL_REFRESH_TAG] = "true"
+    instance = instance or dg.DagsterInstance.get()
+    slot_wait.install()
+    reap_dead_runs(instance)
     result = job.execute_in_process(
-        instance=instance or dg.DagsterInstance.get(),
+        instance=instance,
         tags=tags,
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},

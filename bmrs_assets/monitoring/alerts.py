@@ -4,12 +4,15 @@ The old system lost 44 days of BOALF and nobody was told. Here a sensor (``bmrs_
 default, every minute; :mod:`bmrs_assets.defs.monitoring.alerts`) works out the current set of
 *problems*:
 
-* **freshness**: a dataset whose newest materialization breaks its registry ``Freshness`` rule
-  (``warn`` or ``fail``, from :func:`bmrs_assets.quality.freshness.freshness_status`);
+* **freshness**: a dataset whose latest partition days (today and yesterday for real-time feeds, the
+  newest settlement day due for settlement-run feeds) are not recent enough for its registry
+  ``Freshness`` rule or failed a blocking check (``warn`` or ``fail``, from
+  :func:`bmrs_assets.quality.freshness.freshness_status`: the verdict the ``fresh_latest_partitions``
+  check shows in the UI);
 * **gap**: a contiguous run of days that are not complete (missing, partial or failed, from
   :func:`bmrs_assets.defs.quality.classify`) within the lookback (``BMRS_ALERT_LOOKBACK_DAYS``, default
   14 days before today; today is still being published and is left to the freshness rule);
-* **check**: the latest ``complete_partition`` evaluation failed on days older than the lookback
+* **check**: the latest ``complete_partition`` evaluation of a day older than the lookback failed
   (days inside it are judged live by the gap classification, with the same rule, so a partial day
   is one message, not two). The ``no_gaps_recent_days`` check runs the same classification hourly
   over ``BMRS_GAP_CHECK_DAYS``; the sensor does it live every tick over a lookback that defaults
@@ -24,7 +27,7 @@ again, as an escalation. A failed POST is logged and the problem stays unreporte
 retries it. Without the variable, messages are only logged. The webhook URL is a secret: it never
 appears in a log line, a message or the cursor.
 
-This module imports no Dagster: :func:`find_problems` takes the facts (last materialization,
+This module imports no Dagster: :func:`find_problems` takes the facts (freshness verdict,
 day statuses, failed checks) as functions, and the sensor supplies them from its instance.
 """
 
@@ -39,7 +42,7 @@ import httpx
 
 from bmrs_assets.core.settlement import UTC, london_today
 from bmrs_assets.elexon.datasets import Dataset
-from bmrs_assets.quality.freshness import FreshnessStatus, freshness_status
+from bmrs_assets.quality.freshness import FreshnessStatus
 from bmrs_assets.quality.gaps import DayState, DayStatus, backfill_command
 from bmrs_assets.settings import start_date, value
 
@@ -178,10 +181,10 @@ def _overlaps(a_first: date | None, a_last: date | None, b_first: date | None, b
 
 def failed_check_problem(ds: Dataset, first: str | None, last: str | None, description: str | None,
                          window_first: date) -> Problem | None:
-    """The problem for a failed (ERROR) ``complete_partition`` evaluation of the days ``first``...``last``.
+    """The problem for failed (ERROR) ``complete_partition`` evaluations of the days ``first``...``last``.
 
-    ``first``/``last`` are the ISO days of the evaluating run's partition range (``last`` defaults
-    to ``first``). None when the range starts inside the lookback window (those days are judged
+    ``first``/``last`` are ISO days, a run of consecutive days whose latest evaluation failed
+    (``last`` defaults to ``first``). None when the range starts inside the lookback window (those days are judged
     live by the gap classification, with the same rule, so a partial day is one gap problem, not
     a gap and a check) or is unknown. The reported range is clipped to the day before the window.
     """
@@ -195,13 +198,13 @@ def failed_check_problem(ds: Dataset, first: str | None, last: str | None, descr
                    f" ({why[:300]})", first_day, last_day)
 
 
-def find_problems(datasets: Iterable[Dataset], last_materialized: Callable[[Dataset], datetime | None],
+def find_problems(datasets: Iterable[Dataset], freshness: Callable[[Dataset], FreshnessStatus],
                   classify: Callable[[Dataset, date, date], list[DayStatus]],
                   failed_checks: Callable[[date], list[Problem]], now: datetime | None = None,
                   lookback: int | None = None, reported: Iterable[Reported] = ()) -> Evaluation:
     """The current problems of every dataset, from the facts the three functions supply.
 
-    ``last_materialized(ds)``: when any partition of ``ds`` was last materialized;
+    ``freshness(ds)``: the freshness verdict of ``ds`` (:func:`bmrs_assets.defs.quality.freshness`);
     ``classify(ds, first, last)``: the day statuses of that range; ``failed_checks(window_first)``:
     the check problems for days before the window (see :func:`failed_check_problem`).
 
@@ -220,7 +223,7 @@ def find_problems(datasets: Iterable[Dataset], last_materialized: Callable[[Data
     datasets = list(datasets)
     out = Evaluation()
     for ds in datasets:
-        fresh = freshness_problem(freshness_status(ds, last_materialized(ds), now))
+        fresh = freshness_problem(freshness(ds))
         if fresh:
             out.problems.append(fresh)
         open_gaps = [r for r in reported if r.dataset == ds.code and r.kind == "gap" and r.first]

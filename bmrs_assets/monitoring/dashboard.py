@@ -1,7 +1,9 @@
 """The freshness dashboard: one static, self-contained HTML page (plus the same data as JSON).
 
-Per dataset it shows how old the newest data is (time since the newest materialization, never
-negative, "never" when there is none), when that was, the freshness policy's verdict, and a heatmap
+Per dataset it shows how old its latest data is (time since the materialization of the latest
+partition day that decided its freshness, never negative, "never" when there is none), when that
+was, the freshness verdict (``quality/freshness.py``: the latest partition days, the same verdict
+as the ``fresh_latest_partitions`` check in the UI and the alerts), and a heatmap
 of the last 60 complete settlement days (yesterday and the 59 before: today is still being
 published and is judged by the freshness policy), each day complete / partial / missing / failed.
 
@@ -28,7 +30,7 @@ from pathlib import Path
 from bmrs_assets.core.settlement import UTC, london_today
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.monitoring.alerts import SEVERITY_RANK, human_age
-from bmrs_assets.quality.freshness import FreshnessStatus, freshness_status
+from bmrs_assets.quality.freshness import FreshnessStatus
 from bmrs_assets.quality.gaps import STATUSES, DayState, DayStatus
 from bmrs_assets.settings import setting, start_date
 
@@ -112,12 +114,12 @@ def build_view(datasets: list[dict], now: datetime, days: list[date]) -> dict:
     }
 
 
-def gather(datasets: Iterable[Dataset], last_materialized: Callable[[Dataset], datetime | None],
+def gather(datasets: Iterable[Dataset], freshness: Callable[[Dataset], FreshnessStatus],
            classify: Callable[[Dataset, date, date], list[DayStatus]], now: datetime | None = None,
            days: int = WINDOW_DAYS) -> dict:
     """The view from the facts the two functions supply.
 
-    ``last_materialized(ds)``: when any partition of ``ds`` was last materialized;
+    ``freshness(ds)``: the freshness verdict of ``ds`` (:func:`bmrs_assets.defs.quality.freshness`);
     ``classify(ds, first, last)``: the day statuses of that range (never called for days before
     ``BMRS_START_DATE``: those cells are untracked).
     """
@@ -126,7 +128,7 @@ def gather(datasets: Iterable[Dataset], last_materialized: Callable[[Dataset], d
     first = max(span[0], start_date())
     rows = []
     for ds in datasets:
-        fresh = freshness_status(ds, last_materialized(ds), now)
+        fresh = freshness(ds)
         statuses = classify(ds, first, span[-1]) if first <= span[-1] else []
         rows.append(dataset_view(ds.code, ds.description, fresh, {s.day: s for s in statuses}, span))
     return build_view(rows, now, span)
@@ -215,8 +217,9 @@ Generated {_e(_when(view["generated_utc"]))}.</p>
 </header>
 <main>
 <p class="meta">Coverage: the last {w["days"]} complete settlement days, {_e(w["first"])} to {_e(w["last"])}
-(today is still being published and is judged by the freshness policy). "Newest data age" is the time since the
-newest materialization of any day.</p>
+(today is still being published and is judged by the freshness rule). "Newest data age" is the time since the
+materialization of the latest partition day that decided the freshness (today/yesterday, or the newest settlement
+day due); a heal of an older day does not count.</p>
 <div class="legend">{legend}</div>
 <table id="datasets">
 <thead><tr><th>Dataset</th><th>Status</th><th>Newest data age</th><th>Last materialized (UTC)</th>

@@ -1,32 +1,58 @@
-"""Freshness: is each dataset's newest materialization recent enough for its publication cadence?
+"""Freshness: were a dataset's *latest* partitions materialized recently, and did they pass their checks?
 
-Dagster's ``FreshnessPolicy`` on every asset (built from the registry rule by
-:func:`bmrs_assets.defs.quality.freshness_policy`) makes the UI show it; :func:`freshness_status`
-evaluates the same rule in plain Python for the alert sensor and the dashboard, so they never
-depend on a preview API. Ages are never negative. Note that freshness
-only looks at the newest materialization of any partition: holes behind it are the job of
-``gaps.py`` and the completeness checks.
+A dataset is fresh when each partition day its rule requires now (:func:`required_days`) has a
+materialization recent enough for the rule and no blocking check of that day failed:
+
+* real-time feeds (``realtime``): today's and yesterday's London partitions, each materialized within
+  ``fail_after`` (``warn_after`` warns); today's partition, never materialized yet, is within its
+  window while the day is younger than the window;
+* settlement-run feeds (``cron``): the newest settlement day the schedule says exists by the last
+  deadline (the day before the deadline's London day), materialized since ``cron_lower_bound``
+  before that deadline;
+* any other time-window rule: today's partition.
+
+A heal run of an old day therefore never makes a dataset fresh, and a latest day whose blocking
+check failed with ERROR severity is not fresh (a WARN failure is a day still in progress; Dagster's
+blocking checks block on ERROR only). Dagster's own ``FreshnessPolicy`` judges the newest
+materialization of *any* partition, so the assets carry none: the ``fresh_latest_partitions``
+check (``defs/monitoring/freshness.py``) shows this verdict in the UI, and the alert sensor and the
+dashboard call the same function on the same facts (``defs/quality.latest_partitions``). Ages are
+never negative. Holes behind the latest days are the job of ``gaps.py`` and the completeness checks.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from bmrs_assets.core.settlement import LONDON, UTC
+from bmrs_assets.core.settlement import LONDON, UTC, day_window, london_today
 from bmrs_assets.elexon.datasets import Dataset
+from bmrs_assets.quality.rules import Freshness
 
 DAILY_CRON = re.compile(r"^(\d{1,2}) (\d{1,2}) \* \* \*$")
+RANK = {"pass": 0, "warn": 1, "fail": 2}
+
+
+@dataclass(frozen=True)
+class PartitionFacts:
+    """What the instance knows of one partition day: its latest materialization, and the blocking
+    checks whose latest evaluation of that day failed with ERROR severity."""
+
+    day: date
+    materialized: datetime | None = None
+    failed_checks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class FreshnessStatus:
     dataset: str
     state: str  # "pass" | "warn" | "fail"
-    last_materialized: datetime | None
-    age: timedelta | None  # never negative
+    last_materialized: datetime | None  # of the deciding partition day
+    age: timedelta | None  # since then; never negative
     detail: str
+    day: date | None = None  # the partition day that decided the state
 
 
 def last_cron_deadline(cron: str, now: datetime) -> datetime:
@@ -41,24 +67,57 @@ def last_cron_deadline(cron: str, now: datetime) -> datetime:
     return deadline.astimezone(UTC)
 
 
-def freshness_status(ds: Dataset, last_materialized: datetime | None, now: datetime | None = None) -> FreshnessStatus:
-    """Pass, warn or fail for ``ds`` given when it was last materialized."""
-    now = now or datetime.now(UTC)
-    rule = ds.freshness
-    if last_materialized is None:
-        return FreshnessStatus(ds.code, "fail", None, None, "never materialized")
-    age = max(timedelta(0), now - last_materialized)
+def required_days(rule: Freshness, now: datetime, first: date | None = None) -> tuple[date, ...]:
+    """The partition days whose state decides freshness at ``now``, newest first (none before ``first``)."""
+    today = london_today(now)
+    if rule.cron:
+        days: tuple[date, ...] = (last_cron_deadline(rule.cron, now).astimezone(LONDON).date() - timedelta(days=1),)
+    elif rule.realtime:
+        days = (today, today - timedelta(days=1))
+    else:
+        days = (today,)
+    return tuple(d for d in days if first is None or d >= first)
+
+
+def _judge(ds: Dataset, facts: PartitionFacts, now: datetime) -> FreshnessStatus:
+    """One required day's verdict."""
+    rule, day, when = ds.freshness, facts.day, facts.materialized
+    age = None if when is None else max(timedelta(0), now - when)
+
+    def status(state: str, detail: str) -> FreshnessStatus:
+        return FreshnessStatus(ds.code, state, when, age, f"{day.isoformat()}: {detail}", day)
+
+    if facts.failed_checks:
+        return status("fail", f"blocking check {', '.join(facts.failed_checks)} failed on its latest materialization")
     if rule.cron:
         deadline = last_cron_deadline(rule.cron, now)
         window_start = deadline - (rule.cron_lower_bound or timedelta(days=1))
-        if last_materialized >= window_start:
-            return FreshnessStatus(ds.code, "pass", last_materialized, age,
-                                   f"materialized since {window_start:%Y-%m-%d %H:%M} UTC")
-        return FreshnessStatus(ds.code, "fail", last_materialized, age,
-                               f"nothing materialized between {window_start:%Y-%m-%d %H:%M} and the "
-                               f"{deadline:%Y-%m-%d %H:%M} UTC deadline")
-    if age > rule.fail_after:
-        return FreshnessStatus(ds.code, "fail", last_materialized, age, f"older than {rule.fail_after}")
-    if rule.warn_after and age > rule.warn_after:
-        return FreshnessStatus(ds.code, "warn", last_materialized, age, f"older than {rule.warn_after}")
-    return FreshnessStatus(ds.code, "pass", last_materialized, age, f"within {rule.fail_after}")
+        if when is None:
+            return status("fail", f"never materialized, due by the {deadline:%Y-%m-%d %H:%M} UTC deadline")
+        if when >= window_start:
+            return status("pass", f"materialized since {window_start:%Y-%m-%d %H:%M} UTC")
+        return status("fail", f"not materialized between {window_start:%Y-%m-%d %H:%M} and the "
+                              f"{deadline:%Y-%m-%d %H:%M} UTC deadline")
+    # a day never materialized holds no data older than the day itself: late once it is older than the window
+    elapsed = age if age is not None else max(timedelta(0), now - day_window(day).start)
+    never = "never materialized" if when is None else None
+    if elapsed > rule.fail_after:
+        return status("fail", never or f"older than {rule.fail_after}")
+    if rule.warn_after and elapsed > rule.warn_after:
+        return status("warn", never or f"older than {rule.warn_after}")
+    return status("pass", f"day begun {elapsed} ago, not materialized yet" if never else f"within {rule.fail_after}")
+
+
+def freshness_status(ds: Dataset, partitions: Mapping[date, PartitionFacts], now: datetime | None = None,
+                     first: date | None = None) -> FreshnessStatus:
+    """Pass, warn or fail for ``ds`` from the facts of its required days (:func:`required_days`).
+
+    ``partitions`` holds the facts of (at least) those days; a day missing from it was never
+    materialized. The worst day decides; among equals the oldest materialization.
+    """
+    now = now or datetime.now(UTC)
+    days = required_days(ds.freshness, now, first)
+    if not days:
+        return FreshnessStatus(ds.code, "pass", None, None, "no partition day due yet")
+    verdicts = [_judge(ds, partitions.get(d) or PartitionFacts(d), now) for d in days]
+    return max(verdicts, key=lambda v: (RANK[v.state], v.age is None, v.age or timedelta(0)))

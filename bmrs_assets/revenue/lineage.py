@@ -6,6 +6,7 @@ the lineage is computed from it here, without Dagster:
 
 * :func:`sources`: the registry datasets the revenue reads (the sensor watches them);
 * :func:`reruns`: what is recomputed when a day of one of them changes;
+* :func:`inputs`: the partitions a run of derived tables reads (the sensor waits for them);
 * :func:`markdown`: the lineage section of ``docs/revenue.md``
   (``python -m bmrs_assets.revenue.lineage --write`` rewrites it between its markers).
 
@@ -16,7 +17,9 @@ sensor's downstream map; ``bmrs_assets_tests/unit/test_revenue_lineage.py`` chec
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from bmrs_assets.revenue.tables import DERIVED, DerivedTable, Read
@@ -81,6 +84,22 @@ def reruns(asset: str) -> tuple[Rerun, ...]:
     visit(asset, 0, ())
     order = {t.asset_name: i for i, t in enumerate(DERIVED.values())}
     return tuple(sorted(found.values(), key=lambda r: (r.shift, order[r.table])))
+
+
+def inputs(tables: Iterable[str], day: date) -> tuple[tuple[str, date], ...]:
+    """The (asset, day) partitions the derived ``tables`` read to compute ``day``, except those tables
+    themselves (computed in the same run, where Dagster's blocking checks guard them)."""
+    chosen = set(tables)
+    out: list[tuple[str, date]] = []
+    for t in DERIVED.values():
+        if t.asset_name not in chosen:
+            continue
+        for read in t.reads:
+            for offset in read.offsets:
+                item = (read.asset, day + timedelta(days=offset))
+                if read.asset not in chosen and item not in out:
+                    out.append(item)
+    return tuple(out)
 
 
 # --- the docs section -----------------------------------------------------------------------------

@@ -97,11 +97,16 @@ class SimulatorConfig:
     extra_fields: dict[str, str] = field(default_factory=dict)
     run: int = 0
     position: int = 0  # the source's later position: rows withdrawn (SimState.position)
-    short: dict[str, float] = field(default_factory=dict)  # dataset -> fraction of each day's rows served (a short answer)
+    # dataset, or "dataset/YYYY-MM-DD" for one day -> fraction of each (that) day's rows served (a short answer)
+    short: dict[str, float] = field(default_factory=dict)
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     faults: FaultPlan = field(default_factory=FaultPlan)
     latency_s: float = 0.0  # added before every response (the benchmark's latency scenario)
     body_cache_bytes: int = 0  # keep this many bytes of serialized 200 bodies per (path, query); 0: none
+
+    def short_fraction(self, dataset: str, day: date) -> float:
+        """The share of ``dataset``'s rows of ``day`` served: the day's own ``short`` entry, else the dataset's."""
+        return self.short.get(f"{dataset}/{day.isoformat()}", self.short.get(dataset, 1.0))
 
 
 # --- request handling -----------------------------------------------------------------------
@@ -162,7 +167,7 @@ def serve_rows(template: str, path_params: dict[str, str], query: dict[str, list
             if d > london_today(now):
                 continue
             out.extend(r for r in _day_rows(generator, d, cfg.run, extra, cfg.position,
-                                            cfg.short.get(route.dataset, 1.0)) if gen.available_at(r) <= now
+                                            cfg.short_fraction(route.dataset, d)) if gen.available_at(r) <= now
                        and all(str(r.get(f)) in accepted for f, accepted in filters.items()))
         return out
 

@@ -89,7 +89,7 @@ def test_sensor_alerts_once_per_problem_resolves_and_retries(platform_env, simul
     assert materialize_range(d[5], d[4], ["COSTS"], instance=instance)[0].success
     assert materialize_range(d[2], d[1], ["COSTS"], instance=instance)[0].success
     assert materialize_range(d[5], d[3], ["FREQ"], instance=instance)[0].success
-    assert materialize_range(d[1], d[1], ["FREQ"], instance=instance)[0].success
+    assert materialize_range(d[1], today, ["FREQ"], instance=instance)[0].success  # today too: fresh
     partial = ScriptedServer(lambda p, n: Reply(body=json.dumps(freq_rows(d[2], 50)).encode()))
     try:
         monkeypatch.setenv("BMRS_API_BASE_URL", partial.url)

@@ -21,7 +21,7 @@ from bmrs_assets.core.settlement import london_today
 from bmrs_assets.definitions import build_definitions
 from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ, FUELINST, MID, REGISTRY
 from bmrs_assets.monitoring.dashboard import build_view, dataset_view, render_html, window, write
-from bmrs_assets.quality.freshness import freshness_status
+from bmrs_assets.quality.freshness import PartitionFacts, freshness_status, required_days
 from bmrs_assets.quality.gaps import DayStatus
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -97,6 +97,11 @@ def days_with(statuses: list[str]) -> dict[date, DayStatus]:
     return {d: DayStatus("X", d, s, rows[s], f"{s} day") for d, s in zip(DAYS, statuses, strict=True)}
 
 
+def latest(ds, when):
+    """Every day ``ds`` requires at NOW last materialized at ``when``."""
+    return {d: PartitionFacts(d, when) for d in required_days(ds.freshness, NOW)}
+
+
 def chosen_view() -> tuple[dict, dict[str, list[str]]]:
     """COSTS fine; BOALF fresh but with the old system's 44-day hole; FREQ stale with a failed day;
     FUELINST only late enough to warn; MID materialized 'in the future' (clock skew)."""
@@ -106,7 +111,8 @@ def chosen_view() -> tuple[dict, dict[str, list[str]]]:
               "MID": ["complete"] * 60}
     fresh = {"COSTS": NOW - timedelta(hours=2), "BOALF": NOW - timedelta(minutes=20), "FREQ": NOW - timedelta(hours=5),
              "FUELINST": NOW - timedelta(minutes=45), "MID": NOW + timedelta(minutes=10)}
-    rows = [dataset_view(ds.code, ds.description, freshness_status(ds, fresh[ds.code], NOW), days_with(states[ds.code]), DAYS)
+    rows = [dataset_view(ds.code, ds.description, freshness_status(ds, latest(ds, fresh[ds.code]), NOW),
+                         days_with(states[ds.code]), DAYS)
             for ds in (COSTS, BOALF, FREQ, FUELINST, MID)]
     return build_view(rows, NOW, DAYS), states
 
@@ -127,9 +133,9 @@ def test_chromium_shows_the_worst_status_every_day_and_no_negative_age(tmp_path)
     assert "2 failing, 1 warning, 2 passing of 5 datasets" in banner["text"]
     problems = [li["text"] for li in descendants(dom.find(id="problems")[0]) if li["tag"] == "li"]
     assert problems == ["BOALF: 44 of the last 60 days not complete (1 partial, 43 missing)",
-                        "FREQ: freshness fail: 5 h 0 min old (older than 1:00:00)",
+                        "FREQ: freshness fail: 5 h 0 min old (2025-12-17: older than 1:00:00)",
                         "FREQ: 1 of the last 60 days not complete (1 failed)",
-                        "FUELINST: freshness warn: 45 min old (older than 0:30:00)"]
+                        "FUELINST: freshness warn: 45 min old (2025-12-17: older than 0:30:00)"]
 
     rows = rows_of(dom)
     assert list(rows) == ["COSTS", "BOALF", "FREQ", "FUELINST", "MID"]
@@ -173,7 +179,7 @@ def test_overall_is_the_worst_dataset_never_the_best(tmp_path):
     dom = Dom(chromium(["--dump-dom", page.as_uri()], tmp_path))
     assert dom.find(id="overall-status")[0]["text"] == "WARN"
     # a dataset never materialized: age "never", not 0 and not negative, and it fails
-    never = dataset_view("BOALF", "", freshness_status(BOALF, None, NOW), days_with(["missing"] * 60), DAYS)
+    never = dataset_view("BOALF", "", freshness_status(BOALF, {}, NOW), days_with(["missing"] * 60), DAYS)
     assert never["freshness"]["age"] == "never" and never["freshness"]["age_seconds"] is None and never["status"] == "fail"
 
 
@@ -186,6 +192,9 @@ def test_the_asset_and_the_command_write_the_page_from_the_instance(platform_env
     d1, d3 = today - timedelta(days=1), today - timedelta(days=3)
     assert materialize_range(d3, d3, ["COSTS"], instance=instance)[0].success
     assert materialize_range(d1, d1, ["COSTS", "FREQ"], instance=instance)[0].success
+    due = required_days(COSTS.freshness, datetime.now(UTC))[0]  # before 08:00 London: the day before yesterday
+    if due != d1:
+        assert materialize_range(due, due, ["COSTS"], instance=instance)[0].success
 
     job = build_definitions().resolve_implicit_global_asset_job_def().get_subset(
         asset_selection={dg.AssetKey(["bmrs", "freshness_dashboard"])})
@@ -198,11 +207,13 @@ def test_the_asset_and_the_command_write_the_page_from_the_instance(platform_env
     by_code = {d["dataset"]: d for d in data["datasets"]}
     assert data["window"] == {"first": (today - timedelta(days=60)).isoformat(),
                               "last": (today - timedelta(days=1)).isoformat(), "days": 60}
-    assert by_code["COSTS"]["counts"] == {"complete": 2, "partial": 0, "missing": 58, "failed": 0, "untracked": 0}
+    complete = len({d1, d3, due})
+    assert by_code["COSTS"]["counts"] == {"complete": complete, "partial": 0, "missing": 60 - complete, "failed": 0,
+                                          "untracked": 0}
     assert by_code["COSTS"]["freshness"]["state"] == "pass" and 0 <= by_code["COSTS"]["freshness"]["age_seconds"] < 600
     assert by_code["FREQ"]["counts"]["complete"] == 1 and by_code["FREQ"]["newest_stored_day"] == d1.isoformat()
-    assert by_code["BOALF"]["freshness"] == {"state": "fail", "detail": "never materialized", "last_materialized": None,
-                                             "age_seconds": None, "age": "never"}
+    assert by_code["BOALF"]["freshness"] == {"state": "fail", "detail": f"{today.isoformat()}: never materialized",
+                                             "last_materialized": None, "age_seconds": None, "age": "never"}
 
     dom = Dom(chromium(["--dump-dom", page.as_uri()], tmp_path))
     rows = rows_of(dom)

@@ -44,8 +44,9 @@ def check_metadata(result, name):
 
 
 
-def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simulator):
+def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simulator, monkeypatch):
     db = platform_env
+    monkeypatch.setenv("BMRS_START_DATE", DAY.isoformat())  # no BOALF day before to wait for (the sensor needs every input)
     assert materialize_range(DAY, DAY, ["EBOCF"], instance=instance)[0].success
     early, _ = materialize_range(DAY, DAY, DERIVED, instance=instance)  # no acceptances to price yet: fails loudly
     text = failure_text(early)
@@ -120,19 +121,21 @@ def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simul
     assert after["bm_cashflow_hybrid"] != before["bm_cashflow_hybrid"]
 
 
-def test_sensor_requests_the_materialized_day_and_reruns_rematerialized_sources():
+def test_sensor_requests_the_materialized_day_and_reruns_rematerialized_sources(monkeypatch):
+    monkeypatch.setenv("BMRS_START_DATE", "2025-12-17")  # the 16th is no partition: BOALF's day before is not read
     with dg.DagsterInstance.ephemeral() as instance:
         def report(asset_key, day):
             instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset_key, partition=day))
 
-        report(key("boalf"), "2025-12-17")
-        report(key("pn"), "2025-12-17")
+        for source in ("boalf", "bod", "pn", "ebocf"):
+            report(key(source), "2025-12-17")
         report(key("ebocf"), "2025-12-18")
         requests, cursor = plan_requests(instance, 0)
-        # one run per day: all three for the BOALF/PN day, hybrid + VLP revenue for the EBOCF-only day
-        assert [(r.partition_key, list(r.asset_selection)) for r in requests] == [
-            ("2025-12-17", list(DERIVED_KEYS)), ("2025-12-18", [HYBRID_KEY, VLP_KEY])]
+        # one run per day, once every input day exists: the EBOCF-only day waits for boalf_with_prices
+        assert [(r.partition_key, list(r.asset_selection)) for r in requests] == [("2025-12-17", list(DERIVED_KEYS))]
         assert plan_requests(instance, cursor) == ([], cursor)
+        for source in ("boalf", "bod", "pn"):
+            report(key(source), "2025-12-18")
 
         for asset_key in DERIVED_KEYS:  # the derived days get computed
             report(asset_key, "2025-12-17")
@@ -143,7 +146,8 @@ def test_sensor_requests_the_materialized_day_and_reruns_rematerialized_sources(
         assert [(r.partition_key, list(r.asset_selection)) for r in requests] == [
             ("2025-12-17", list(DERIVED_KEYS)), ("2025-12-18", list(DERIVED_KEYS))]
         assert len({r.run_key for r in requests}) == 2 and cursor2 > cursor
-        report(key("bod"), "2025-12-20")  # a day whose derived partitions never existed
-        assert [r.partition_key for r in plan_requests(instance, cursor2)[0]] == ["2025-12-20"]
+        for source in ("boalf", "pn", "ebocf", "bod"):  # a day whose derived partitions never existed
+            report(key(source), "2025-12-19")
+        assert [r.partition_key for r in plan_requests(instance, cursor2)[0]] == ["2025-12-19"]
         result = build_revenue_sensor()(dg.build_sensor_context(instance=instance, cursor=str(cursor2)))
-        assert [r.partition_key for r in result.run_requests] == ["2025-12-20"]
+        assert [r.partition_key for r in result.run_requests] == ["2025-12-19"]

@@ -71,3 +71,60 @@ def backfill_status(port: int, backfill_id: str) -> dict:
     body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": STATUS, "variables": {"id": backfill_id}},
                       timeout=30).json()
     return body["data"]["partitionBackfillOrError"]
+
+
+# What the UI's asset checks tab reads (dagster-webserver 1.13's AssetChecksQuery /
+# AssetCheckTableFragment and AssetCheckPartitionDetailQuery), cut to the fields the tests assert.
+CHECKS = """
+query($assetKey: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $assetKey) {
+    __typename
+    ... on AssetNode {
+      assetChecksOrError {
+        __typename
+        ... on AssetChecks {
+          checks {
+            name
+            blocking
+            executionForLatestMaterialization { status partition evaluation { success partition } }
+            partitionStatuses {
+              __typename
+              ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } }
+            }
+          }
+        }
+      }
+    }
+  }
+}"""
+CHECK_EXECUTIONS = """
+query($assetKey: AssetKeyInput!, $checkName: String!, $partitionKey: String!) {
+  assetCheckExecutions(assetKey: $assetKey, checkName: $checkName, partition: $partitionKey, limit: 1000) {
+    status
+    partition
+    evaluation { success partition severity description metadataEntries { label } }
+  }
+}"""
+
+
+def graphql(port: int, query: str, variables: dict) -> dict:
+    """``data`` of one GraphQL request to the webserver (an ``errors`` answer fails the test)."""
+    body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables},
+                      timeout=60).json()
+    assert not body.get("errors"), body["errors"]
+    return body["data"]
+
+
+def asset_checks(port: int, asset_path: list[str]) -> dict[str, dict]:
+    """Check name -> the check as the asset's checks tab reads it (``assetNodeOrError.assetChecksOrError``)."""
+    node = graphql(port, CHECKS, {"assetKey": {"path": asset_path}})["assetNodeOrError"]
+    assert node["__typename"] == "AssetNode", node
+    checks = node["assetChecksOrError"]
+    assert checks["__typename"] == "AssetChecks", checks
+    return {c["name"]: c for c in checks["checks"]}
+
+
+def check_executions(port: int, asset_path: list[str], check: str, partition: str) -> list[dict]:
+    """A check's executions for one partition, newest first (the check's Partitions tab, one partition)."""
+    return graphql(port, CHECK_EXECUTIONS, {"assetKey": {"path": asset_path}, "checkName": check,
+                                            "partitionKey": partition})["assetCheckExecutions"]

@@ -8,7 +8,7 @@ import pytest
 
 from bmrs_assets.elexon.datasets import BOALF, COSTS, DISBSAD, FREQ, FUELINST, MID, REGISTRY
 from bmrs_assets.quality.completeness import evaluate
-from bmrs_assets.quality.freshness import freshness_status, last_cron_deadline
+from bmrs_assets.quality.freshness import PartitionFacts, freshness_status, last_cron_deadline, required_days
 from bmrs_assets.warehouse.contract import DayStats
 
 LATER = datetime(2027, 1, 1, tzinfo=UTC)
@@ -77,18 +77,32 @@ def test_every_dataset_declares_completeness_and_freshness():
     assert BOALF.freshness.fail_after <= timedelta(hours=3) and COSTS.freshness.cron == "0 8 * * *"
 
 
+def latest(ds, when, now):
+    """Every required day of ``ds`` last materialized at ``when`` (None: never)."""
+    return {d: PartitionFacts(d, when) for d in required_days(ds.freshness, now)}
+
+
 def test_freshness_status_time_window_and_cron():
     now = datetime(2025, 12, 17, 12, tzinfo=UTC)
-    assert freshness_status(FREQ, now - timedelta(minutes=10), now).state == "pass"
-    assert freshness_status(FREQ, now - timedelta(minutes=45), now).state == "warn"
-    stale = freshness_status(FREQ, now - timedelta(hours=2), now)
+    assert required_days(FREQ.freshness, now) == (date(2025, 12, 17), date(2025, 12, 16))
+    assert freshness_status(FREQ, latest(FREQ, now - timedelta(minutes=10), now), now).state == "pass"
+    assert freshness_status(FREQ, latest(FREQ, now - timedelta(minutes=45), now), now).state == "warn"
+    stale = freshness_status(FREQ, latest(FREQ, now - timedelta(hours=2), now), now)
     assert stale.state == "fail" and stale.age == timedelta(hours=2)
-    future = freshness_status(FREQ, now + timedelta(minutes=5), now)  # clock skew: never a negative age
+    future = freshness_status(FREQ, latest(FREQ, now + timedelta(minutes=5), now), now)  # clock skew: never negative
     assert future.age == timedelta(0)
-    assert freshness_status(FREQ, None, now).state == "fail"
+    assert freshness_status(FREQ, {}, now).state == "fail"
+    # today's partition not materialized yet, 10 minutes into the day: not late yet; yesterday decides
+    early = datetime(2025, 12, 17, 0, 10, tzinfo=UTC)
+    fresh_yesterday = {date(2025, 12, 16): PartitionFacts(date(2025, 12, 16), early - timedelta(minutes=5))}
+    assert freshness_status(FREQ, fresh_yesterday, early).state == "pass"
+    # a failed blocking check on a required day fails it, however recent
+    failed = {d: PartitionFacts(d, now, ("complete_partition",)) for d in required_days(FREQ.freshness, now)}
+    assert freshness_status(FREQ, failed, now).state == "fail"
     # COSTS: yesterday's prices due by 08:00 London; materialized within the 24 h before the deadline
     assert last_cron_deadline("0 8 * * *", now) == datetime(2025, 12, 17, 8, tzinfo=UTC)
     assert last_cron_deadline("0 8 * * *", datetime(2025, 7, 1, 7, 30, tzinfo=UTC)) == datetime(2025, 7, 1, 7, tzinfo=UTC)
     assert last_cron_deadline("0 8 * * *", datetime(2025, 7, 1, 6, tzinfo=UTC)) == datetime(2025, 6, 30, 7, tzinfo=UTC)
-    assert freshness_status(COSTS, datetime(2025, 12, 16, 9, tzinfo=UTC), now).state == "pass"
-    assert freshness_status(COSTS, datetime(2025, 12, 16, 7, tzinfo=UTC), now).state == "fail"
+    assert required_days(COSTS.freshness, now) == (date(2025, 12, 16),)
+    assert freshness_status(COSTS, latest(COSTS, datetime(2025, 12, 16, 9, tzinfo=UTC), now), now).state == "pass"
+    assert freshness_status(COSTS, latest(COSTS, datetime(2025, 12, 16, 7, tzinfo=UTC), now), now).state == "fail"

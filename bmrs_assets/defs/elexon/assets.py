@@ -16,7 +16,6 @@ from bmrs_assets.core.tables import WriteSemantics
 from bmrs_assets.defs.conventions import asset_conventions, dataset_code_version, definition_metadata, kinds
 from bmrs_assets.defs.elexon.automation import automation_condition
 from bmrs_assets.defs.iris.landed_runs import is_iris_run, landing_store
-from bmrs_assets.defs.quality import freshness_policy
 from bmrs_assets.defs.resources import ElexonApiResource, WarehouseResource
 from bmrs_assets.elexon.api_source import ApiSource
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
@@ -63,7 +62,6 @@ def build_dataset_asset(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.
         io_manager_key="warehouse_io_manager",
         pool=API_POOL,
         group_name="elexon",
-        freshness_policy=freshness_policy(ds.freshness),
         automation_condition=automation_condition(ds),
         kinds=kinds(),  # python and the configured warehouse
         description=f"{ds.description}\n\nSource: `{ds.path}`; table `{ds.table}`; key {list(ds.key)}.",

@@ -1,8 +1,8 @@
 """The ``bmrs_alerts`` sensor: the instance's facts in, :mod:`bmrs_assets.monitoring.alerts` decides.
 
 What counts as a problem, the diff against the cursor, the messages and the webhook are all in the
-Dagster-free library module; this one reads the latest materializations, partition statuses and
-``complete_partition`` evaluations from the ``DagsterInstance`` and runs one tick per evaluation.
+Dagster-free library module; this one reads the freshness verdicts (:func:`bmrs_assets.defs.quality.freshness`), partition
+statuses and ``complete_partition`` evaluations from the ``DagsterInstance`` and runs one tick per evaluation.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 import dagster as dg
+from dagster._core.storage.event_log.base import PartitionKeyFilter
 
-from bmrs_assets.core.settlement import UTC, london_today
-from bmrs_assets.defs.elexon.assets import RANGE_END, RANGE_START, daily_partitions
+from bmrs_assets.core.settlement import UTC, london_today, parse_day
+from bmrs_assets.defs.elexon.assets import daily_partitions
 from bmrs_assets.defs.elexon.automation import heal_lookback
 from bmrs_assets.defs.elexon.retries import retry_state
-from bmrs_assets.defs.quality import asset_key, classify, last_materialized, partition_status
+from bmrs_assets.defs.quality import asset_key, classify, freshness, partition_status
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
 from bmrs_assets.monitoring.alerts import (
@@ -31,35 +32,41 @@ from bmrs_assets.monitoring.alerts import (
     run_tick,
 )
 from bmrs_assets.settings import setting, start_date
-from bmrs_assets.warehouse.contract import Warehouse
-
-PARTITION = "dagster/partition"
+from bmrs_assets.warehouse.contract import Warehouse, day_runs
 
 
 def check_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance, window_first: date) -> list[Problem]:
-    """Failed ``complete_partition`` evaluations for days older than the lookback window.
+    """Failed ``complete_partition`` days older than the lookback window: one problem per run of
+    consecutive such days.
 
     Days inside the window are judged live by :func:`classify` (with the same completeness rule),
     so a partial day there is one gap problem, not a gap and a check. A check failure on older
-    days (e.g. a settlement-run re-pull 55 days back that came back short) is reported from the
-    latest evaluation of each dataset's check, read in one query; the run's partition range says
-    which days it judged. It clears when a later evaluation passes.
+    days (e.g. a settlement-run re-pull 55 days back that came back short) is read from the check's
+    latest evaluation of each partition day (``defs/partition_checks.py`` records one per day, on a
+    range run too): FAILED with ERROR severity (WARN: the day was still in progress). It clears
+    when a later evaluation of that day passes.
     """
     keys = {dg.AssetCheckKey(asset_key(ds), "complete_partition"): ds for ds in datasets}
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys))
-    out: list[Problem] = []
-    for key, record in latest.items():
-        if record.status.value != "FAILED":
+    storage = instance.event_log_storage
+    failed: dict[dg.AssetCheckKey, dict[date, str | None]] = {}
+    for info in storage.get_asset_check_partition_info(list(keys)):
+        if (info.partition_key is None or info.latest_execution_status.value != "FAILED"
+                or parse_day(info.partition_key) >= window_first):
             continue
-        evaluation = record.event.asset_check_evaluation if record.event else None
+        latest = storage.get_latest_asset_check_execution_by_key(
+            [info.check_key], partition_filter=PartitionKeyFilter(key=info.partition_key)).get(info.check_key)
+        evaluation = latest.event.asset_check_evaluation if latest and latest.event else None
         if evaluation is not None and evaluation.severity != dg.AssetCheckSeverity.ERROR:
-            continue  # WARN: the day is still in progress
-        run = instance.get_run_by_id(record.run_id)
-        tags = run.tags if run else {}
-        problem = failed_check_problem(keys[key], tags.get(RANGE_START) or tags.get(PARTITION), tags.get(RANGE_END),
-                                       evaluation.description if evaluation is not None else None, window_first)
-        if problem is not None:
-            out.append(problem)
+            continue
+        failed.setdefault(info.check_key, {})[parse_day(info.partition_key)] = (
+            evaluation.description if evaluation is not None else None)
+    out: list[Problem] = []
+    for key, days in failed.items():
+        for first, last in day_runs(days):
+            why = "; ".join(filter(None, (days[d] for d in sorted(days) if first <= d <= last))) or None
+            problem = failed_check_problem(keys[key], first.isoformat(), last.isoformat(), why, window_first)
+            if problem is not None:
+                out.append(problem)
     return out
 
 
@@ -98,7 +105,7 @@ def evaluate_problems(datasets: Iterable[Dataset], instance: dg.DagsterInstance,
     now = now or datetime.now(UTC)
     evaluation = find_problems(
         datasets,
-        last_materialized=lambda ds: last_materialized(instance, ds),
+        freshness=lambda ds: freshness(instance, ds, now),
         classify=lambda ds, first, last: classify(ds, first, last, instance, warehouse, partitions_def, now),
         failed_checks=lambda window_first: check_problems(datasets, instance, window_first),
         now=now, lookback=lookback, reported=reported)

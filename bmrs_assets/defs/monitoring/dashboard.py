@@ -12,7 +12,7 @@ import dagster as dg
 from bmrs_assets.core.settlement import UTC
 from bmrs_assets.defs.conventions import asset_conventions
 from bmrs_assets.defs.elexon.assets import daily_partitions
-from bmrs_assets.defs.quality import asset_key, classify, last_materialized
+from bmrs_assets.defs.quality import asset_key, classify, freshness
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
 from bmrs_assets.monitoring.dashboard import PATH_ENV, WINDOW_DAYS, gather, write
@@ -25,7 +25,7 @@ def collect(datasets: Iterable[Dataset], instance: dg.DagsterInstance, warehouse
             partitions_def: dg.PartitionsDefinition, now: datetime | None = None, days: int = WINDOW_DAYS) -> dict:
     """Gather the view from the Dagster instance and the warehouse."""
     now = now or datetime.now(UTC)
-    return gather(datasets, lambda ds: last_materialized(instance, ds),
+    return gather(datasets, lambda ds: freshness(instance, ds, now),
                   lambda ds, first, last: classify(ds, first, last, instance, warehouse, partitions_def, now),
                   now, days)
 

@@ -8,10 +8,22 @@ midnight), so that day is re-requested too when it has already been computed. On
 settlement day, however many sources changed. Which sources, which assets and which days all come
 from the tables' declared ``reads`` (:data:`DOWNSTREAM`, from ``revenue.lineage.reruns``).
 
+A derived day is requested only when every partition its run reads (``lineage.inputs``: e.g. BOALF
+D-1 and D, BOD D, PN D; a derived input not recomputed in the same run) exists and the latest
+evaluation of each of its blocking checks did not fail with ERROR severity (``defs/quality.
+blocking_checks``; a WARN is a day still in progress, which Dagster's blocking lets through too).
+Blocking only holds inside one run, so this is what stops a failed source day feeding the revenue.
+A day held back this way is requested when the input is materialized again and passes (that
+materialization is a new event). While an input's blocking check is still to be evaluated (its
+run is going), the cursor stays before the triggering event and the day is planned again.
+
 It is a plain sensor over the instance's event log with the last processed event id as cursor:
-every materialization event is seen exactly once, including the many partitions one range run
-writes, and a derived partition already materialized after the source event (e.g. in the same
-run) is not requested again.
+every materialization event is seen, including the many partitions one range run writes, and a
+derived partition already materialized after the source event (e.g. in the same run) is not
+requested again. A declarative ``AutomationCondition`` was not used: ``all_deps_match`` (and so
+``all_deps_blocking_checks_passed``) is true for a day when *any* of the partitions a dep maps to
+matches (BOALF D-1 passing lets D through with BOALF D failed), ``check_failed`` counts WARN
+failures, and the next day is re-run only if already computed (``lineage.reruns``).
 """
 
 
@@ -22,8 +34,10 @@ from typing import NamedTuple
 import dagster as dg
 
 from bmrs_assets.core.settlement import parse_day
+from bmrs_assets.defs.quality import blocking_checks, latest_materialization
 from bmrs_assets.defs.revenue.lineage import DERIVED_KEYS, asset_key
 from bmrs_assets.revenue import lineage
+from bmrs_assets.settings import start_date
 
 
 class Target(NamedTuple):
@@ -50,6 +64,23 @@ def _latest_storage_id(instance: dg.DagsterInstance, key: dg.AssetKey, partition
     records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]),
                                               limit=1).records
     return records[0].storage_id if records else None
+
+
+def inputs_state(instance: dg.DagsterInstance, partition: str, assets: list[dg.AssetKey]) -> str:
+    """``ready``: every input partition of ``assets`` for ``partition`` exists and none of its blocking checks
+    failed (ERROR); ``waiting``: one is missing or failed; ``pending``: a blocking check is still to run."""
+    pending = False
+    for name, day in lineage.inputs([k.path[-1] for k in assets], parse_day(partition)):
+        if day < start_date():
+            continue  # not a partition: the asset reads what there is
+        key, pk = asset_key(name), day.isoformat()
+        if latest_materialization(instance, key, pk) is None:
+            return "waiting"
+        checks = blocking_checks(instance, key, pk)
+        if checks.failed:
+            return "waiting"
+        pending = pending or bool(checks.pending)
+    return "pending" if pending else "ready"
 
 
 def plan_requests(instance: dg.DagsterInstance, after_storage_id: int) -> tuple[list[dg.RunRequest], int]:
@@ -90,6 +121,11 @@ def plan_requests(instance: dg.DagsterInstance, after_storage_id: int) -> tuple[
                  and (_latest_storage_id(instance, k, partition) or 0) < assets[k]]
         if not stale:
             continue  # already recomputed after the source changed (e.g. in the same run)
+        state = inputs_state(instance, partition, stale)
+        if state == "pending":  # plan this day again once the checks have run
+            cursor = min(cursor, min(assets[k] for k in stale) - 1)
+        if state != "ready":
+            continue
         trigger = max(assets[k] for k in stale)
         requests.append(dg.RunRequest(
             run_key=f"revenue:{partition}:{trigger}", partition_key=partition, asset_selection=stale,
