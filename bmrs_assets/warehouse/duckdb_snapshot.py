@@ -37,8 +37,11 @@ def publish(con: duckdb.DuckDBPyConnection, alias: str, warehouse: str) -> Path:
 
     The checkpoint first moves the write-ahead log into the file, so the file alone is the whole
     warehouse. A write-ahead log left beside the snapshot (someone opened a copy for writing) is
-    removed: DuckDB would replay it into the new copy."""
+    removed: DuckDB would replay it into the new copy. So are partial copies of a publisher killed
+    half way: only the lock holder publishes, so none is being written."""
     target = snapshot_path(warehouse)
+    for stale in target.parent.glob(f"{target.name}.*.partial"):
+        stale.unlink(missing_ok=True)
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
     con.execute(f"CHECKPOINT {alias}")
     try:
