@@ -169,7 +169,8 @@ _TABLE = (
             "partitions again", "partitions and automation"),
     # --- warehouse ---------------------------------------------------------------------------
     Setting("BMRS_WAREHOUSE", "str", "duckdb", "warehouse backend: `duckdb` or `bigquery`", "warehouse"),
-    Setting("BMRS_DUCKDB_PATH", "path", "data/bmrs.duckdb", "the DuckDB file", "warehouse"),
+    Setting("BMRS_DUCKDB_PATH", "path", "data/bmrs.duckdb", "the DuckDB file, written by runs only; analysts read the "
+            "copy each run publishes beside it, `<file stem>.read.duckdb` (docs/duckdb.md)", "warehouse"),
     # --- BigQuery ----------------------------------------------------------------------------
     Setting("BMRS_BQ_PROJECT", "str", "", "project holding the dataset (jobs run and are billed there); empty: the "
             "credentials' project", "BigQuery"),

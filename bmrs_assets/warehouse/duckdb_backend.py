@@ -5,7 +5,9 @@ locked only for the MERGE itself; then the file is attached and one transaction 
 the table and runs one ``MERGE INTO`` on the natural key (null-safe), restricted to the partition
 range being written (and, for a current-state table, deletes the withdrawn rows of the days that
 came whole: see :func:`delete_sql`), and remembers a digest of each day's response bodies (``_bmrs_response_digests``)
-so that a re-run can recognise an unchanged response before parsing it.
+so that a re-run can recognise an unchanged response before parsing it. A write that changed rows
+then publishes the analysts' read-only copy, ``<file stem>.read.duckdb`` (:mod:`.duckdb_snapshot`), so
+that no reader ever holds the file a run writes.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from bmrs_assets.warehouse.contract import (
     to_arrow,
 )
 from bmrs_assets.warehouse.crash_points import crash_point
+from bmrs_assets.warehouse.duckdb_snapshot import publish, snapshot_path
 from bmrs_assets.warehouse.duckdb_sql import (
     DUCKDB_TYPES,
     create_table_sql,
@@ -258,23 +261,29 @@ class DuckDBWarehouse:
 
     def _write(self, con: duckdb.DuckDBPyConnection, batch: PartitionBatch, staged: _Staged, fetched: Counter,
                has_duplicates: bool) -> dict[date, DayCounts]:
-        """One transaction on the attached file: the table, its rows, the response digests; all or nothing."""
+        """One transaction on the attached file: the table, its rows, the response digests; all or nothing.
+
+        Then, when rows changed (or there is none yet), the readers' snapshot is published
+        (:mod:`~bmrs_assets.warehouse.duckdb_snapshot`): a reader never holds the file written here."""
         ds = batch.dataset
         self._attach(con)
         try:
-            con.execute("BEGIN TRANSACTION")
-            self.ensure_table(con, ds)
-            counts = _merge_or_insert(con, batch, staged, fetched, has_duplicates)
-            for day, n in staged.unchanged.items():
-                counts[day] = DayCounts(fetched=n, unchanged=n)
-            self._remember_bodies(con, ds, {d: (digest, counts[d].fetched) for d, digest in batch.body_digests.items()},
-                                  partition_bounds(ds, min(batch.days), max(batch.days)))
-            crash_point("duckdb:merged-uncommitted")
-            con.execute("COMMIT")
+            try:
+                con.execute("BEGIN TRANSACTION")
+                self.ensure_table(con, ds)
+                counts = _merge_or_insert(con, batch, staged, fetched, has_duplicates)
+                for day, n in staged.unchanged.items():
+                    counts[day] = DayCounts(fetched=n, unchanged=n)
+                self._remember_bodies(con, ds, {d: (digest, counts[d].fetched) for d, digest in batch.body_digests.items()},
+                                      partition_bounds(ds, min(batch.days), max(batch.days)))
+                crash_point("duckdb:merged-uncommitted")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            if any(c.inserted or c.updated or c.deleted for c in counts.values()) or not snapshot_path(self.path).exists():
+                publish(con, "wh", self.path)  # still holding the lock: no other writer is half way through
             return counts
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         finally:
             con.execute("DETACH wh")
 
