@@ -143,7 +143,8 @@ def markdown() -> str:
         "",
         "When day `D` of a source dataset is materialized (first time or again), the sensor requests,",
         "in one run per settlement day, the derived partitions it changes (any already materialized",
-        "after that source event are left alone):",
+        "after that source event are left alone), each only once every input partition it reads exists",
+        "and passed its blocking checks:",
         "",
         "| materialized | re-run |",
         "|---|---|",
@@ -154,7 +155,7 @@ def markdown() -> str:
             groups.setdefault((r.shift, r.requires), []).append(r.table)
         parts = []
         for (shift, requires), tables in groups.items():
-            condition = "".join(f", if `{n}` already has {_day(s)}" for n, s in requires)
+            condition = ", once the rest of that day's inputs are there" if requires else ""
             parts.append(f"{_day(shift)}{condition}: {_names(tables)}")
         lines.append(f"| `{source}` | {'; '.join(parts)} |")
     return "\n".join(lines) + "\n"

@@ -4,7 +4,9 @@ When a source partition of the revenue (BOALF, BOD, PN or EBOCF) is materialized
 again), the derived partitions it changes are requested: ``boalf_with_prices``,
 ``bm_cashflow_hybrid`` and ``vlp_revenue`` of that settlement day for BOALF/BOD/PN, the last two for
 EBOCF. A BOALF day also feeds the next day's ``boalf_with_prices`` (acceptances running past
-midnight), so that day is re-requested too when it has already been computed. One run per
+midnight), so that day is requested too, once the rest of its inputs are there (the gate below):
+re-computed if it was computed before, and computed at last if it was held back waiting for this
+day. One run per
 settlement day, however many sources changed. Which sources, which assets and which days all come
 from the tables' declared ``reads`` (:data:`DOWNSTREAM`, from ``revenue.lineage.reruns``).
 
@@ -14,7 +16,7 @@ evaluation of each of its blocking checks did not fail with ERROR severity (``de
 blocking_checks``; a WARN is a day still in progress, which Dagster's blocking lets through too).
 Blocking only holds inside one run, so this is what stops a failed source day feeding the revenue.
 A day held back this way is requested when the input is materialized again and passes (that
-materialization is a new event). While an input's blocking check is still to be evaluated (its
+materialization is a new event, also for the day after it). While an input's blocking check is still to be evaluated (its
 run is going), the cursor stays before the triggering event and the day is planned again.
 
 It is a plain sensor over the instance's event log with the last processed event id as cursor:
@@ -23,7 +25,7 @@ derived partition already materialized after the source event (e.g. in the same 
 requested again. A declarative ``AutomationCondition`` was not used: ``all_deps_match`` (and so
 ``all_deps_blocking_checks_passed``) is true for a day when *any* of the partitions a dep maps to
 matches (BOALF D-1 passing lets D through with BOALF D failed), ``check_failed`` counts WARN
-failures, and the next day is re-run only if already computed (``lineage.reruns``).
+failures, and "the next day, once its other inputs are there" is not a dependency condition.
 """
 
 
@@ -41,16 +43,14 @@ from bmrs_assets.settings import start_date
 
 
 class Target(NamedTuple):
-    """A derived partition to request after day D of a source was materialized (``lineage.Rerun`` as keys)."""
+    """A derived partition to consider after day D of a source was materialized (``lineage.Rerun`` as a key)."""
 
     shift: int  # the derived day is D + shift
     asset: dg.AssetKey
-    requires: tuple[tuple[dg.AssetKey, int], ...]  # only if each (asset, D + shift) is already materialized
 
 
 def _targets(source: str) -> tuple[Target, ...]:
-    return tuple(Target(r.shift, asset_key(r.table), tuple((asset_key(t), s) for t, s in r.requires))
-                 for r in lineage.reruns(source))
+    return tuple(Target(r.shift, asset_key(r.table)) for r in lineage.reruns(source))
 
 
 # source asset -> what its materialized day D re-runs
@@ -97,23 +97,16 @@ def plan_requests(instance: dg.DagsterInstance, after_storage_id: int) -> tuple[
         records = [(r, k) for r, k in records if r.storage_id <= horizon]
     cursor = max([after_storage_id, *(r.storage_id for r, _ in records)])
 
-    computed: dict[tuple[dg.AssetKey, str], bool] = {}
-
-    def is_computed(key: dg.AssetKey, partition: str) -> bool:
-        if (key, partition) not in computed:
-            computed[(key, partition)] = _latest_storage_id(instance, key, partition) is not None
-        return computed[(key, partition)]
-
     wanted: dict[str, dict[dg.AssetKey, int]] = defaultdict(dict)  # day -> derived asset -> triggering event id
     for record, key in records:
         if record.partition_key is None:
             continue
         day = parse_day(record.partition_key)
         for target in DOWNSTREAM[key]:
-            # e.g. the next day, which reads this day's acceptances running past midnight: only if already computed
-            if all(is_computed(k, (day + timedelta(days=s)).isoformat()) for k, s in target.requires):
-                slot = wanted[(day + timedelta(days=target.shift)).isoformat()]
-                slot[target.asset] = max(slot.get(target.asset, 0), record.storage_id)
+            # e.g. the next day, which reads this day's acceptances running past midnight: the gate below
+            # leaves it alone while its own sources are not there yet
+            slot = wanted[(day + timedelta(days=target.shift)).isoformat()]
+            slot[target.asset] = max(slot.get(target.asset, 0), record.storage_id)
 
     requests = []
     for partition, assets in sorted(wanted.items()):
