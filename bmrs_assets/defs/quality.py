@@ -90,12 +90,22 @@ def freshness(instance: dg.DagsterInstance, ds: Dataset, now: datetime | None = 
 
 def partition_status(instance: dg.DagsterInstance, ds: Dataset, keys: list[str],
                      partitions_def: dg.PartitionsDefinition) -> dict[str, str]:
-    """Partition key -> status name (``MATERIALIZED``, ``FAILED``, ``MATERIALIZING``) for ``keys``.
+    """Partition key -> status name (``MATERIALIZED``, ``FAILED``, ``IN_PROGRESS``) for ``keys``.
 
-    A key the instance has no status for is left out: never materialized.
+    A key the instance has no status for is left out: never materialized. A key being materialized
+    again (a refresh of today or yesterday, a re-pull) that has been materialized before is
+    ``MATERIALIZED``: its stored day is still there and is judged as it is, so a complete day is not
+    reported as a gap, then as resolved, at every refresh. Only a first materialization in progress
+    is ``IN_PROGRESS``.
     """
     status = instance.get_status_by_partition(asset_key(ds), keys, partitions_def) or {}
-    return {key: state.value for key, state in status.items() if state is not None}
+    out = {key: state.value for key, state in status.items() if state is not None}
+    running = {key for key, state in out.items() if state == dg.AssetPartitionStatus.IN_PROGRESS.value}
+    if running:
+        before = instance.event_log_storage.get_latest_storage_id_by_partition(
+            asset_key(ds), dg.DagsterEventType.ASSET_MATERIALIZATION, running)
+        out.update({key: dg.AssetPartitionStatus.MATERIALIZED.value for key in before})
+    return out
 
 
 def classify(ds: Dataset, first: date, last: date, instance: dg.DagsterInstance, warehouse: Warehouse,

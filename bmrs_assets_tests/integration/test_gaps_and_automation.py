@@ -13,7 +13,7 @@ import dagster as dg
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.definitions import build_definitions, warehouse_resource
 from bmrs_assets.defs.elexon.assets import daily_partitions
-from bmrs_assets.defs.quality import classify
+from bmrs_assets.defs.quality import classify, partition_status
 from bmrs_assets.elexon.datasets import COSTS, FREQ
 from bmrs_assets.quality.gaps import gaps_of
 from bmrs_assets_tests.support.scripted_server import Reply, ScriptedServer
@@ -107,3 +107,19 @@ def test_realtime_refresh_requests_only_today_and_yesterday(platform_env, monkey
         first = dg.evaluate_automation_conditions(defs, instance, evaluation_time=now - timedelta(minutes=10))
         result = dg.evaluate_automation_conditions(defs, instance, evaluation_time=now, cursor=first.cursor)
     assert requested(result, "FREQ") == ["2025-12-16", "2025-12-17"]
+
+
+def test_a_refresh_in_progress_keeps_a_stored_day_complete(platform_env, instance):
+    """A day materialized before and being refreshed now still has its rows: it is not a gap (the
+    alert sensor would post it and its resolution at every refresh), while a first run in progress is."""
+    seen: list[str] = []
+    pdef = daily_partitions()
+
+    @dg.asset(key=dg.AssetKey(["bmrs", COSTS.asset_name]), partitions_def=pdef)
+    def costs_stand_in(context) -> None:  # reads the status while its own run is going
+        seen.append(partition_status(context.instance, COSTS, [context.partition_key], pdef)[context.partition_key])
+
+    for _ in range(2):
+        assert dg.materialize([costs_stand_in], instance=instance, partition_key=D1.isoformat()).success
+    assert seen == ["IN_PROGRESS", "MATERIALIZED"]
+    assert partition_status(instance, COSTS, [D1.isoformat(), D2.isoformat()], pdef) == {D1.isoformat(): "MATERIALIZED"}

@@ -18,6 +18,7 @@ requests the derived days when a source day is materialized; ``definitions.py`` 
 
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -29,6 +30,7 @@ from bmrs_assets.core.conform import computed_frame
 from bmrs_assets.core.settlement import parse_day
 from bmrs_assets.defs.conventions import asset_conventions, definition_metadata, derived_code_version, kinds
 from bmrs_assets.defs.elexon.checks import build_unique_key_check
+from bmrs_assets.defs.partition_checks import CheckEvent, evaluations
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.defs.revenue.lineage import DERIVED_KEYS, asset_key, ins  # noqa: F401 (DERIVED_KEYS re-exported)
 from bmrs_assets.revenue.tables import BM_CASHFLOW_HYBRID, BOALF_WITH_PRICES, DERIVED, VLP_REVENUE, DerivedTable
@@ -198,27 +200,41 @@ def build_revenue_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetCh
     @dg.asset_check(asset=PRICED_KEY, name="match_rate", partitions_def=partitions,
                     description=f"Share of rows with accepted energy fully priced from BOD, per day "
                                 f"(warns under {MATCH_RATE_WARN_BELOW:.0%}).")
-    def match_rate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    def match_rate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[CheckEvent]:
         days = _days(context)
-        rows = warehouse.get().read(BOALF_WITH_PRICES, days[0], days[-1])
-        per_day = {d: revenue.match_summary(f) for d, f in _by_day(rows).items()}
-        overall = revenue.match_summary(rows)
-        low = sorted(d.isoformat() for d, s in per_day.items() if s.match_rate < MATCH_RATE_WARN_BELOW)
-        return dg.AssetCheckResult(passed=not low, severity=dg.AssetCheckSeverity.WARN, metadata={
-            "match_rate": overall.match_rate, "energy_match_rate": overall.energy_match_rate,
-            "days_below_threshold": ", ".join(low) or "none", "threshold": MATCH_RATE_WARN_BELOW,
-            "match_per_day": _md({d.isoformat(): s.as_dict() for d, s in per_day.items()})})
+        by_day = _by_day(warehouse.get().read(BOALF_WITH_PRICES, days[0], days[-1]))
+        results = {}
+        for day in days:  # one result per day of the run, so a range run shows each day's own verdict
+            if day not in by_day:
+                results[day.isoformat()] = dg.AssetCheckResult(
+                    passed=True, severity=dg.AssetCheckSeverity.WARN, description=f"{day}: no accepted energy to price",
+                    metadata={"rows": 0, "threshold": MATCH_RATE_WARN_BELOW})
+                continue
+            summary = revenue.match_summary(by_day[day])
+            results[day.isoformat()] = dg.AssetCheckResult(
+                passed=summary.match_rate >= MATCH_RATE_WARN_BELOW, severity=dg.AssetCheckSeverity.WARN,
+                description=f"{day}: {summary.match_rate:.1%} of rows fully priced",
+                metadata={"match_rate": summary.match_rate, "energy_match_rate": summary.energy_match_rate,
+                          "threshold": MATCH_RATE_WARN_BELOW, "match": _md(summary.as_dict())})
+        yield from evaluations(context, results)
 
     @dg.asset_check(asset=HYBRID_KEY, name="reconciliation_with_ebocf", partitions_def=partitions,
-                    description="The BOALF x BOD estimate against EBOCF where both exist for a unit and period: "
-                                f"error distribution (warns when the median relative error exceeds "
+                    description="The BOALF x BOD estimate against EBOCF where both exist for a unit and period, "
+                                f"per day: error distribution (warns when the median relative error exceeds "
                                 f"{RECONCILIATION_WARN_ABOVE:.0%}).")
     def reconciliation_with_ebocf(context: dg.AssetCheckExecutionContext,
-                                  warehouse: WarehouseResource) -> dg.AssetCheckResult:
+                                  warehouse: WarehouseResource) -> Iterator[CheckEvent]:
         days = _days(context)
-        rec = revenue.reconciliation(warehouse.get().read(BM_CASHFLOW_HYBRID, days[0], days[-1]))
-        ok = rec.median_abs_pct_error is None or rec.median_abs_pct_error <= RECONCILIATION_WARN_ABOVE
-        return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={k: (v if v is not None else "n/a") for k, v in rec.as_dict().items()})
+        by_day = _by_day(warehouse.get().read(BM_CASHFLOW_HYBRID, days[0], days[-1]))
+        results = {}
+        for day in days:
+            rec = revenue.reconciliation(by_day[day]) if day in by_day else None
+            error = rec.median_abs_pct_error if rec is not None else None
+            results[day.isoformat()] = dg.AssetCheckResult(
+                passed=error is None or error <= RECONCILIATION_WARN_ABOVE, severity=dg.AssetCheckSeverity.WARN,
+                description=f"{day}: " + ("nothing to reconcile" if error is None
+                                          else f"median relative error {error:.1%}"),
+                metadata={k: (v if v is not None else "n/a") for k, v in rec.as_dict().items()} if rec else {"rows": 0})
+        yield from evaluations(context, results)
 
     return [*(build_unique_key_check(t, partitions) for t in DERIVED.values()), match_rate, reconciliation_with_ebocf]
