@@ -192,6 +192,54 @@ def test_energy_that_cannot_be_priced_is_kept_unpriced_with_its_reason():
     assert summary.unmatched_reasons == {"beyond_bod_bands": 1, "no_bod": 1, "no_pn": 1, "sentinel_price": 1}
 
 
+INDIA, JULIET = unit("T_INDIA-1", "INDIA-1"), unit("T_JULIET-1", "JULIET-1")
+P21 = (z("10:00"), z("10:30"))
+
+
+def test_a_day_without_any_pn_gives_unmatched_no_pn_rows_not_a_crash():
+    # no PN at all that day (an empty frame, also with its columns only): INDIA's first acceptance has neither PN nor
+    # an earlier acceptance before it, so its volume is unknown; its second (30 MW over 10:10-10:20) runs against
+    # the first's 10 MW: +20 MW x 10 min = 200 MW.min / 60 = 3.333333 MWh, known, but no PN to place the bands on
+    offers = frame(bod(INDIA, *P21, {1: (50, 40.0, 35.0)}))
+    boalf = frame(acceptance(INDIA, 1, [(z("10:00"), 10), (z("10:30"), 10)], z("09:55"))
+                  + acceptance(INDIA, 2, [(z("10:10"), 30), (z("10:20"), 30)], z("10:05")))
+    for pn in (pd.DataFrame(), pd.DataFrame(columns=["bmUnit", "nationalGridBmUnit", "timeFrom", "timeTo",
+                                                     "levelFrom", "levelTo"])):
+        out = rv.price_acceptances(boalf, offers, pn, DAY)
+        first, second = one(out, acceptanceNumber=1), one(out, acceptanceNumber=2)
+        assert (first["match_status"], first["unmatched_reason"]) == ("unmatched", "no_pn")
+        assert pd.isna(first["offer_volume_mwh"]) and pd.isna(first["cashflow_gbp"])
+        assert (second["match_status"], second["unmatched_reason"]) == ("unmatched", "no_pn")
+        assert second["offer_volume_mwh"] == approx(20 / 6) and second["unpriced_volume_mwh"] == approx(20 / 6)
+        assert second["cashflow_gbp"] == 0.0 and second["pricing_source"] is None
+
+
+def test_a_day_without_any_bod_gives_unmatched_no_bod_rows_not_a_crash():
+    # PN 0; INDIA accepted at 10 MW for the half hour: 10 MW x 0.5 h = 5 MWh, nothing to price it with
+    pn = frame([flat(INDIA, *P21, 0)])
+    boalf = frame(acceptance(INDIA, 1, [(z("10:00"), 10), (z("10:30"), 10)], z("09:55")))
+    for no_bod in (pd.DataFrame(), None):
+        row = one(rv.price_acceptances(boalf, no_bod, pn, DAY), acceptanceNumber=1)
+        assert (row["offer_volume_mwh"], row["unpriced_volume_mwh"], row["cashflow_gbp"]) == (approx(5.0), approx(5.0), 0.0)
+        assert (row["match_status"], row["unmatched_reason"], row["pricing_source"]) == ("unmatched", "no_bod", None)
+
+
+def test_a_day_with_bod_for_no_accepted_unit_gives_unmatched_no_bod_rows_not_a_crash():
+    # BOD exists, but only for JULIET, who was not accepted; INDIA (accepted) has none: the BOD left for the
+    # accepted units is empty. INDIA: PN 0, -20 MW (a bid) for 15 min = -300 MW.min / 60 = -5 MWh, unpriced
+    pn = frame([flat(INDIA, *P21, 0), flat(JULIET, *P21, 0)])
+    offers = frame(bod(JULIET, *P21, {1: (50, 40.0, 35.0), -1: (50, 20.0, 15.0)}))
+    boalf = frame(acceptance(INDIA, 4, [(z("10:00"), -20), (z("10:15"), -20)], z("09:55")))
+    out = rv.price_acceptances(boalf, offers, pn, DAY)
+    row = one(out, acceptanceNumber=4)
+    assert len(out) == 1 and row["bmUnit"] == "T_INDIA-1" and row["direction"] == "bid"
+    assert (row["bid_volume_mwh"], row["unpriced_volume_mwh"], row["cashflow_gbp"]) == (approx(-5.0), approx(5.0), 0.0)
+    assert (row["match_status"], row["unmatched_reason"]) == ("unmatched", "no_bod")
+    summary = rv.match_summary(out)
+    assert (summary.rows_with_volume, summary.unmatched, summary.match_rate, summary.energy_match_rate) == (1, 1, 0.0, 0.0)
+    assert summary.unmatched_reasons == {"no_bod": 1}
+
+
 HOTEL = unit("T_HOTEL-1", "HOTEL-1")
 
 
