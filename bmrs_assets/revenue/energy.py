@@ -75,8 +75,8 @@ def _slices(keys: list) -> dict:
 
 def _prepare(frame: pd.DataFrame | None, start: float, end: float, sort: Sequence[str]) -> pd.DataFrame:
     """Unit key, times in seconds, rows overlapping [start, end) with a positive duration, sorted."""
-    if frame is None or frame.empty:
-        return pd.DataFrame(columns=["_u", "_t0", "_t1", "levelFrom", "levelTo", *sort])
+    if frame is None or frame.empty:  # each column once: a duplicated name would make f["_u"] a frame
+        return pd.DataFrame(columns=list(dict.fromkeys(["_u", "_t0", "_t1", "levelFrom", "levelTo", *sort])))
     f = frame.copy()
     f["_u"] = unit_key(f)
     f["_t0"] = _seconds(f["timeFrom"])

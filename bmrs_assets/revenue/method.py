@@ -69,10 +69,15 @@ Units are identified by ``bmUnit`` (the Elexon id) where present; interconnector
 
 Hybrid cashflow, VLP revenue
 ----------------------------
-:func:`cashflow_hybrid` gives one row per (unit, settlement period): Elexon's indicative cashflow
-(EBOCF, bid side + offer side) where EBOCF has a row for that unit and period, else the sum of the
-BOALF x BOD estimates of its acceptances - never both (``source`` says which). The estimate is kept
-alongside for reconciliation (:func:`reconciliation`). :func:`vlp_revenue` sums the hybrid per day
+:func:`cashflow_hybrid` gives one row per (unit, settlement period), the unit being its
+``nationalGridBmUnit`` (on every BOALF and EBOCF row; ``bmUnit`` is null on some BOALF rows and can
+be spelt differently by the two sources). Each side is decided on its own: the offer side is
+Elexon's indicative cashflow (EBOCF) where EBOCF has an offer row for that unit and period, else
+the BOALF x BOD estimate of its acceptances' offer energy; the bid side likewise - never both for
+one side (``offer_source`` / ``bid_source`` say which, ``none`` where neither has anything on that
+side; ``source`` is ``EBOCF``, ``BOALF_BOD_estimate`` or ``mixed`` for one side from each). The
+row's ``bmUnit`` is the unit's first non-null one of the day, EBOCF's before BOALF's. The estimate
+is kept alongside for reconciliation (:func:`reconciliation`). :func:`vlp_revenue` sums the hybrid per day
 for units classified as Virtual Lead Party units (:func:`classify_units`) and subtracts configured
 cost components; nothing about tariffs is built in.
 """
@@ -88,7 +93,7 @@ from bmrs_assets.revenue.vlp import ID_RULES, VLP, VLP_COLUMNS, CostComponent, c
 # The method's version: bump it when a change here or in the modules beside it changes the rows a day
 # computes (not for a refactor). The derived assets' Dagster code_version is a fingerprint of their
 # declaration plus this, so the UI shows their stored days as computed by an older method.
-METHOD_VERSION = "1"
+METHOD_VERSION = "2"  # 2: the hybrid joins on nationalGridBmUnit and decides each side separately
 
 __all__ = [
     "BIG_MW", "HYBRID_COLUMNS", "ID_RULES", "METHOD_VERSION", "PAIRS", "PRICED_COLUMNS", "REASONS", "SENTINEL_PRICE", "VLP",

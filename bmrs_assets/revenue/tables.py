@@ -92,6 +92,8 @@ def _unit_period() -> tuple[Col, ...]:
 
 MATCH_STATUSES = ("matched", "partial", "unmatched", "no_volume")
 UNMATCHED_REASONS = ("no_bod", "beyond_bod_bands", "sentinel_price", "no_pn")
+HYBRID_SOURCES = ("EBOCF", "BOALF_BOD_estimate", "mixed")  # mixed: one side from each
+SIDE_SOURCES = ("EBOCF", "BOALF_BOD_estimate", "none")  # none: neither has anything on that side
 
 BOALF_WITH_PRICES = DerivedTable(
     code="BOALF_WITH_PRICES",
@@ -132,16 +134,19 @@ BOALF_WITH_PRICES = DerivedTable(
 
 BM_CASHFLOW_HYBRID = DerivedTable(
     code="BM_CASHFLOW_HYBRID",
-    description=("Balancing Mechanism cashflow per unit and settlement period: Elexon's EBOCF where published, "
-                 "else the BOALF x BOD estimate - never both."),
+    description=("Balancing Mechanism cashflow per unit (by nationalGridBmUnit) and settlement period, each side "
+                 "(offer, bid) from Elexon's EBOCF where it publishes that side, else from the BOALF x BOD "
+                 "estimate - never both for one side."),
     reads=(Read("boalf_with_prices"), Read("ebocf")),
     columns=(
         *_unit_period(),
-        Col("source", S, nullable=False, checks=(pa.Check.isin(["EBOCF", "BOALF_BOD_estimate"]),)),
-        Col("cashflow_gbp", F, nullable=False),  # the one figure to sum: from `source`
-        Col("offer_cashflow_gbp", F, nullable=False),
-        Col("bid_cashflow_gbp", F, nullable=False),
-        Col("ebocf_cashflow_gbp", F),  # EBOCF bid + offer sides, null where not published (reconciliation)
+        Col("source", S, nullable=False, checks=(pa.Check.isin(list(HYBRID_SOURCES)),)),  # the two sides together
+        Col("offer_source", S, nullable=False, checks=(pa.Check.isin(list(SIDE_SOURCES)),)),
+        Col("bid_source", S, nullable=False, checks=(pa.Check.isin(list(SIDE_SOURCES)),)),
+        Col("cashflow_gbp", F, nullable=False),  # the one figure to sum: offer + bid side
+        Col("offer_cashflow_gbp", F, nullable=False),  # from offer_source (0 where it is none)
+        Col("bid_cashflow_gbp", F, nullable=False),  # from bid_source (0 where it is none)
+        Col("ebocf_cashflow_gbp", F),  # EBOCF's published sides, null where it has none (reconciliation)
         Col("estimate_cashflow_gbp", F),  # BOALF x BOD estimate, null without acceptances (reconciliation)
         Col("estimate_status", S, checks=(pa.Check.isin(list(MATCH_STATUSES)),)),
         Col("acceptances", I, nullable=False),

@@ -77,9 +77,13 @@ def vlp_revenue(hybrid: pd.DataFrame, day: date, reference: pd.DataFrame | None 
     if not len(h):
         return pd.DataFrame(columns=list(VLP_COLUMNS))
     h = h.assign(_u=unit_key(h))
-    is_ebocf = h["source"] == "EBOCF"
-    h = h.assign(_e=np.where(is_ebocf, h["cashflow_gbp"], 0.0), _s=np.where(is_ebocf, 0.0, h["cashflow_gbp"]),
-                 _pe=is_ebocf.astype(int), _ps=(~is_ebocf).astype(int),
+    # each side counts where it came from (a ``mixed`` period has one side from each, and counts in both periods_)
+    offer_e, bid_e = h["offer_source"] == "EBOCF", h["bid_source"] == "EBOCF"
+    offer_s, bid_s = h["offer_source"] == "BOALF_BOD_estimate", h["bid_source"] == "BOALF_BOD_estimate"
+    offer, bid = h["offer_cashflow_gbp"].astype(float), h["bid_cashflow_gbp"].astype(float)
+    h = h.assign(_e=offer.where(offer_e, 0.0) + bid.where(bid_e, 0.0),
+                 _s=offer.where(offer_s, 0.0) + bid.where(bid_s, 0.0),
+                 _pe=(offer_e | bid_e).astype(int), _ps=(h["source"] != "EBOCF").astype(int),
                  _ov=h["offer_volume_mwh"].astype(float).fillna(0.0), _bv=h["bid_volume_mwh"].astype(float).fillna(0.0))
     daily = h.groupby("_u", sort=True).agg(
         bmUnit=("bmUnit", "first"), nationalGridBmUnit=("nationalGridBmUnit", "first"),

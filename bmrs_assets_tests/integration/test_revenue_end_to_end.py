@@ -67,14 +67,22 @@ def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simul
                      'FROM bmrs_bm_cashflow_hybrid GROUP BY ALL HAVING count(*) > 1)') == [(0,)]
     assert query(db, 'SELECT count(*) > 0 FROM bmrs_bm_cashflow_hybrid WHERE "bmUnit" IS NULL') == [(True,)]
     assert query(db, 'SELECT count(*) > 0 FROM bmrs_boalf_with_prices WHERE "bmUnit" IS NULL') == [(True,)]
-    # EBOCF is used wherever it has the unit and period (its two sides summed), the estimate nowhere else
-    unit_period = ('"settlementDate", "settlementPeriod", coalesce("bmUnit", \'NG:\' || "nationalGridBmUnit") AS u')
+    # each side (offer, bid) from EBOCF wherever EBOCF has that side for the unit (nationalGridBmUnit) and
+    # period, else the estimate's side (0 where neither has anything); the row's cashflow is the two sides
+    unit_period = '"settlementDate", "settlementPeriod", "nationalGridBmUnit" AS u'
     mismatches = query(db, f"""
-        WITH e AS (SELECT {unit_period}, sum("totalCashflow") AS cf FROM bmrs_ebocf GROUP BY ALL),
-             p AS (SELECT {unit_period}, sum("cashflow_gbp") AS cf FROM bmrs_boalf_with_prices GROUP BY ALL),
-             h AS (SELECT {unit_period}, source, cashflow_gbp FROM bmrs_bm_cashflow_hybrid)
-        SELECT count(*) FILTER (WHERE e.u IS NOT NULL AND (h.source <> 'EBOCF' OR abs(h.cashflow_gbp - e.cf) > 1e-3)),
-               count(*) FILTER (WHERE e.u IS NULL AND (h.source <> 'BOALF_BOD_estimate' OR abs(h.cashflow_gbp - p.cf) > 1e-3)),
+        WITH e AS (SELECT {unit_period}, sum("totalCashflow") FILTER (WHERE "bidOffer" = 'offer') AS eo,
+                          sum("totalCashflow") FILTER (WHERE "bidOffer" = 'bid') AS eb FROM bmrs_ebocf GROUP BY ALL),
+             p AS (SELECT {unit_period}, sum(offer_cashflow_gbp) AS po, sum(bid_cashflow_gbp) AS pb
+                   FROM bmrs_boalf_with_prices GROUP BY ALL),
+             h AS (SELECT {unit_period}, source, offer_source, bid_source, cashflow_gbp, offer_cashflow_gbp AS ho,
+                          bid_cashflow_gbp AS hb FROM bmrs_bm_cashflow_hybrid)
+        SELECT count(*) FILTER (WHERE (e.eo IS NOT NULL AND (h.offer_source <> 'EBOCF' OR abs(h.ho - e.eo) > 1e-3))
+                                   OR (e.eb IS NOT NULL AND (h.bid_source <> 'EBOCF' OR abs(h.hb - e.eb) > 1e-3))),
+               count(*) FILTER (WHERE (e.eo IS NULL AND abs(h.ho - coalesce(p.po, 0)) > 1e-3)
+                                   OR (e.eb IS NULL AND abs(h.hb - coalesce(p.pb, 0)) > 1e-3)
+                                   OR abs(h.cashflow_gbp - h.ho - h.hb) > 1e-3
+                                   OR (e.u IS NULL AND h.source <> 'BOALF_BOD_estimate')),
                count(*) FILTER (WHERE h.u IS NULL), count(*) FILTER (WHERE e.u IS NOT NULL), count(*)
         FROM e FULL JOIN p USING ("settlementDate", "settlementPeriod", u)
                FULL JOIN h USING ("settlementDate", "settlementPeriod", u)""")

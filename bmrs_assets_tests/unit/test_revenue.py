@@ -192,6 +192,54 @@ def test_energy_that_cannot_be_priced_is_kept_unpriced_with_its_reason():
     assert summary.unmatched_reasons == {"beyond_bod_bands": 1, "no_bod": 1, "no_pn": 1, "sentinel_price": 1}
 
 
+INDIA, JULIET = unit("T_INDIA-1", "INDIA-1"), unit("T_JULIET-1", "JULIET-1")
+P21 = (z("10:00"), z("10:30"))
+
+
+def test_a_day_without_any_pn_gives_unmatched_no_pn_rows_not_a_crash():
+    # no PN at all that day (an empty frame, also with its columns only): INDIA's first acceptance has neither PN nor
+    # an earlier acceptance before it, so its volume is unknown; its second (30 MW over 10:10-10:20) runs against
+    # the first's 10 MW: +20 MW x 10 min = 200 MW.min / 60 = 3.333333 MWh, known, but no PN to place the bands on
+    offers = frame(bod(INDIA, *P21, {1: (50, 40.0, 35.0)}))
+    boalf = frame(acceptance(INDIA, 1, [(z("10:00"), 10), (z("10:30"), 10)], z("09:55"))
+                  + acceptance(INDIA, 2, [(z("10:10"), 30), (z("10:20"), 30)], z("10:05")))
+    for pn in (pd.DataFrame(), pd.DataFrame(columns=["bmUnit", "nationalGridBmUnit", "timeFrom", "timeTo",
+                                                     "levelFrom", "levelTo"])):
+        out = rv.price_acceptances(boalf, offers, pn, DAY)
+        first, second = one(out, acceptanceNumber=1), one(out, acceptanceNumber=2)
+        assert (first["match_status"], first["unmatched_reason"]) == ("unmatched", "no_pn")
+        assert pd.isna(first["offer_volume_mwh"]) and pd.isna(first["cashflow_gbp"])
+        assert (second["match_status"], second["unmatched_reason"]) == ("unmatched", "no_pn")
+        assert second["offer_volume_mwh"] == approx(20 / 6) and second["unpriced_volume_mwh"] == approx(20 / 6)
+        assert second["cashflow_gbp"] == 0.0 and second["pricing_source"] is None
+
+
+def test_a_day_without_any_bod_gives_unmatched_no_bod_rows_not_a_crash():
+    # PN 0; INDIA accepted at 10 MW for the half hour: 10 MW x 0.5 h = 5 MWh, nothing to price it with
+    pn = frame([flat(INDIA, *P21, 0)])
+    boalf = frame(acceptance(INDIA, 1, [(z("10:00"), 10), (z("10:30"), 10)], z("09:55")))
+    for no_bod in (pd.DataFrame(), None):
+        row = one(rv.price_acceptances(boalf, no_bod, pn, DAY), acceptanceNumber=1)
+        assert (row["offer_volume_mwh"], row["unpriced_volume_mwh"], row["cashflow_gbp"]) == (approx(5.0), approx(5.0), 0.0)
+        assert (row["match_status"], row["unmatched_reason"], row["pricing_source"]) == ("unmatched", "no_bod", None)
+
+
+def test_a_day_with_bod_for_no_accepted_unit_gives_unmatched_no_bod_rows_not_a_crash():
+    # BOD exists, but only for JULIET, who was not accepted; INDIA (accepted) has none: the BOD left for the
+    # accepted units is empty. INDIA: PN 0, -20 MW (a bid) for 15 min = -300 MW.min / 60 = -5 MWh, unpriced
+    pn = frame([flat(INDIA, *P21, 0), flat(JULIET, *P21, 0)])
+    offers = frame(bod(JULIET, *P21, {1: (50, 40.0, 35.0), -1: (50, 20.0, 15.0)}))
+    boalf = frame(acceptance(INDIA, 4, [(z("10:00"), -20), (z("10:15"), -20)], z("09:55")))
+    out = rv.price_acceptances(boalf, offers, pn, DAY)
+    row = one(out, acceptanceNumber=4)
+    assert len(out) == 1 and row["bmUnit"] == "T_INDIA-1" and row["direction"] == "bid"
+    assert (row["bid_volume_mwh"], row["unpriced_volume_mwh"], row["cashflow_gbp"]) == (approx(-5.0), approx(5.0), 0.0)
+    assert (row["match_status"], row["unmatched_reason"]) == ("unmatched", "no_bod")
+    summary = rv.match_summary(out)
+    assert (summary.rows_with_volume, summary.unmatched, summary.match_rate, summary.energy_match_rate) == (1, 1, 0.0, 0.0)
+    assert summary.unmatched_reasons == {"no_bod": 1}
+
+
 HOTEL = unit("T_HOTEL-1", "HOTEL-1")
 
 
@@ -266,6 +314,10 @@ def test_hybrid_uses_ebocf_where_published_else_the_estimate_and_counts_each_per
     delta = h[h["bmUnit"] == "V__DELTA1"].set_index("settlementPeriod")
     assert list(delta.index) == [20, 21, 22, 23]
     assert list(delta["source"]) == ["BOALF_BOD_estimate", "EBOCF", "EBOCF", "EBOCF"]
+    # p21: EBOCF publishes the offer side only, and the estimate has no bid energy either: bid side none (£0);
+    # p23: EBOCF's offer side, no acceptances at all
+    assert list(delta["offer_source"]) == ["BOALF_BOD_estimate", "EBOCF", "EBOCF", "EBOCF"]
+    assert list(delta["bid_source"]) == ["BOALF_BOD_estimate", "none", "EBOCF", "none"]
     # p20 estimate 200 - 60 = 140; p21 EBOCF 175.5; p22 EBOCF 12 - 40.25 = -28.25; p23 EBOCF 99
     assert list(delta["cashflow_gbp"]) == approx([140.0, 175.5, -28.25, 99.0])
     # 140 + 175.5 - 28.25 + 99 = 386.25 (appending EBOCF to the estimates would give 386.25 + 150 - 30 = 506.25)
@@ -282,6 +334,62 @@ def test_hybrid_uses_ebocf_where_published_else_the_estimate_and_counts_each_per
     assert rec.median_abs_error_gbp == approx(13.62, abs=0.01) and rec.max_abs_error_gbp == approx(25.5)
     # relative: 25.5 / 175.5 = 0.145299, 1.75 / 28.25 = 0.061947; median = 0.103623
     assert rec.median_abs_pct_error == approx(0.1036, abs=1e-4) and rec.within_1pct_or_1gbp == 0.0
+
+
+# KILO: BOALF carries a null bmUnit, EBOCF names it V__KILO1; LIMA: the two sources spell its bmUnit differently.
+# nationalGridBmUnit is the same on both sources' rows
+KILO_BOALF, KILO_EBOCF = unit(None, "AG-KILO1"), unit("V__KILO1", "AG-KILO1")
+LIMA_BOALF, LIMA_EBOCF = unit("V__LIMA1", "AG-LIMA1"), unit("V__LIMA001", "AG-LIMA1")
+
+
+def test_hybrid_joins_on_national_grid_unit_so_a_null_or_differing_bm_unit_counts_the_period_once():
+    # each unit, p20: offer 40 MWh x £50 = £2,000, bid -10 MWh x £40 = -£400: estimate £1,600;
+    # EBOCF publishes the same two sides (2,000 - 400 = £1,600). Joined on bmUnit, each unit-period
+    # came out twice (estimate row + EBOCF row): 1,600 + 1,600 = £3,200
+    priced = frame([priced_row(u, 20, 1, 40.0, -10.0, 2000.0, -400.0) for u in (KILO_BOALF, LIMA_BOALF)]
+                   + [priced_row(KILO_BOALF, 21, 2, 2.0, 0.0, 100.0, 0.0)])  # p21: estimate only, £100
+    ebocf = frame([ebocf_row(u, 20, side, total) for u in (KILO_EBOCF, LIMA_EBOCF)
+                   for side, total in (("offer", 2000.0), ("bid", -400.0))])
+    h = rv.cashflow_hybrid(priced, ebocf, DAY)
+    assert not h.duplicated(["nationalGridBmUnit", "settlementDate", "settlementPeriod"]).any()
+    p20 = h[h["settlementPeriod"] == 20].set_index("nationalGridBmUnit")
+    assert sorted(p20.index) == ["AG-KILO1", "AG-LIMA1"]
+    for ng in ("AG-KILO1", "AG-LIMA1"):
+        row = p20.loc[ng]
+        assert row["cashflow_gbp"] == approx(1600.0) and (row["offer_source"], row["bid_source"]) == ("EBOCF", "EBOCF")
+        assert row["source"] == "EBOCF" and row["estimate_cashflow_gbp"] == approx(1600.0) and row["acceptances"] == 1
+    # the unit's bmUnit is EBOCF's, for the whole day (p21 has only BOALF's null one)
+    assert list(h["bmUnit"]) == ["V__KILO1", "V__KILO1", "V__LIMA001"]
+    assert list(h["settlementPeriod"]) == [20, 21, 20]
+    # KILO's day: 1,600 + 100 = £1,700, one VLP unit (not a V__KILO1 row plus an interconnector-like null one)
+    vlp = rv.vlp_revenue(h, DAY).set_index("nationalGridBmUnit")
+    assert vlp.loc["AG-KILO1", "gross_revenue_gbp"] == approx(1700.0) and vlp.loc["AG-KILO1", "periods"] == 2
+    assert vlp.loc["AG-LIMA1", "gross_revenue_gbp"] == approx(1600.0) and len(vlp) == 2
+
+
+def test_hybrid_decides_each_side_separately_and_keeps_the_estimate_of_a_side_ebocf_does_not_publish():
+    # p20 estimate: offer 40 MWh x £50 = £2,000, bid -10 MWh x £40 = -£400. EBOCF publishes the offer side
+    # only, £2,100: offer £2,100 from EBOCF, bid -£400 from the estimate -> £1,700 (it was 2,100 + 0)
+    # p21 the other way round: EBOCF bid -£250 only; estimate offer 3 MWh x £60 = £180, bid -5 MWh x £40 = -£200:
+    # offer £180 (estimate) + bid -£250 (EBOCF) = -£70
+    priced = frame([priced_row(DELTA, 20, 1, 40.0, -10.0, 2000.0, -400.0),
+                    priced_row(DELTA, 21, 2, 3.0, -5.0, 180.0, -200.0)])
+    ebocf = frame([ebocf_row(DELTA, 20, "offer", 2100.0), ebocf_row(DELTA, 21, "bid", -250.0)])
+    h = rv.cashflow_hybrid(priced, ebocf, DAY).set_index("settlementPeriod")
+    assert list(h["offer_source"]) == ["EBOCF", "BOALF_BOD_estimate"]
+    assert list(h["bid_source"]) == ["BOALF_BOD_estimate", "EBOCF"]
+    assert list(h["source"]) == ["mixed", "mixed"]
+    assert list(h["offer_cashflow_gbp"]) == approx([2100.0, 180.0])
+    assert list(h["bid_cashflow_gbp"]) == approx([-400.0, -250.0])  # -400 kept
+    assert list(h["cashflow_gbp"]) == approx([1700.0, -70.0])
+    # reconciliation columns: EBOCF's published side only; the whole estimate (2,000 - 400 = 1,600; 180 - 200 = -20)
+    assert list(h["ebocf_cashflow_gbp"]) == approx([2100.0, -250.0])
+    assert list(h["estimate_cashflow_gbp"]) == approx([1600.0, -20.0])
+    # VLP revenue by side: EBOCF 2,100 - 250 = 1,850; estimate -400 + 180 = -220; gross 1,630 = 1,700 - 70
+    d = rv.vlp_revenue(h.reset_index(), DAY).iloc[0]
+    assert (d["gross_revenue_gbp"], d["ebocf_revenue_gbp"], d["estimate_revenue_gbp"]) == (
+        approx(1630.0), approx(1850.0), approx(-220.0))
+    assert (d["periods"], d["periods_ebocf"], d["periods_estimate"]) == (2, 2, 2)  # a mixed period counts in both
 
 
 def test_vlp_revenue_classifies_units_and_applies_only_configured_costs(tmp_path):

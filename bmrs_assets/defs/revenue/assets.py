@@ -174,6 +174,7 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
         return dg.Output(_batch(BM_CASHFLOW_HYBRID, results), metadata={
             "input_rows_boalf_with_prices": len(boalf_with_prices), "input_rows_ebocf": len(ebocf),
             "rows_ebocf": int(sources.get("EBOCF", 0)), "rows_estimate": int(sources.get("BOALF_BOD_estimate", 0)),
+            "rows_mixed": int(sources.get("mixed", 0)),
             "cashflow_gbp": round(float(rows["cashflow_gbp"].sum()), 2) if len(rows) else 0.0,
             "reconciliation": _md(revenue.reconciliation(rows).as_dict())})
 
