@@ -66,11 +66,18 @@ def blocking_checks(instance: dg.DagsterInstance, key: dg.AssetKey, partition: s
     return BlockingChecks(tuple(failed), tuple(pending))
 
 
-def latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> datetime | None:
-    """When ``partition`` of ``key`` was last materialized (None: never)."""
+def latest_materialization_record(instance: dg.DagsterInstance, key: dg.AssetKey,
+                                  partition: str) -> dg.EventLogRecord | None:
+    """The latest materialization event of ``partition`` of ``key`` (None: never materialized)."""
     records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]),
                                               limit=1).records
-    return datetime.fromtimestamp(records[0].timestamp, UTC) if records else None
+    return records[0] if records else None
+
+
+def latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> datetime | None:
+    """When ``partition`` of ``key`` was last materialized (None: never)."""
+    record = latest_materialization_record(instance, key, partition)
+    return datetime.fromtimestamp(record.timestamp, UTC) if record else None
 
 
 def latest_partitions(instance: dg.DagsterInstance, ds: Dataset, days: Iterable[date]) -> dict[date, PartitionFacts]:

@@ -42,13 +42,12 @@ import httpx
 
 from bmrs_assets.core.settlement import UTC, london_today
 from bmrs_assets.elexon.datasets import Dataset
-from bmrs_assets.quality.freshness import FreshnessStatus
+from bmrs_assets.quality.freshness import SEVERITY_RANK, FreshnessStatus
 from bmrs_assets.quality.gaps import DayState, DayStatus, backfill_command
 from bmrs_assets.settings import start_date, value
 
 WEBHOOK_ENV = "BMRS_ALERT_WEBHOOK_URL"
 LOOKBACK_ENV = "BMRS_ALERT_LOOKBACK_DAYS"
-SEVERITY_RANK = {"pass": 0, "warn": 1, "fail": 2}
 CURSOR_VERSION = 1
 
 

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from bmrs_assets.core.settlement import UTC, london_today
 from bmrs_assets.elexon.datasets import Dataset
-from bmrs_assets.monitoring.alerts import SEVERITY_RANK, human_age
-from bmrs_assets.quality.freshness import FreshnessStatus
+from bmrs_assets.monitoring.alerts import human_age
+from bmrs_assets.quality.freshness import SEVERITY_RANK, FreshnessStatus
 from bmrs_assets.quality.gaps import STATUSES, DayState, DayStatus
 from bmrs_assets.settings import setting, start_date
 

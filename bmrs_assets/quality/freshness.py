@@ -32,7 +32,7 @@ from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.quality.rules import Freshness
 
 DAILY_CRON = re.compile(r"^(\d{1,2}) (\d{1,2}) \* \* \*$")
-RANK = {"pass": 0, "warn": 1, "fail": 2}
+SEVERITY_RANK = {"pass": 0, "warn": 1, "fail": 2}  # the worst state decides (alerts and dashboard too)
 
 
 @dataclass(frozen=True)
@@ -120,4 +120,4 @@ def freshness_status(ds: Dataset, partitions: Mapping[date, PartitionFacts], now
     if not days:
         return FreshnessStatus(ds.code, "pass", None, None, "no partition day due yet")
     verdicts = [_judge(ds, partitions.get(d) or PartitionFacts(d), now) for d in days]
-    return max(verdicts, key=lambda v: (RANK[v.state], v.age is None, v.age or timedelta(0)))
+    return max(verdicts, key=lambda v: (SEVERITY_RANK[v.state], v.age is None, v.age or timedelta(0)))

@@ -13,6 +13,7 @@ from dagster._core.test_utils import freeze_time
 from bmrs_assets.defs.monitoring.freshness import CHECK_NAME, build_freshness_sensor, check_key, record_changes
 from bmrs_assets.defs.quality import asset_key, freshness
 from bmrs_assets.elexon.datasets import COSTS, EBOCF, FREQ, Dataset
+from bmrs_assets_tests.support.helpers import run_stand_in
 
 NOW = datetime(2025, 12, 17, 12, 0, tzinfo=UTC)  # 12:00 London (GMT)
 TODAY, YESTERDAY = date(2025, 12, 17), date(2025, 12, 16)
@@ -39,21 +40,10 @@ def check(instance: dg.DagsterInstance, ds: Dataset, day: date, at: datetime, pa
 
 
 def run(instance: dg.DagsterInstance, ds: Dataset, day: date, at: datetime, passed: bool) -> None:
-    """A real run of ``day``: the partition materialized by a stand-in asset with the dataset's key, then its
-    blocking ``complete_partition`` check evaluated (one evaluation per run and partition, as Dagster keeps them)."""
+    """A real run of ``day`` at ``at``: materialized, then its blocking ``complete_partition`` evaluated."""
     partitions = dg.DailyPartitionsDefinition(start_date="2025-11-01", timezone="Europe/London", end_offset=1)
-
-    @dg.asset(key=asset_key(ds), partitions_def=partitions)
-    def stand_in() -> None:
-        return None
-
-    @dg.asset_check(asset=asset_key(ds), name="complete_partition", partitions_def=partitions, blocking=True)
-    def complete_partition() -> dg.AssetCheckResult:
-        return dg.AssetCheckResult(passed=passed)
-
     with freeze_time(at):
-        dg.materialize([stand_in, complete_partition], instance=instance, partition_key=day.isoformat(),
-                       raise_on_error=False)
+        run_stand_in(instance, asset_key(ds), partitions, day, passed)
 
 
 def judged(instance: dg.DagsterInstance, ds: Dataset, now: datetime) -> str:

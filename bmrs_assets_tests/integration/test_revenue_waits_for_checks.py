@@ -10,6 +10,7 @@ import pytest
 
 from bmrs_assets.defs.revenue.lineage import DERIVED_KEYS
 from bmrs_assets.defs.revenue.sensor import build_revenue_sensor, plan_requests
+from bmrs_assets_tests.support.helpers import run_stand_in
 
 DAY = date(2025, 12, 17)
 PARTITIONS = dg.DailyPartitionsDefinition(start_date="2025-12-01", timezone="Europe/London", end_offset=1)
@@ -27,17 +28,8 @@ def instance(monkeypatch):
 
 
 def run(instance: dg.DagsterInstance, name: str, day: date, passed: bool = True) -> None:
-    """A real run of ``day``: a stand-in with the source's key materializes, its blocking check passes or fails."""
-
-    @dg.asset(key=key(name), partitions_def=PARTITIONS)
-    def stand_in() -> None:
-        return None
-
-    @dg.asset_check(asset=key(name), name="complete_partition", partitions_def=PARTITIONS, blocking=True)
-    def complete_partition() -> dg.AssetCheckResult:
-        return dg.AssetCheckResult(passed=passed)
-
-    dg.materialize([stand_in, complete_partition], instance=instance, partition_key=day.isoformat(), raise_on_error=False)
+    """A real run of ``day`` of source ``name``: it materializes, its blocking check passes or fails."""
+    run_stand_in(instance, key(name), PARTITIONS, day, passed)
 
 
 def requested(instance: dg.DagsterInstance, cursor: int) -> tuple[list[str], int]:

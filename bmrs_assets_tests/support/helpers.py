@@ -51,3 +51,19 @@ def materialize_against(body: bytes, codes: list[str], day: date, instance: dg.D
         return materialize_range(day, day, codes, instance=instance)
     finally:
         server.stop()
+
+
+def run_stand_in(instance: dg.DagsterInstance, key: dg.AssetKey, partitions: dg.PartitionsDefinition, day: date,
+                 passed: bool = True) -> None:
+    """A real run of one partition ``day`` of ``key``: a stand-in asset with that key materializes it, then
+    its blocking ``complete_partition`` check passes or fails (one evaluation per run and partition)."""
+
+    @dg.asset(key=key, partitions_def=partitions)
+    def stand_in() -> None:
+        return None
+
+    @dg.asset_check(asset=key, name="complete_partition", partitions_def=partitions, blocking=True)
+    def complete_partition() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=passed)
+
+    dg.materialize([stand_in, complete_partition], instance=instance, partition_key=day.isoformat(), raise_on_error=False)

@@ -25,6 +25,7 @@ from pathlib import Path
 import dagster as dg
 
 from bmrs_assets.core.settlement import london_today
+from bmrs_assets.defs.quality import BLOCKING_CHECKS
 from bmrs_assets.elexon.datasets import REGISTRY, IrisMode
 from bmrs_assets.iris.landing import LandingStore, PendingPartition
 from bmrs_assets.settings import setting, start_date, value
@@ -36,7 +37,6 @@ IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dag
              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 # IRIS runs are small: one process, steps in sequence (no process per step).
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
-RUN_CHECKS = ("unique_natural_key", "complete_partition")
 
 
 def landing_store() -> LandingStore:
@@ -110,7 +110,7 @@ def plan_runs(pending: list[PendingPartition], in_flight_days: set[str], cursor:
         plan.requests.append(dg.RunRequest(
             asset_selection=keys, partition_key=key, tags={SOURCE_TAG: IRIS, DAY_TAG: key}, run_config=IN_PROCESS,
             # the partition's own checks; the 14-day gap check keeps its hourly schedule
-            asset_check_keys=[dg.AssetCheckKey(k, name) for k in keys for name in RUN_CHECKS]))
+            asset_check_keys=[dg.AssetCheckKey(k, name) for k in keys for name in BLOCKING_CHECKS]))
     return plan
 
 

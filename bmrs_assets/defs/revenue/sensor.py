@@ -36,7 +36,7 @@ from typing import NamedTuple
 import dagster as dg
 
 from bmrs_assets.core.settlement import parse_day
-from bmrs_assets.defs.quality import blocking_checks, latest_materialization
+from bmrs_assets.defs.quality import blocking_checks, latest_materialization, latest_materialization_record
 from bmrs_assets.defs.revenue.lineage import DERIVED_KEYS, asset_key
 from bmrs_assets.revenue import lineage
 from bmrs_assets.settings import start_date
@@ -61,9 +61,8 @@ BATCH = 1000
 
 
 def _latest_storage_id(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> int | None:
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]),
-                                              limit=1).records
-    return records[0].storage_id if records else None
+    record = latest_materialization_record(instance, key, partition)
+    return record.storage_id if record else None
 
 
 def inputs_state(instance: dg.DagsterInstance, partition: str, assets: list[dg.AssetKey]) -> str:
