@@ -163,7 +163,7 @@ VLP_REVENUE = DerivedTable(
         Col("nationalGridBmUnit", S),
         Col("classification", S, nullable=False),
         Col("classification_source", S, nullable=False,
-            checks=(pa.Check.isin(["reference_table", "bm_unit_id_rule"]),)),
+            checks=(pa.Check.isin(["csv", "reference", "prefix"]),)),
         Col("periods", I, nullable=False),
         Col("periods_ebocf", I, nullable=False),
         Col("periods_estimate", I, nullable=False),
