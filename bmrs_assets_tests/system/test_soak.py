@@ -46,7 +46,7 @@ from bmrs_assets_tests.support.iris_fake import FakeQueue, iris_files
 
 DAYS_BACK = 2                      # partitions: today and the 2 days before
 RETRIES = 1                        # BMRS_RETRY_MAX_ATTEMPTS in the soak
-SOAK_LIMIT_S = 480                 # the soak ends when done, or fails after this
+SOAK_LIMIT_S = 720                 # the soak ends when done (about 5-6 min), or fails after this
 FAULT_RATE = 1 / 12
 IRIS_CODE = "BOALF"
 TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
