@@ -87,6 +87,7 @@ class Origin(StrEnum):
 
     API = "api"  # a field of the response rows
     PATH = "path"  # filled from the request path's variant (e.g. EBOCF's bid/offer)
+    REQUEST = "request"  # the partition day the request was made for (a reference snapshot's day)
 
 
 @dataclass(frozen=True)

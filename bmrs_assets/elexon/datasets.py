@@ -5,7 +5,8 @@ which columns it has and of what type, which columns identify a row (the natural
 MERGE), which column places a row in a daily partition, and which column orders revisions of the
 same key. Assets, Pandera schemas, checks, warehouse tables, the simulator's routes, the OpenAPI
 subset and ``docs/datasets.md`` are all generated from it; adding a dataset is adding an entry
-here (and its generator in ``simulator/data.py``), nothing else. The shape of an entry is
+here (and its generator in ``simulator/data.py``), nothing else. Reference lists (not settlement-day
+data) are declared in ``reference_data.py`` and registered here. The shape of an entry is
 :class:`~bmrs_assets.elexon.dataset.Dataset`.
 """
 
@@ -18,6 +19,7 @@ import pandera.pandas as pa
 from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Origin, PeriodLabel, PeriodRule, S, WriteSemantics
 from bmrs_assets.elexon import publication as pub
 from bmrs_assets.elexon.dataset import Dataset, IrisMode
+from bmrs_assets.elexon.reference_data import BMUNITS
 from bmrs_assets.elexon.requests import Endpoint, PathDate, SettlementDates, SettlementDay, TimeWindow
 from bmrs_assets.quality.rules import Completeness
 
@@ -480,7 +482,7 @@ REMIT = Dataset(
 REGISTRY: dict[str, Dataset] = {
     ds.code: ds
     for ds in (BOALF, FREQ, COSTS, BOD, PN, QPN, MELS, MILS, MID, FUELINST, FUELHH, NETBSAD, DISBSAD,
-               INDGEN, INDDEM, EBOCF, REMIT)
+               INDGEN, INDDEM, EBOCF, REMIT, BMUNITS)
 }
 
 

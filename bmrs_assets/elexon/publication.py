@@ -18,6 +18,8 @@ REALTIME_BM = Freshness(fail_after=timedelta(hours=3), warn_after=timedelta(hour
 # Settlement-derived feeds: yesterday's day must be in by 08:00 London; later settlement runs
 # (approximately SF, R1, R2, R3, RF of the BSC timetable, in calendar days) revise past days.
 SETTLEMENT_RUN_AGES = (1, 7, 22, 55, 117, 216, 410)
+# Reference lists: today's snapshot is taken once a day; late after a day and a half.
+DAILY_SNAPSHOT = Freshness(fail_after=timedelta(hours=36), warn_after=timedelta(hours=26))
 SETTLEMENT_RUNS = Freshness(fail_after=timedelta(hours=32), cron="0 8 * * *", cron_lower_bound=timedelta(hours=24),
                             resettlement_days=SETTLEMENT_RUN_AGES)
 
@@ -39,3 +41,6 @@ ONE_ROW_PER_PERIOD = ("one net adjustment per period, revised in place (same key
                           "so nothing is ever deleted")
 VINTAGES = "every published forecast vintage is kept (publishTime is in the key): rows are only added"
 REMIT = "every revision of a message is kept (revisionNumber is in the key): rows are only added"
+SNAPSHOTS = ("the endpoint serves only the current list: each day's snapshot is kept under its own day "
+             "(snapshotDate is in the key), so the history of changes is the sequence of snapshots; rows are only "
+             "added or revised, so a response that came back short never erases a unit from a stored snapshot")

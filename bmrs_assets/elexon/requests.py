@@ -58,6 +58,7 @@ class Scope:
     end: datetime | None = None
     variant: Variant = ()
     size: timedelta | None = None
+    current: bool = False  # the source's current state, whatever the day (a reference list)
 
 
 @dataclass(frozen=True)
@@ -366,3 +367,31 @@ class PathDate(RequestStrategy):
             return f"{base}, one request"
         each = ", ".join("`" + "&".join(f"{k}={v[k]}" for k in names) + "`" for v in self.variants)
         return f"{base}, one request per path variant ({each})"
+
+
+@dataclass(frozen=True)
+class Snapshot(RequestStrategy):
+    """No parameters: the endpoint serves its current state (``/reference/bmunits/all``).
+
+    Partition day D is the day the snapshot was taken: one request, and the day is copied into every
+    row as ``stamp`` (a column of ``Origin.REQUEST``). The API keeps no history, so a day asked for
+    after it passed holds the state as it was when asked, not as it was on that day.
+    """
+
+    stamp: str = "snapshotDate"
+
+    @property
+    def query_params(self) -> tuple[str, ...]:
+        return ()
+
+    def slices(self, day: date) -> list[Slice]:
+        return [Slice(day, ((self.stamp, day.isoformat()),))]
+
+    def params(self, sl: Slice) -> dict[str, str]:
+        return {}
+
+    def read(self, query: dict[str, str], path_params: dict[str, str], now: datetime) -> Scope:
+        return Scope(current=True)
+
+    def describe(self) -> str:
+        return f"no parameters (the current list), one request; column `{self.stamp}` = D, the day it was taken"

@@ -88,13 +88,14 @@ def reruns(asset: str) -> tuple[Rerun, ...]:
 
 def inputs(tables: Iterable[str], day: date) -> tuple[tuple[str, date], ...]:
     """The (asset, day) partitions the derived ``tables`` read to compute ``day``, except those tables
-    themselves (computed in the same run, where Dagster's blocking checks guard them)."""
+    themselves (computed in the same run, where Dagster's blocking checks guard them) and optional
+    reads (``Read.required``: computed without them)."""
     chosen = set(tables)
     out: list[tuple[str, date]] = []
     for t in DERIVED.values():
         if t.asset_name not in chosen:
             continue
-        for read in t.reads:
+        for read in (r for r in t.reads if r.required):  # an optional read is not waited for
             for offset in read.offsets:
                 item = (read.asset, day + timedelta(days=offset))
                 if read.asset not in chosen and item not in out:
@@ -144,7 +145,7 @@ def markdown() -> str:
         "When day `D` of a source dataset is materialized (first time or again), the sensor requests,",
         "in one run per settlement day, the derived partitions it changes (any already materialized",
         "after that source event are left alone), each only once every input partition it reads exists",
-        "and passed its blocking checks:",
+        "and passed its blocking checks (an optional read is not waited for):",
         "",
         "| materialized | re-run |",
         "|---|---|",

@@ -88,15 +88,27 @@ from bmrs_assets.revenue.common import VOLUME_TOLERANCE_MWH, unit_key
 from bmrs_assets.revenue.energy import BIG_MW, PAIRS, REASONS, SENTINEL_PRICE
 from bmrs_assets.revenue.hybrid import HYBRID_COLUMNS, Reconciliation, cashflow_hybrid, reconciliation
 from bmrs_assets.revenue.pricing import PRICED_COLUMNS, MatchSummary, match_summary, price_acceptances
-from bmrs_assets.revenue.vlp import ID_RULES, VLP, VLP_COLUMNS, CostComponent, classify_by_id, classify_units, vlp_revenue
+from bmrs_assets.revenue.vlp import (
+    ID_RULES,
+    REFERENCE_TYPES,
+    VLP,
+    VLP_COLUMNS,
+    CostComponent,
+    classify_by_id,
+    classify_by_reference,
+    classify_units,
+    reference_as_of,
+    vlp_revenue,
+)
 
 # The method's version: bump it when a change here or in the modules beside it changes the rows a day
 # computes (not for a refactor). The derived assets' Dagster code_version is a fingerprint of their
 # declaration plus this, so the UI shows their stored days as computed by an older method.
-METHOD_VERSION = "2"  # 2: the hybrid joins on nationalGridBmUnit and decides each side separately
+METHOD_VERSION = "3"  # 2: the hybrid joins on nationalGridBmUnit, each side separately; 3: units from the reference
 
 __all__ = [
-    "BIG_MW", "HYBRID_COLUMNS", "ID_RULES", "METHOD_VERSION", "PAIRS", "PRICED_COLUMNS", "REASONS", "SENTINEL_PRICE", "VLP",
-    "VLP_COLUMNS", "VOLUME_TOLERANCE_MWH", "CostComponent", "MatchSummary", "Reconciliation", "cashflow_hybrid",
-    "classify_by_id", "classify_units", "match_summary", "price_acceptances", "reconciliation", "unit_key", "vlp_revenue",
+    "BIG_MW", "HYBRID_COLUMNS", "ID_RULES", "METHOD_VERSION", "PAIRS", "PRICED_COLUMNS", "REASONS", "REFERENCE_TYPES",
+    "SENTINEL_PRICE", "VLP", "VLP_COLUMNS", "VOLUME_TOLERANCE_MWH", "CostComponent", "MatchSummary", "Reconciliation",
+    "cashflow_hybrid", "classify_by_id", "classify_by_reference", "classify_units", "match_summary",
+    "price_acceptances", "reconciliation", "reference_as_of", "unit_key", "vlp_revenue",
 ]

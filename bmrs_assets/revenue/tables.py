@@ -31,12 +31,15 @@ class Read:
     """One input of a derived table: an asset and which of its days, relative to the table's own day.
 
     ``days`` is the first and last day read, inclusive: ``(0, 0)`` (the default) the same settlement
-    day, ``(-1, 0)`` the day before and the same day.
+    day, ``(-1, 0)`` the day before and the same day. ``required=False``: the table is computed
+    without it when it is missing (the sensor does not wait for it), and its materialization still
+    re-runs the table's day.
     """
 
     asset: str  # asset name (bmrs/<asset>): a registry dataset or a derived table declared before
     days: tuple[int, int] = (0, 0)
     why: str = ""  # for the docs: why days other than the table's own are read
+    required: bool = True
 
     def __post_init__(self) -> None:
         first, last = self.days
@@ -161,14 +164,16 @@ BM_CASHFLOW_HYBRID = DerivedTable(
 VLP_REVENUE = DerivedTable(
     code="VLP_REVENUE",
     description="Daily Balancing Mechanism revenue per Virtual Lead Party unit, less configured cost components.",
-    reads=(Read("bm_cashflow_hybrid"),),
+    reads=(Read("bm_cashflow_hybrid"),
+           Read("bmunits", required=False,
+                why="optional: the day's BM unit reference snapshot classifies the units; without one, the prefix rule")),
     columns=(
         Col("settlementDate", D, nullable=False),
         Col("bmUnit", S),
         Col("nationalGridBmUnit", S),
         Col("classification", S, nullable=False),
         Col("classification_source", S, nullable=False,
-            checks=(pa.Check.isin(["reference_table", "bm_unit_id_rule"]),)),
+            checks=(pa.Check.isin(["csv", "reference", "prefix"]),)),
         Col("periods", I, nullable=False),
         Col("periods_ebocf", I, nullable=False),
         Col("periods_estimate", I, nullable=False),

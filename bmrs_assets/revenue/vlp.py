@@ -15,17 +15,28 @@ import pandas as pd
 
 from bmrs_assets.revenue.common import rounded, unit_key
 
-# --- VLP revenue --------------------------------------------------------------------------------
-ID_RULES = (("V__", "vlp"), ("2__", "secondary"), ("T_", "transmission"), ("E_", "embedded"),
-            ("I_", "interconnector"), ("M_", "miscellaneous"))
+# --- unit classification ------------------------------------------------------------------------
+# Elexon's BM unit naming (the fallback for a unit the reference does not list): ``V__`` secondary BM
+# units of Virtual Lead Parties; ``2__`` Supplier (primary) BM units, base or additional; ``C__``
+# additional Supplier BM units registered solely to allocate CfD assets; ``T_`` directly connected;
+# ``E_`` embedded; ``I_`` interconnector; anything else (``M_`` miscellaneous included) ``other``.
+ID_RULES = (("V__", "vlp"), ("2__", "supplier"), ("C__", "cfd"), ("T_", "transmission"), ("E_", "embedded"),
+            ("I_", "interconnector"))
+# The reference's bmUnitType (``bmrs/bmunits``) per class; a supplier-type unit named ``C__`` is a CfD unit.
+REFERENCE_TYPES = {"V": "vlp", "S": "supplier", "T": "transmission", "E": "embedded", "I": "interconnector",
+                   "M": "other"}
+CLASSES = ("vlp", "supplier", "transmission", "embedded", "interconnector", "cfd", "other")
+SOURCES = ("csv", "reference", "prefix")
 VLP = "vlp"
 
 
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 def classify_by_id(bm_unit: str | None) -> str:
-    """The documented rule on the Elexon BM unit id: ``V__`` = Virtual Lead Party unit, ``2__`` =
-    secondary (supplier additional) unit, ``T_`` transmission, ``E_`` embedded, ``I_`` or a null
-    ``bmUnit`` interconnector, ``M_`` miscellaneous, anything else ``other``."""
-    if bm_unit is None or (isinstance(bm_unit, float) and np.isnan(bm_unit)):
+    """The naming rule on the Elexon BM unit id (``ID_RULES``); a null ``bmUnit`` is an interconnector."""
+    if _missing(bm_unit):
         return "interconnector"
     for prefix, cls in ID_RULES:
         if str(bm_unit).startswith(prefix):
@@ -33,26 +44,68 @@ def classify_by_id(bm_unit: str | None) -> str:
     return "other"
 
 
-def classify_units(units: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+def classify_by_reference(elexon_bm_unit: str | None, bm_unit_type: str | None) -> str | None:
+    """The class a reference row gives (``REFERENCE_TYPES``), or None for a type it does not map."""
+    cls = None if _missing(bm_unit_type) else REFERENCE_TYPES.get(str(bm_unit_type).strip().upper())
+    if cls == "supplier" and not _missing(elexon_bm_unit) and str(elexon_bm_unit).startswith("C__"):
+        return "cfd"  # bmUnitType does not tell CfD allocation units from other supplier units; the name does
+    return cls
+
+
+def reference_as_of(bm_units: pd.DataFrame | None, day: date) -> pd.DataFrame | None:
+    """Each unit's row in the latest ``bmrs/bmunits`` snapshot on or before ``day`` (the earliest
+    snapshot for a day before any was taken: the list is the best there is)."""
+    if bm_units is None or not len(bm_units):
+        return None
+    snaps = pd.to_datetime(bm_units["snapshotDate"]).dt.date
+    past = snaps <= day
+    chosen = snaps[past].max() if past.any() else snaps.min()
+    return bm_units[snaps == chosen]
+
+
+def classify_units(units: pd.DataFrame, reference: pd.DataFrame | None = None,
+                   csv: pd.DataFrame | None = None) -> pd.DataFrame:
     """``classification`` and ``classification_source`` for each (bmUnit, nationalGridBmUnit) row.
 
-    A reference table (columns ``bmUnit``, ``classification``) wins where it names the unit; its
-    ``bmUnit`` is matched against ``bmUnit``, or against ``nationalGridBmUnit`` for units without one.
-    Classifications are compared lower-case.
+    In order: an operator's CSV (columns ``bmUnit``, ``classification``) for the units it names
+    (``csv``); the BM unit reference (rows of one ``bmrs/bmunits`` snapshot) for the units it lists
+    with a mapped ``bmUnitType`` (``reference``); the naming rule otherwise (``prefix``). A unit is
+    looked up by ``bmUnit`` (the reference's ``elexonBmUnit``), or by ``nationalGridBmUnit`` when it
+    has no ``bmUnit`` (interconnectors).
     """
     out = units[["bmUnit", "nationalGridBmUnit"]].copy()
-    out["classification"] = [classify_by_id(u) for u in out["bmUnit"].tolist()]
-    out["classification_source"] = "bm_unit_id_rule"
+    bm, ng = out["bmUnit"].tolist(), out["nationalGridBmUnit"].tolist()
+    classes = [classify_by_id(u) for u in bm]
+    sources = ["prefix"] * len(out)
     if reference is not None and len(reference):
-        ref = dict(zip(reference["bmUnit"].astype(str).str.strip(),
-                       reference["classification"].astype(str).str.strip().str.lower(), strict=True))
-        ids = out["bmUnit"].where(out["bmUnit"].notna(), out["nationalGridBmUnit"])
-        hit = ids.map(lambda u: ref.get(u) if isinstance(u, str) else None)
-        out["classification"] = hit.where(hit.notna(), out["classification"])
-        out["classification_source"] = np.where(hit.notna(), "reference_table", "bm_unit_id_rule")
+        by_bm, by_ng = {}, {}
+        for e, n, t in zip(reference["elexonBmUnit"], reference["nationalGridBmUnit"], reference["bmUnitType"],
+                           strict=True):
+            cls = classify_by_reference(e, t)
+            if cls is None:
+                continue
+            if not _missing(e):
+                by_bm[str(e)] = cls
+            elif not _missing(n):
+                by_ng[str(n)] = cls
+        for i, (b, n) in enumerate(zip(bm, ng, strict=True)):
+            hit = by_bm.get(str(b)) if not _missing(b) else by_ng.get(str(n)) if not _missing(n) else None
+            if hit is not None:
+                classes[i], sources[i] = hit, "reference"
+    if csv is not None and len(csv):
+        table = dict(zip(csv["bmUnit"].astype(str).str.strip(),
+                         csv["classification"].astype(str).str.strip().str.lower(), strict=True))
+        for i, (b, n) in enumerate(zip(bm, ng, strict=True)):
+            uid = n if _missing(b) else b
+            hit = table.get(uid) if isinstance(uid, str) else None
+            if hit is not None:
+                classes[i], sources[i] = hit, "csv"
+    out["classification"] = classes
+    out["classification_source"] = sources
     return out
 
 
+# --- VLP revenue --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CostComponent:
     """A configured cost: ``per_mwh_gbp`` x accepted MWh (offer + |bid|) plus ``share_of_revenue`` x
@@ -71,8 +124,11 @@ VLP_COLUMNS = (
 
 
 def vlp_revenue(hybrid: pd.DataFrame, day: date, reference: pd.DataFrame | None = None,
-                costs: Sequence[CostComponent] = ()) -> pd.DataFrame:
-    """Daily revenue per VLP unit from the hybrid cashflow (each period counted once)."""
+                costs: Sequence[CostComponent] = (), bm_units: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Daily revenue per VLP unit from the hybrid cashflow (each period counted once).
+
+    ``reference``: the operator's CSV override; ``bm_units``: ``bmrs/bmunits`` rows (any snapshots; the
+    latest on or before ``day`` classifies), see :func:`classify_units`."""
     h = hybrid[pd.to_datetime(hybrid["settlementDate"]).dt.date == day] if len(hybrid) else hybrid
     if not len(h):
         return pd.DataFrame(columns=list(VLP_COLUMNS))
@@ -91,7 +147,7 @@ def vlp_revenue(hybrid: pd.DataFrame, day: date, reference: pd.DataFrame | None 
         gross_revenue_gbp=("cashflow_gbp", "sum"), ebocf_revenue_gbp=("_e", "sum"), estimate_revenue_gbp=("_s", "sum"),
         offer_volume_mwh=("_ov", "sum"), bid_volume_mwh=("_bv", "sum"),
     ).reset_index(drop=True)
-    classes = classify_units(daily, reference)
+    classes = classify_units(daily, reference_as_of(bm_units, day), csv=reference)
     daily["classification"] = classes["classification"].to_numpy()
     daily["classification_source"] = classes["classification_source"].to_numpy()
     daily = daily[daily["classification"] == VLP].reset_index(drop=True)

@@ -26,14 +26,13 @@ from bmrs_assets.core.settlement import (
     utc_iso,
 )
 from bmrs_assets.simulator.positions import redeclare, redeclared
+from bmrs_assets.simulator.units import INTERCONNECTORS, bm_units, gen_bmunits, rng_for
 
 Row = dict[str, object]
 FUEL_TYPES = ("BIOMASS", "CCGT", "COAL", "INTELEC", "INTEW", "INTFR", "INTGRNL", "INTIFA2", "INTIRL", "INTNED",
               "INTNEM", "INTNSL", "INTVKL", "NPSHYD", "NUCLEAR", "OCGT", "OIL", "OTHER", "PS", "WIND")
 BOUNDARIES = ("N", *(f"B{i}" for i in range(1, 18)))
-INTERCONNECTORS: tuple[tuple[str | None, str], ...] = tuple(
-    (None, f"I_{name}") for name in ("IFA-1", "IFA-2", "BRITNED", "NEMO", "NSL", "VIKING", "ELECLINK", "EWIC",
-                                     "MOYLE", "GREENLINK", "IFA-3", "NEUCONNECT"))
+
 
 
 @dataclass
@@ -45,21 +44,6 @@ class SimState:
 
     run: int = 0
     position: int = 0
-
-
-def rng_for(code: str, day: date, salt: str = "") -> random.Random:
-    return random.Random(zlib.crc32(f"{code}|{day.isoformat()}|{salt}".encode()))
-
-
-def bm_units(n: int) -> list[tuple[str | None, str]]:
-    """(bmUnit, nationalGridBmUnit): transmission, embedded, supplier, VLP (``V__``) and secondary (``2__``)."""
-    units: list[tuple[str | None, str]] = []
-    prefixes = ["T_", "T_", "E_", "2__", "V__", "T_"]
-    for i in range(n):
-        prefix = prefixes[i % len(prefixes)]
-        name = f"SIM{i:03d}-{1 + i % 4}"
-        units.append((f"{prefix}{name}", name if prefix in ("T_", "E_") else f"AG-{name}"))
-    return units
 
 
 def _periods(day: date) -> list[tuple[int, datetime, str, str]]:
@@ -476,6 +460,7 @@ GENERATORS: dict[str, Generator] = {
     "EBOCF/bid": Generator(lambda d, s: gen_ebocf(d, s, "bid"), _ts("startTime", timedelta(minutes=45))),
     "EBOCF/offer": Generator(lambda d, s: gen_ebocf(d, s, "offer"), _ts("startTime", timedelta(minutes=45))),
     "REMIT": Generator(gen_remit, _ts("publishTime")),
+    "BMUNITS": Generator(gen_bmunits, lambda r: datetime(2000, 1, 1, tzinfo=UTC)),  # the list is always there
 }
 
 
@@ -491,4 +476,4 @@ def gen_freq(day: date) -> list[Row]:
     return rows
 
 
-__all__ = ["GENERATORS", "UTC", "Generator", "Row", "SimState", "bm_units"]
+__all__ = ["GENERATORS", "INTERCONNECTORS", "UTC", "Generator", "Row", "SimState", "bm_units", "rng_for"]

@@ -171,6 +171,8 @@ def serve_rows(template: str, path_params: dict[str, str], query: dict[str, list
                        and all(str(r.get(f)) in accepted for f, accepted in filters.items()))
         return out
 
+    if scope.current:  # a reference list: today's state, whatever day is asked
+        return rows_for([london_today(now)])
     return _time_filtered(scope, rows_for) if scope.time_field else _date_filtered(scope, rows_for)
 
 

@@ -57,7 +57,10 @@ def test_registry_columns_match_the_spec_row_schema(code):
     props = expected_columns(ds)
     api_columns = [c for c in ds.columns if c.origin == "api"]
     assert [c.name for c in api_columns] == list(props), "same fields, same order as the spec"
-    assert all(c.origin == "path" and "{" + c.name + "}" in ds.path for c in ds.columns if c.origin != "api")
+    # not in the rows: filled from the path's variant, or the day asked for (a snapshot's day, Snapshot.stamp)
+    assert all((c.origin == "path" and "{" + c.name + "}" in ds.path)
+               or (c.origin == "request" and getattr(ds.request, "stamp", None) == c.name)
+               for c in ds.columns if c.origin != "api")
     required_by_us = {*ds.key, ds.partition_column, ds.revision_column}
     for col in api_columns:
         p = props[col.name]

@@ -128,6 +128,19 @@ def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simul
     assert after["boalf_with_prices"] == before["boalf_with_prices"]
     assert after["bm_cashflow_hybrid"] != before["bm_cashflow_hybrid"]
 
+    # until now no BM unit reference: every unit by prefix. The day's snapshot re-runs the VLP revenue,
+    # which the reference now classifies: the 2__ unit it lists as a VLP's (V) joins, the V__ unit it
+    # does not list stays by prefix
+    assert query(db, "SELECT DISTINCT classification_source FROM bmrs_vlp_revenue") == [("prefix",)]
+    assert materialize_range(DAY, DAY, ["BMUNITS"], instance=instance)[0].success
+    tick4 = sensor(dg.build_sensor_context(instance=instance, cursor=tick3.cursor))
+    assert [(r.partition_key, set(r.asset_selection)) for r in tick4.run_requests] == [(DAY.isoformat(), {VLP_KEY})]
+    assert run_request(instance, tick4.run_requests[0]).success
+    by_unit = dict(query(db, 'SELECT "bmUnit", classification_source FROM bmrs_vlp_revenue'))
+    assert by_unit["2__SIM003-4"] == "reference" and by_unit["V__SIM010-3"] == "prefix"
+    assert by_unit["V__SIM004-1"] == "reference"
+    assert not any(u.startswith("2__") for u in by_unit if u != "2__SIM003-4")
+
 
 def test_sensor_requests_the_materialized_day_and_reruns_rematerialized_sources(monkeypatch):
     monkeypatch.setenv("BMRS_START_DATE", "2025-12-17")  # the 16th is no partition: BOALF's day before is not read

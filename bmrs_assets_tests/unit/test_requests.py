@@ -33,6 +33,8 @@ def test_every_slice_reads_back_as_itself(code):
             scope = ds.request.read(params, path_params(ds.path, path), NOW)
             if sl.window is not None:
                 assert (scope.start, scope.end) == (sl.window.start, sl.window.end)
+            elif scope.current:  # a snapshot: the request names no day; the slice stamps it into its rows
+                assert not params and sl.variant == ((ds.request.stamp, day.isoformat()),)
             else:
                 assert scope.first == scope.last == day
                 assert scope.periods == sl.periods and scope.variant == sl.variant

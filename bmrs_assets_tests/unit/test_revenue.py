@@ -410,16 +410,17 @@ def test_vlp_revenue_classifies_units_and_applies_only_configured_costs(tmp_path
     assert (delta["offer_volume_mwh"], delta["bid_volume_mwh"]) == (approx(7.0), approx(-3.0))
     assert delta["costs_gbp"] == approx(58.625) and delta["net_revenue_gbp"] == approx(386.25 - 58.625)
     assert json.loads(delta["cost_breakdown"]) == {"aggregator": 38.625, "non_delivery": 20.0}
-    assert (delta["classification"], delta["classification_source"]) == ("vlp", "bm_unit_id_rule")
+    assert (delta["classification"], delta["classification_source"]) == ("vlp", "prefix")
     fox = out.loc["2__FOXTROT"]
     # gross £70 on 1 MWh: 2 x 1 + 10% x 70 = 9 -> net 61
     assert (fox["costs_gbp"], fox["net_revenue_gbp"]) == (approx(9.0), approx(61.0))
-    assert (fox["classification"], fox["classification_source"]) == ("vlp", "reference_table")
+    assert (fox["classification"], fox["classification_source"]) == ("vlp", "csv")
 
 
 def test_unit_id_rule_and_table_declarations():
-    assert [rv.classify_by_id(u) for u in ("V__AFLEX001", "2__AFLEX003", "T_DRAXX-1", "E_ABERDARE", None, "I_IFD-1", "X")] == [
-        "vlp", "secondary", "transmission", "embedded", "interconnector", "interconnector", "other"]
+    assert [rv.classify_by_id(u) for u in ("V__AFLEX001", "2__AFLEX003", "C__PSMAR001", "T_DRAXX-1", "E_ABERDARE",
+                                           None, "I_IFD-1", "M_XYZ", "X")] == [
+        "vlp", "supplier", "cfd", "transmission", "embedded", "interconnector", "interconnector", "other", "other"]
     assert get_table_spec("boalf") is BOALF and get_table_spec("boalf_with_prices") is BOALF_WITH_PRICES
     for table in DERIVED.values():
         assert table.partition_column == "settlementDate" and {"bmUnit", "nationalGridBmUnit", "settlementDate"} <= set(table.key)
@@ -445,3 +446,48 @@ def test_vlp_configuration_comes_from_the_environment_and_defaults_to_nothing(tm
     monkeypatch.setenv(VLP_REFERENCE_ENV, str(tmp_path / "bad.csv"))
     with pytest.raises(ValueError, match="missing column"):
         vlp_resource_from_env().reference()
+
+
+def bm_unit_reference(rows, day="2025-12-16"):
+    """``bmrs/bmunits`` rows: (elexonBmUnit, nationalGridBmUnit, bmUnitType) of one snapshot."""
+    return pd.DataFrame({"elexonBmUnit": [r[0] for r in rows], "nationalGridBmUnit": [r[1] for r in rows],
+                         "bmUnitType": [r[2] for r in rows], "snapshotDate": [pd.Timestamp(day).date()] * len(rows)})
+
+
+def test_the_bm_unit_reference_beats_the_prefix_and_the_prefix_is_the_fallback():
+    units = pd.DataFrame({"bmUnit": ["2__AFLEX003", "V__UNLISTED", "T_ODDNAME-1", "C__PSMAR001", None, "2__BPLAIN",
+                                     "E_NOTYPE"],
+                          "nationalGridBmUnit": ["AG-AFLEX3", "AG-UNL", "ODDNAME-1", "CFD1", "I_IFA-1", "AG-BPL", "NOTYPE"]})
+    reference = bm_unit_reference([
+        ("2__AFLEX003", "AG-AFLEX3", "V"),  # named like a supplier unit, registered as a VLP's secondary unit
+        ("T_ODDNAME-1", "ODDNAME-1", "E"),  # a T_ name on an embedded unit
+        ("C__PSMAR001", "CFD1", "S"),       # supplier type, C__ name: a CfD allocation unit
+        (None, "I_IFA-1", "I"),             # matched by nationalGridBmUnit (no Elexon id)
+        ("2__BPLAIN", "AG-BPL", "S"),
+        ("E_NOTYPE", "NOTYPE", None),       # listed, but no type: the prefix decides
+    ])
+    out = rv.classify_units(units, reference)
+    assert list(zip(out["classification"], out["classification_source"], strict=True)) == [
+        ("vlp", "reference"), ("vlp", "prefix"), ("embedded", "reference"), ("cfd", "reference"),
+        ("interconnector", "reference"), ("supplier", "reference"), ("embedded", "prefix")]
+    # the operator's CSV wins over both
+    csv = pd.DataFrame({"bmUnit": ["2__AFLEX003"], "classification": ["Supplier"]})
+    first = rv.classify_units(units, reference, csv=csv).iloc[0]
+    assert (first["classification"], first["classification_source"]) == ("supplier", "csv")
+    # no reference at all: every unit by prefix (2__ is a supplier unit, never "secondary")
+    plain = rv.classify_units(units)
+    assert list(plain["classification"]) == ["supplier", "vlp", "transmission", "cfd", "interconnector", "supplier",
+                                             "embedded"]
+    assert set(plain["classification_source"]) == {"prefix"}
+
+
+def test_vlp_revenue_uses_the_snapshot_in_force_on_the_day():
+    h = hybrid_case()
+    old = bm_unit_reference([("2__FOXTROT", "AG-FOX", "S")], "2025-12-01")
+    new = bm_unit_reference([("2__FOXTROT", "AG-FOX", "V"), ("V__DELTA1", "AG-DELTA1", "S")], "2099-01-01")
+    # on DAY the 2025-12-01 snapshot is in force: FOXTROT a supplier unit, DELTA1 unlisted (prefix: vlp)
+    out = rv.vlp_revenue(h, DAY, bm_units=pd.concat([old, new]))
+    assert list(zip(out["bmUnit"], out["classification_source"], strict=True)) == [("V__DELTA1", "prefix")]
+    # only the later snapshot: the earliest there is serves (FOXTROT a VLP unit, DELTA1 a supplier unit)
+    out = rv.vlp_revenue(h, DAY, bm_units=new)
+    assert list(zip(out["bmUnit"], out["classification_source"], strict=True)) == [("2__FOXTROT", "reference")]

@@ -1,19 +1,19 @@
 """The sensor that keeps the revenue assets in step with their sources.
 
-When a source partition of the revenue (BOALF, BOD, PN or EBOCF) is materialized (first time or
-again), the derived partitions it changes are requested: ``boalf_with_prices``,
+When a source partition of the revenue (BOALF, BOD, PN, EBOCF or BMUNITS) is materialized (first
+time or again), the derived partitions it changes are requested: ``boalf_with_prices``,
 ``bm_cashflow_hybrid`` and ``vlp_revenue`` of that settlement day for BOALF/BOD/PN, the last two for
-EBOCF. A BOALF day also feeds the next day's ``boalf_with_prices`` (acceptances running past
-midnight), so that day is requested too, once the rest of its inputs are there (the gate below):
-re-computed if it was computed before, and computed at last if it was held back waiting for this
-day. One run per
-settlement day, however many sources changed. Which sources, which assets and which days all come
+EBOCF, ``vlp_revenue`` for a BM unit reference snapshot. A BOALF day also feeds the next day's
+``boalf_with_prices`` (acceptances running past midnight), so that day is requested too, once the
+rest of its inputs are there (the gate below): re-computed if it was computed before, and computed
+at last if it was held back waiting for this day. One run per settlement day, however many sources
+changed. Which sources, which assets and which days all come
 from the tables' declared ``reads`` (:data:`DOWNSTREAM`, from ``revenue.lineage.reruns``).
 
 A derived day is requested only when every partition its run reads (``lineage.inputs``: e.g. BOALF
-D-1 and D, BOD D, PN D; a derived input not recomputed in the same run) exists and the latest
-evaluation of each of its blocking checks did not fail with ERROR severity (``defs/quality.
-blocking_checks``; a WARN is a day still in progress, which Dagster's blocking lets through too).
+D-1 and D, BOD D, PN D; a derived input not recomputed in the same run; not an optional read) exists
+and the latest evaluation of each of its blocking checks did not fail with ERROR severity
+(``defs/quality.blocking_checks``; a WARN is a day still in progress, which Dagster's blocking lets through too).
 Blocking only holds inside one run, so this is what stops a failed source day feeding the revenue.
 A day held back this way is requested when the input is materialized again and passes (that
 materialization is a new event, also for the day after it). While an input's blocking check is still to be evaluated (its
