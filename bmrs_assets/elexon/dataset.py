@@ -55,8 +55,9 @@ class Dataset(TableDeclaration):
     semantics_why: str = ""
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Z0-9]{2,12}", self.code):
-            raise ValueError(f"dataset code {self.code!r} must be 2-12 upper-case letters/digits")
+        # the code names the asset (``bmrs/<code lower>``) and the table (``bmrs_<code lower>``)
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]{1,11}", self.code):
+            raise ValueError(f"dataset code {self.code!r} must be 2-12 upper-case letters, digits or '_'")
         self.validate_columns()
         if self.partition_kind not in (Kind.DATE, Kind.TIMESTAMP):
             raise ValueError(f"{self.code}: partition column must be a DATE or TIMESTAMP")

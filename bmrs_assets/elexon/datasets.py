@@ -19,7 +19,7 @@ import pandera.pandas as pa
 from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Origin, PeriodLabel, PeriodRule, S, WriteSemantics
 from bmrs_assets.elexon import publication as pub
 from bmrs_assets.elexon.dataset import Dataset, IrisMode
-from bmrs_assets.elexon.reference_data import BMUNITS
+from bmrs_assets.elexon.reference_data import BM_UNITS
 from bmrs_assets.elexon.requests import Endpoint, PathDate, SettlementDates, SettlementDay, TimeWindow
 from bmrs_assets.quality.rules import Completeness
 
@@ -482,7 +482,7 @@ REMIT = Dataset(
 REGISTRY: dict[str, Dataset] = {
     ds.code: ds
     for ds in (BOALF, FREQ, COSTS, BOD, PN, QPN, MELS, MILS, MID, FUELINST, FUELHH, NETBSAD, DISBSAD,
-               INDGEN, INDDEM, EBOCF, REMIT, BMUNITS)
+               INDGEN, INDDEM, EBOCF, REMIT, BM_UNITS)
 }
 
 

@@ -15,8 +15,8 @@ from bmrs_assets.elexon.dataset import Dataset
 from bmrs_assets.elexon.requests import Snapshot
 from bmrs_assets.quality.rules import Completeness
 
-BMUNITS = Dataset(
-    code="BMUNITS",
+BM_UNITS = Dataset(
+    code="BM_UNITS",
     description="BM unit reference data (type, lead party, fuel type, capacities): one snapshot a day of the "
                 "current list.",
     path="/reference/bmunits/all",

@@ -9,7 +9,9 @@ materialization recent enough for the rule and no blocking check of that day fai
 * settlement-run feeds (``cron``): the newest settlement day the schedule says exists by the last
   deadline (the day before the deadline's London day), materialized since ``cron_lower_bound``
   before that deadline;
-* any other time-window rule: today's partition.
+* any other time-window rule (daily snapshots): the newest snapshot decides, today's if it was
+  taken, else yesterday's (never taken: late once yesterday began longer ago than the window), so a
+  dataset never materialized is not fresh all day just because today is young.
 
 A heal run of an old day therefore never makes a dataset fresh, and a latest day whose blocking
 check failed with ERROR severity is not fresh (a WARN failure is a day still in progress; Dagster's
@@ -75,7 +77,7 @@ def required_days(rule: Freshness, now: datetime, first: date | None = None) -> 
     elif rule.realtime:
         days = (today, today - timedelta(days=1))
     else:
-        days = (today,)
+        days = (today, today - timedelta(days=1))  # the newest snapshot decides: see freshness_status
     return tuple(d for d in days if first is None or d >= first)
 
 
@@ -119,5 +121,8 @@ def freshness_status(ds: Dataset, partitions: Mapping[date, PartitionFacts], now
     days = required_days(ds.freshness, now, first)
     if not days:
         return FreshnessStatus(ds.code, "pass", None, None, "no partition day due yet")
-    verdicts = [_judge(ds, partitions.get(d) or PartitionFacts(d), now) for d in days]
+    facts = [partitions.get(d) or PartitionFacts(d) for d in days]
+    if not (ds.freshness.cron or ds.freshness.realtime):  # a snapshot: today's if taken, else yesterday's
+        facts = [next((f for f in facts if f.materialized is not None), facts[-1])]
+    verdicts = [_judge(ds, f, now) for f in facts]
     return max(verdicts, key=lambda v: (SEVERITY_RANK[v.state], v.age is None, v.age or timedelta(0)))

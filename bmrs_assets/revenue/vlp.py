@@ -22,7 +22,7 @@ from bmrs_assets.revenue.common import rounded, unit_key
 # ``E_`` embedded; ``I_`` interconnector; anything else (``M_`` miscellaneous included) ``other``.
 ID_RULES = (("V__", "vlp"), ("2__", "supplier"), ("C__", "cfd"), ("T_", "transmission"), ("E_", "embedded"),
             ("I_", "interconnector"))
-# The reference's bmUnitType (``bmrs/bmunits``) per class; a supplier-type unit named ``C__`` is a CfD unit.
+# The reference's bmUnitType (``bmrs/bm_units``) per class; a supplier-type unit named ``C__`` is a CfD unit.
 REFERENCE_TYPES = {"V": "vlp", "S": "supplier", "T": "transmission", "E": "embedded", "I": "interconnector",
                    "M": "other"}
 CLASSES = ("vlp", "supplier", "transmission", "embedded", "interconnector", "cfd", "other")
@@ -53,7 +53,7 @@ def classify_by_reference(elexon_bm_unit: str | None, bm_unit_type: str | None) 
 
 
 def reference_as_of(bm_units: pd.DataFrame | None, day: date) -> pd.DataFrame | None:
-    """Each unit's row in the latest ``bmrs/bmunits`` snapshot on or before ``day`` (the earliest
+    """Each unit's row in the latest ``bmrs/bm_units`` snapshot on or before ``day`` (the earliest
     snapshot for a day before any was taken: the list is the best there is)."""
     if bm_units is None or not len(bm_units):
         return None
@@ -68,7 +68,7 @@ def classify_units(units: pd.DataFrame, reference: pd.DataFrame | None = None,
     """``classification`` and ``classification_source`` for each (bmUnit, nationalGridBmUnit) row.
 
     In order: an operator's CSV (columns ``bmUnit``, ``classification``) for the units it names
-    (``csv``); the BM unit reference (rows of one ``bmrs/bmunits`` snapshot) for the units it lists
+    (``csv``); the BM unit reference (rows of one ``bmrs/bm_units`` snapshot) for the units it lists
     with a mapped ``bmUnitType`` (``reference``); the naming rule otherwise (``prefix``). A unit is
     looked up by ``bmUnit`` (the reference's ``elexonBmUnit``), or by ``nationalGridBmUnit`` when it
     has no ``bmUnit`` (interconnectors).
@@ -127,7 +127,7 @@ def vlp_revenue(hybrid: pd.DataFrame, day: date, reference: pd.DataFrame | None 
                 costs: Sequence[CostComponent] = (), bm_units: pd.DataFrame | None = None) -> pd.DataFrame:
     """Daily revenue per VLP unit from the hybrid cashflow (each period counted once).
 
-    ``reference``: the operator's CSV override; ``bm_units``: ``bmrs/bmunits`` rows (any snapshots; the
+    ``reference``: the operator's CSV override; ``bm_units``: ``bmrs/bm_units`` rows (any snapshots; the
     latest on or before ``day`` classifies), see :func:`classify_units`."""
     h = hybrid[pd.to_datetime(hybrid["settlementDate"]).dt.date == day] if len(hybrid) else hybrid
     if not len(h):

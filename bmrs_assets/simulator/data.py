@@ -460,7 +460,7 @@ GENERATORS: dict[str, Generator] = {
     "EBOCF/bid": Generator(lambda d, s: gen_ebocf(d, s, "bid"), _ts("startTime", timedelta(minutes=45))),
     "EBOCF/offer": Generator(lambda d, s: gen_ebocf(d, s, "offer"), _ts("startTime", timedelta(minutes=45))),
     "REMIT": Generator(gen_remit, _ts("publishTime")),
-    "BMUNITS": Generator(gen_bmunits, lambda r: datetime(2000, 1, 1, tzinfo=UTC)),  # the list is always there
+    "BM_UNITS": Generator(gen_bmunits, lambda r: datetime(2000, 1, 1, tzinfo=UTC)),  # the list is always there
 }
 
 

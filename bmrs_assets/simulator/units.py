@@ -50,7 +50,7 @@ def gen_bmunits(day: date, state: object) -> list[Row]:
     for bm_unit, ng_unit in [*bm_units(1300), *INTERCONNECTORS, *CFD_UNITS]:
         if bm_unit in UNLISTED:
             continue
-        rng = rng_for("BMUNITS", date(2020, 1, 1), ng_unit)  # a unit's attributes do not change by day
+        rng = rng_for("BM_UNITS", date(2020, 1, 1), ng_unit)  # a unit's attributes do not change by day
         prefix = next((p for p in REFERENCE_TYPES if bm_unit and bm_unit.startswith(p)), None)
         unit_type = "I" if bm_unit is None else MISLEADING.get(bm_unit, REFERENCE_TYPES.get(prefix or "", "M"))
         party = f"SIMP{rng.randint(1, 40):02d}"

@@ -79,6 +79,22 @@ def freq_rows(day: date, n: int) -> list[dict]:
              "frequency": 50.0} for i in range(n)]
 
 
+def snapshot_staleness(code: str, now: datetime) -> list[str]:
+    """The freshness alert of a daily snapshot (BM_UNITS) never taken, by the clock: it is judged by
+    yesterday's London day, begun ``now - yesterday 00:00`` ago (26 h warns, 36 h fails)."""
+    begun = now - day_window(london_today(now) - timedelta(days=1)).start
+    if begun > timedelta(hours=36):
+        return [f":red_circle: [BMRS FAIL] {code} is stale: never materialized"]
+    if begun > timedelta(hours=26):
+        return [f":large_yellow_circle: [BMRS WARN] {code} is stale: never materialized"]
+    return []
+
+
+def is_snapshot(code: str) -> bool:
+    rule = REGISTRY[code].freshness
+    return not (rule.cron or rule.realtime)
+
+
 def test_sensor_alerts_once_per_problem_resolves_and_retries(platform_env, simulator, instance, receiver, monkeypatch,
                                                             caplog, capfd):
     caplog.set_level(logging.DEBUG)  # any Python logger (httpx, httpcore, ...) must not leak the URL either
@@ -99,15 +115,20 @@ def test_sensor_alerts_once_per_problem_resolves_and_retries(platform_env, simul
         monkeypatch.setenv("BMRS_API_BASE_URL", simulator.url)
     monkeypatch.setenv(WEBHOOK_ENV, receiver.url)
     defs = build_definitions()
-    others = [c for c in REGISTRY if c not in ("COSTS", "FREQ")]
+    others = [c for c in REGISTRY if c not in ("COSTS", "FREQ") and not is_snapshot(c)]
+    snapshots = [c for c in REGISTRY if is_snapshot(c)]
+    assert snapshots == ["BM_UNITS"]
 
-    # first tick: every problem once. 15 never-materialized datasets: stale + a 5-day hole each;
-    # COSTS: the d3 hole; FREQ: the partial d2 (one message: its failed check is the same problem)
+    # first tick: every problem once. 14 never-materialized datasets: stale + a 5-day hole each;
+    # COSTS: the d3 hole; FREQ: the partial d2 (one message: its failed check is the same problem);
+    # BM_UNITS: the hole, and stale by the clock (yesterday's snapshot decides, see snapshot_staleness)
     capfd.readouterr()
+    stale_snapshots = {c: snapshot_staleness(c, datetime.now(UTC)) for c in snapshots}
     first = tick(defs, instance, None)
+    total = 2 * len(others) + 2 + sum(1 + len(v) for v in stale_snapshots.values())
     logged = capfd.readouterr().err  # the sensor's context.log
     posts = receiver.take()
-    assert len(posts) == 2 * len(others) + 2
+    assert len(posts) == total
     assert all(p["content_type"] == "application/json" and set(p["json"]) == {"text"} for p in posts)
     sent = texts(posts)
     costs = [t for t in sent if " COSTS " in t]
@@ -122,19 +143,24 @@ def test_sensor_alerts_once_per_problem_resolves_and_retries(platform_env, simul
                                        f":red_circle: [BMRS FAIL] {code} has 5 days not complete, {d[5]}...{d[1]} "
                                        f"(5 missing; {d[5]}: never materialized). Backfill: python -m bmrs_assets "
                                        f"backfill --dataset {code} --from {d[5]} --to {d[1]}"])
+    for code, stale in stale_snapshots.items():
+        mine = [t for t in sent if f" {code} " in t]
+        assert sorted(mine) == sorted([*stale, f":red_circle: [BMRS FAIL] {code} has 5 days not complete, "
+                                       f"{d[5]}...{d[1]} (5 missing; {d[5]}: never materialized). Backfill: "
+                                       f"python -m bmrs_assets backfill --dataset {code} --from {d[5]} --to {d[1]}"])
     assert len(load_cursor(first.cursor)) == len(posts)
-    assert "32 new, 0 escalated, 0 resolved, 0 still open; 0 not delivered" in first.skip_message
+    assert f"{total} new, 0 escalated, 0 resolved, 0 still open; 0 not delivered" in first.skip_message
     for t in sent:  # every message was logged as well
         assert t in logged
 
     # nothing changed: nothing is repeated
     second = tick(defs, instance, first.cursor)
     assert receiver.take() == []
-    assert "0 new, 0 escalated, 0 resolved, 32 still open" in second.skip_message
+    assert f"0 new, 0 escalated, 0 resolved, {total} still open" in second.skip_message
 
     # a smaller lookback does not make the COSTS hole "resolved": a reported gap stays open until filled
     monkeypatch.setenv("BMRS_ALERT_LOOKBACK_DAYS", "1")
-    assert "0 resolved, 32 still open" in tick(defs, instance, second.cursor).skip_message
+    assert f"0 resolved, {total} still open" in tick(defs, instance, second.cursor).skip_message
     assert receiver.take() == []
     monkeypatch.setenv("BMRS_ALERT_LOOKBACK_DAYS", "5")
 
@@ -144,7 +170,7 @@ def test_sensor_alerts_once_per_problem_resolves_and_retries(platform_env, simul
     since = {r.ident: r.since for r in load_cursor(first.cursor)}[f"COSTS/gap/{d[3]}"]
     assert texts(receiver.take()) == [
         f":white_check_mark: [BMRS RESOLVED] COSTS gap {d[3]}...{d[3]} is complete again (first reported {since})"]
-    assert len(load_cursor(third.cursor)) == 31 and f"COSTS/gap/{d[3]}" not in third.cursor
+    assert len(load_cursor(third.cursor)) == total - 1 and f"COSTS/gap/{d[3]}" not in third.cursor
 
     # refill FREQ d2 while the receiver answers 500: the "resolved" is not lost, it is sent on the next tick
     assert materialize_range(d[2], d[2], ["FREQ"], instance=instance)[0].success
@@ -158,7 +184,7 @@ def test_sensor_alerts_once_per_problem_resolves_and_retries(platform_env, simul
     fifth = tick(defs, instance, fourth.cursor)
     assert [t.startswith(f":white_check_mark: [BMRS RESOLVED] FREQ gap {d[2]}...{d[2]} is complete again")
             for t in texts(receiver.take())] == [True]
-    assert len(load_cursor(fifth.cursor)) == 30
+    assert len(load_cursor(fifth.cursor)) == total - 2
 
     # new problems while the receiver fails: one attempt this tick, none recorded, all sent next tick
     receiver.status = 500
@@ -166,7 +192,7 @@ def test_sensor_alerts_once_per_problem_resolves_and_retries(platform_env, simul
     assert len(receiver.take()) == 1 and load_cursor(failing.cursor) == []
     receiver.status = 200
     retried = tick(defs, instance, failing.cursor)
-    assert len(receiver.take()) == 30 and len(load_cursor(retried.cursor)) == 30
+    assert len(receiver.take()) == total - 2 and len(load_cursor(retried.cursor)) == total - 2
 
     # the webhook URL is a secret: in no message, log line or cursor
     logged += capfd.readouterr().err
@@ -182,10 +208,12 @@ def test_without_webhook_it_only_logs(platform_env, instance, receiver, monkeypa
     assert materialize_range(today - timedelta(days=3), today - timedelta(days=1), ["COSTS"], instance=instance)[0].success
     defs = build_definitions()
     capfd.readouterr()
+    stale_snapshots = sum(len(snapshot_staleness(c, datetime.now(UTC))) for c in REGISTRY if is_snapshot(c))
     first = tick(defs, instance, None)
     assert receiver.take() == []
-    others = [c for c in REGISTRY if c != "COSTS"]
-    assert len(load_cursor(first.cursor)) == 2 * len(others)
+    others = [c for c in REGISTRY if c != "COSTS" and not is_snapshot(c)]
+    snapshots = [c for c in REGISTRY if is_snapshot(c)]  # each: its hole, stale by the clock
+    assert len(load_cursor(first.cursor)) == 2 * len(others) + len(snapshots) + stale_snapshots
     assert f"{WEBHOOK_ENV} not set: logged only" in first.skip_message
     assert ":red_circle: [BMRS FAIL] BOALF is stale: never materialized" in capfd.readouterr().err
     assert "COSTS" not in first.cursor  # complete and fresh

@@ -132,7 +132,7 @@ def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simul
     # which the reference now classifies: the 2__ unit it lists as a VLP's (V) joins, the V__ unit it
     # does not list stays by prefix
     assert query(db, "SELECT DISTINCT classification_source FROM bmrs_vlp_revenue") == [("prefix",)]
-    assert materialize_range(DAY, DAY, ["BMUNITS"], instance=instance)[0].success
+    assert materialize_range(DAY, DAY, ["BM_UNITS"], instance=instance)[0].success
     tick4 = sensor(dg.build_sensor_context(instance=instance, cursor=tick3.cursor))
     assert [(r.partition_key, set(r.asset_selection)) for r in tick4.run_requests] == [(DAY.isoformat(), {VLP_KEY})]
     assert run_request(instance, tick4.run_requests[0]).success

@@ -106,3 +106,24 @@ def test_freshness_status_time_window_and_cron():
     assert required_days(COSTS.freshness, now) == (date(2025, 12, 16),)
     assert freshness_status(COSTS, latest(COSTS, datetime(2025, 12, 16, 9, tzinfo=UTC), now), now).state == "pass"
     assert freshness_status(COSTS, latest(COSTS, datetime(2025, 12, 16, 7, tzinfo=UTC), now), now).state == "fail"
+
+
+def test_a_daily_snapshot_is_judged_by_its_newest_snapshot():
+    """BM_UNITS (36 h fail, 26 h warn): today's snapshot if taken, else yesterday's."""
+    from bmrs_assets.elexon.datasets import BM_UNITS
+
+    today, yesterday = date(2025, 12, 17), date(2025, 12, 16)  # GMT: London days are UTC days
+    at = datetime(2025, 12, 17, 13, tzinfo=UTC)
+    taken_today = {today: PartitionFacts(today, datetime(2025, 12, 17, 0, 5, tzinfo=UTC))}
+    assert freshness_status(BM_UNITS, taken_today, at).state == "pass"
+    # not taken today; yesterday's at 00:05 is 36 h 55 min old at 13:00: late
+    taken_yesterday = {yesterday: PartitionFacts(yesterday, datetime(2025, 12, 16, 0, 5, tzinfo=UTC))}
+    late = freshness_status(BM_UNITS, taken_yesterday, at)
+    assert (late.state, late.day) == ("fail", yesterday)
+    # ... 27 h 55 min old at 04:00: warn; 9 h 55 min old at 10:00 the same day: pass
+    assert freshness_status(BM_UNITS, taken_yesterday, datetime(2025, 12, 17, 4, tzinfo=UTC)).state == "warn"
+    assert freshness_status(BM_UNITS, taken_yesterday, datetime(2025, 12, 16, 10, tzinfo=UTC)).state == "pass"
+    # never taken: yesterday began 37 h before 13:00 (fail), 25 h before 01:00 (pass: within 26 h)
+    assert freshness_status(BM_UNITS, {}, at).detail == "2025-12-16: never materialized"
+    assert freshness_status(BM_UNITS, {}, at).state == "fail"
+    assert freshness_status(BM_UNITS, {}, datetime(2025, 12, 17, 1, tzinfo=UTC)).state == "pass"

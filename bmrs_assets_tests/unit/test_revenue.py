@@ -449,7 +449,7 @@ def test_vlp_configuration_comes_from_the_environment_and_defaults_to_nothing(tm
 
 
 def bm_unit_reference(rows, day="2025-12-16"):
-    """``bmrs/bmunits`` rows: (elexonBmUnit, nationalGridBmUnit, bmUnitType) of one snapshot."""
+    """``bmrs/bm_units`` rows: (elexonBmUnit, nationalGridBmUnit, bmUnitType) of one snapshot."""
     return pd.DataFrame({"elexonBmUnit": [r[0] for r in rows], "nationalGridBmUnit": [r[1] for r in rows],
                          "bmUnitType": [r[2] for r in rows], "snapshotDate": [pd.Timestamp(day).date()] * len(rows)})
 

@@ -29,13 +29,13 @@ def test_the_declared_reads() -> None:
     assert reads == {
         PRICED: {"boalf": (-1, 0), "bod": (0, 0), "pn": (0, 0)},
         HYBRID: {PRICED: (0, 0), "ebocf": (0, 0)},
-        VLP: {HYBRID: (0, 0), "bmunits": (0, 0)},
+        VLP: {HYBRID: (0, 0), "bm_units": (0, 0)},
     }
-    assert lineage.sources() == ("boalf", "bod", "pn", "ebocf", "bmunits")
+    assert lineage.sources() == ("boalf", "bod", "pn", "ebocf", "bm_units")
     assert tuple(t.asset_name for t in lineage.derived_tables()) == ALL
     # the rows' provenance (_source_api = derived:<inputs>) is unchanged by the declaration
     assert {t.asset_name: t.inputs for t in DERIVED.values()} == {
-        PRICED: ("boalf", "bod", "pn"), HYBRID: (PRICED, "ebocf"), VLP: (HYBRID, "bmunits")}
+        PRICED: ("boalf", "bod", "pn"), HYBRID: (PRICED, "ebocf"), VLP: (HYBRID, "bm_units")}
 
 
 def test_what_a_source_day_re_runs() -> None:
@@ -45,7 +45,7 @@ def test_what_a_source_day_re_runs() -> None:
     next_day = tuple(Rerun(t, 1, ((PRICED, 1),)) for t in ALL)
     assert {s: lineage.reruns(s) for s in lineage.sources()} == {
         "boalf": same_day + next_day, "bod": same_day, "pn": same_day, "ebocf": same_day[1:],
-        "bmunits": same_day[2:]}  # a new snapshot of the BM unit reference reclassifies the day's VLP units
+        "bm_units": same_day[2:]}  # a new snapshot of the BM unit reference reclassifies the day's VLP units
     # a derived table changing re-runs what reads it, the same day
     assert lineage.reruns(PRICED) == (Rerun(HYBRID, 0), Rerun(VLP, 0))
     assert lineage.reruns(VLP) == ()
@@ -56,7 +56,7 @@ def test_the_sensor_downstream_map_is_what_the_lineage_implies() -> None:
         asset_key(s): tuple(sensor.Target(r.shift, asset_key(r.table)) for r in lineage.reruns(s))
         for s in lineage.sources()}
     assert sensor.DOWNSTREAM == expected
-    assert list(sensor.DOWNSTREAM) == [dg.AssetKey(["bmrs", n]) for n in ("boalf", "bod", "pn", "ebocf", "bmunits")]
+    assert list(sensor.DOWNSTREAM) == [dg.AssetKey(["bmrs", n]) for n in ("boalf", "bod", "pn", "ebocf", "bm_units")]
     assert DERIVED_KEYS == tuple(dg.AssetKey(["bmrs", n]) for n in ALL)
     boalf = sensor.DOWNSTREAM[asset_key("boalf")]
     assert [(t.shift, t.asset.path[-1]) for t in boalf if t.shift] == [(1, n) for n in ALL]
@@ -154,5 +154,5 @@ def test_the_sensor_waits_for_required_reads_only() -> None:
     """The BM unit reference is an optional read: VLP revenue is computed without it (prefix rule)."""
     day = date(2025, 12, 17)
     assert lineage.inputs([VLP], day) == ((HYBRID, day),)
-    assert ("bmunits", day) not in lineage.inputs(ALL, day)
+    assert ("bm_units", day) not in lineage.inputs(ALL, day)
     assert lineage.inputs([HYBRID, VLP], day) == ((PRICED, day), ("ebocf", day))

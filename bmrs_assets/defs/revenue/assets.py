@@ -7,7 +7,7 @@ partition mappings come from the tables' ``reads`` (``lineage.ins``):
 * ``bmrs/boalf_with_prices`` <- BOALF (the day and the day before: acceptances running past
   midnight), BOD, PN of the day;
 * ``bmrs/bm_cashflow_hybrid`` <- ``boalf_with_prices``, EBOCF;
-* ``bmrs/vlp_revenue`` <- ``bm_cashflow_hybrid``, the BM unit reference snapshot of the day (``bmunits``)
+* ``bmrs/vlp_revenue`` <- ``bm_cashflow_hybrid``, the BM unit reference snapshot of the day (``bm_units``)
   and the ``vlp`` resource (the operator's CSV override, costs).
 
 Inputs arrive as frames read by the IO manager for the mapped upstream partitions. Each asset
@@ -181,12 +181,12 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
 
     @dg.asset(key=VLP_KEY, ins=ins(VLP_REVENUE),
               description=VLP_REVENUE.description, metadata=meta(VLP_REVENUE), **conventions(VLP_REVENUE), **common)
-    def vlp_revenue(context: dg.AssetExecutionContext, bm_cashflow_hybrid: pd.DataFrame, bmunits: pd.DataFrame,
+    def vlp_revenue(context: dg.AssetExecutionContext, bm_cashflow_hybrid: pd.DataFrame, bm_units: pd.DataFrame,
                     vlp: VlpRevenueResource) -> dg.Output:
         hybrid_by, reference, costs = _by_day(bm_cashflow_hybrid), vlp.reference(), vlp.costs()
         empty = pd.DataFrame(columns=["settlementDate"])
         # the snapshots read (the run's days): each day is classified by the one in force on it
-        units = bmunits if bmunits is not None and len(bmunits) else None
+        units = bm_units if bm_units is not None and len(bm_units) else None
         results = {day: revenue.vlp_revenue(hybrid_by.get(day, empty), day, reference, costs, bm_units=units)
                    for day in _days(context)}
         rows = pd.concat(results.values(), ignore_index=True)
@@ -195,7 +195,7 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
         return dg.Output(_batch(VLP_REVENUE, results), metadata={
             "vlp_units": len(rows), "gross_revenue_gbp": total("gross_revenue_gbp"),
             "net_revenue_gbp": total("net_revenue_gbp"),
-            "reference_table": vlp.reference_csv or "none", "input_rows_bmunits": 0 if units is None else len(units),
+            "reference_table": vlp.reference_csv or "none", "input_rows_bm_units": 0 if units is None else len(units),
             "classified_by": _md({k: int(v) for k, v in sorted(sources.items())}),
             "cost_components": ", ".join(c.name for c in costs) or "none"})
 

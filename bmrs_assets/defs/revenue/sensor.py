@@ -1,6 +1,6 @@
 """The sensor that keeps the revenue assets in step with their sources.
 
-When a source partition of the revenue (BOALF, BOD, PN, EBOCF or BMUNITS) is materialized (first
+When a source partition of the revenue (BOALF, BOD, PN, EBOCF or BM_UNITS) is materialized (first
 time or again), the derived partitions it changes are requested: ``boalf_with_prices``,
 ``bm_cashflow_hybrid`` and ``vlp_revenue`` of that settlement day for BOALF/BOD/PN, the last two for
 EBOCF, ``vlp_revenue`` for a BM unit reference snapshot. A BOALF day also feeds the next day's
