@@ -36,7 +36,7 @@ def _worst_status(statuses: Iterable[str]) -> str:
     return "partial"
 
 
-def _join_key(frame: pd.DataFrame) -> pd.Series:
+def join_key(frame: pd.DataFrame) -> pd.Series:
     """The hybrid's unit key: ``nationalGridBmUnit`` (on every BOALF and EBOCF row), ``BM:<bmUnit>`` if it is null."""
     ng = frame["nationalGridBmUnit"].astype(object)
     return ng.where(ng.notna(), "BM:" + frame["bmUnit"].astype(object).fillna("")).astype(object)
@@ -54,7 +54,7 @@ def cashflow_hybrid(priced: pd.DataFrame, ebocf: pd.DataFrame, day: date) -> pd.
     e = ebocf[pd.to_datetime(ebocf["settlementDate"]).dt.date == day] if ebocf is not None and len(ebocf) else None
     frames, names = [], []
     if len(p):
-        p = p.assign(_u=_join_key(p))
+        p = p.assign(_u=join_key(p))
         est = p.groupby(["_u", "settlementPeriod"], sort=False).agg(
             p_bmUnit=("bmUnit", _first_valid), nationalGridBmUnit=("nationalGridBmUnit", "first"),
             acceptances=("acceptanceNumber", "nunique"),
@@ -68,7 +68,7 @@ def cashflow_hybrid(priced: pd.DataFrame, ebocf: pd.DataFrame, day: date) -> pd.
         names.append(p[["_u", "bmUnit"]])
     if e is not None and len(e):
         is_offer, is_bid = e["bidOffer"] == "offer", e["bidOffer"] == "bid"
-        e = e.assign(_u=_join_key(e), _offer=e["totalCashflow"].where(is_offer), _bid=e["totalCashflow"].where(is_bid))
+        e = e.assign(_u=join_key(e), _offer=e["totalCashflow"].where(is_offer), _bid=e["totalCashflow"].where(is_bid))
         pub = e.groupby(["_u", "settlementPeriod"], sort=False).agg(
             e_ng=("nationalGridBmUnit", "first"),
             ebocf_offer=("_offer", lambda s: s.sum(min_count=1)), ebocf_bid=("_bid", lambda s: s.sum(min_count=1)))

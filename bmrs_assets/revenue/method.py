@@ -3,7 +3,8 @@
 This docstring is the specification of the method; the code is in the modules beside it -
 ``energy.py`` (accepted energy: the intervals and the exact band integration), ``pricing.py``
 (``boalf_with_prices`` rows, the match rate), ``hybrid.py`` (the hybrid cashflow, its
-reconciliation) and ``vlp.py`` (classification, VLP revenue) - and their public names are
+reconciliation), ``classification.py`` (unit classes), ``units.py`` (every unit's revenue) and
+``vlp.py`` (VLP revenue) - and their public names are
 re-exported here. ``defs/revenue/assets.py`` only wires them into Dagster; which tables each step
 reads is declared once, in ``tables.py`` (see ``lineage.py``). Every function takes and returns
 plain frames (the rows of the warehouse tables), so each step can be checked by hand.
@@ -67,8 +68,8 @@ The match rate of a day is matched rows / rows with volume (``no_volume`` rows e
 Units are identified by ``bmUnit`` (the Elexon id) where present; interconnector units have a null
 ``bmUnit`` and are identified by ``nationalGridBmUnit``. Both columns are kept on every output row.
 
-Hybrid cashflow, VLP revenue
-----------------------------
+Hybrid cashflow, every unit's revenue, VLP revenue
+--------------------------------------------------
 :func:`cashflow_hybrid` gives one row per (unit, settlement period), the unit being its
 ``nationalGridBmUnit`` (on every BOALF and EBOCF row; ``bmUnit`` is null on some BOALF rows and can
 be spelt differently by the two sources). Each side is decided on its own: the offer side is
@@ -77,38 +78,74 @@ the BOALF x BOD estimate of its acceptances' offer energy; the bid side likewise
 one side (``offer_source`` / ``bid_source`` say which, ``none`` where neither has anything on that
 side; ``source`` is ``EBOCF``, ``BOALF_BOD_estimate`` or ``mixed`` for one side from each). The
 row's ``bmUnit`` is the unit's first non-null one of the day, EBOCF's before BOALF's. The estimate
-is kept alongside for reconciliation (:func:`reconciliation`). :func:`vlp_revenue` sums the hybrid per day
-for units classified as Virtual Lead Party units (:func:`classify_units`) and subtracts configured
-cost components; nothing about tariffs is built in.
+is kept alongside for reconciliation (:func:`reconciliation`).
+
+:func:`bm_unit_revenue` sums the hybrid per unit (its ``nationalGridBmUnit``) and day for every
+unit, whatever its class (:func:`classify_units`): volumes, the two sides, the source mix; the
+acceptances flagged SO / STOR / deemed split out (their energy and estimated cashflow); the same
+energy valued at the period's system prices (offer MWh x SSP + bid MWh x SBP, null when a period
+with energy has no prices, never a partial sum); and the revenue per MW of registered capacity
+(max of generation and abs(demand) capacity in the BM unit reference), per day and x 365.
+:func:`vlp_from_units` is its filter to Virtual Lead Party units, less configured cost components;
+nothing about tariffs is built in.
 """
 
 from __future__ import annotations
 
+from bmrs_assets.revenue.classification import (
+    ID_RULES,
+    REFERENCE_TYPES,
+    VLP,
+    classify_by_id,
+    classify_by_reference,
+    classify_units,
+    match_reference,
+    reference_as_of,
+)
 from bmrs_assets.revenue.common import VOLUME_TOLERANCE_MWH, unit_key
 from bmrs_assets.revenue.energy import BIG_MW, PAIRS, REASONS, SENTINEL_PRICE
 from bmrs_assets.revenue.hybrid import HYBRID_COLUMNS, Reconciliation, cashflow_hybrid, reconciliation
 from bmrs_assets.revenue.pricing import PRICED_COLUMNS, MatchSummary, match_summary, price_acceptances
-from bmrs_assets.revenue.vlp import (
-    ID_RULES,
-    REFERENCE_TYPES,
-    VLP,
-    VLP_COLUMNS,
-    CostComponent,
-    classify_by_id,
-    classify_by_reference,
-    classify_units,
-    reference_as_of,
-    vlp_revenue,
-)
+from bmrs_assets.revenue.units import DAYS_PER_YEAR, FLAGS, UNIT_REVENUE_COLUMNS, bm_unit_revenue, registered_capacity_mw
+from bmrs_assets.revenue.vlp import VLP_COLUMNS, CostComponent, vlp_from_units, vlp_revenue
 
 # The method's version: bump it when a change here or in the modules beside it changes the rows a day
 # computes (not for a refactor). The derived assets' Dagster code_version is a fingerprint of their
 # declaration plus this, so the UI shows their stored days as computed by an older method.
-METHOD_VERSION = "3"  # 2: the hybrid joins on nationalGridBmUnit, each side separately; 3: units from the reference
+METHOD_VERSION = "4"  # 2: the hybrid joins on nationalGridBmUnit, each side separately; 3: units from the
+# reference; 4: VLP revenue a filter of every unit's revenue (bm_unit_revenue)
 
 __all__ = [
-    "BIG_MW", "HYBRID_COLUMNS", "ID_RULES", "METHOD_VERSION", "PAIRS", "PRICED_COLUMNS", "REASONS", "REFERENCE_TYPES",
-    "SENTINEL_PRICE", "VLP", "VLP_COLUMNS", "VOLUME_TOLERANCE_MWH", "CostComponent", "MatchSummary", "Reconciliation",
-    "cashflow_hybrid", "classify_by_id", "classify_by_reference", "classify_units", "match_summary",
-    "price_acceptances", "reconciliation", "reference_as_of", "unit_key", "vlp_revenue",
+    "BIG_MW",
+    "DAYS_PER_YEAR",
+    "FLAGS",
+    "HYBRID_COLUMNS",
+    "ID_RULES",
+    "METHOD_VERSION",
+    "PAIRS",
+    "PRICED_COLUMNS",
+    "REASONS",
+    "REFERENCE_TYPES",
+    "SENTINEL_PRICE",
+    "UNIT_REVENUE_COLUMNS",
+    "VLP",
+    "VLP_COLUMNS",
+    "VOLUME_TOLERANCE_MWH",
+    "CostComponent",
+    "MatchSummary",
+    "Reconciliation",
+    "bm_unit_revenue",
+    "cashflow_hybrid",
+    "classify_by_id",
+    "classify_by_reference",
+    "classify_units",
+    "match_reference",
+    "match_summary",
+    "price_acceptances",
+    "reconciliation",
+    "reference_as_of",
+    "registered_capacity_mw",
+    "unit_key",
+    "vlp_from_units",
+    "vlp_revenue",
 ]

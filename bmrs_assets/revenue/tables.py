@@ -161,19 +161,68 @@ BM_CASHFLOW_HYBRID = DerivedTable(
     partition_column="settlementDate",
 )
 
-VLP_REVENUE = DerivedTable(
-    code="VLP_REVENUE",
-    description="Daily Balancing Mechanism revenue per Virtual Lead Party unit, less configured cost components.",
-    reads=(Read("bm_cashflow_hybrid"),
-           Read("bm_units", required=False,
-                why="optional: the day's BM unit reference snapshot classifies the units; without one, the prefix rule")),
-    columns=(
+CLASSIFICATION_SOURCES = ("csv", "reference", "prefix")
+
+
+def _unit_day() -> tuple[Col, ...]:
+    return (
         Col("settlementDate", D, nullable=False),
         Col("bmUnit", S),
         Col("nationalGridBmUnit", S),
         Col("classification", S, nullable=False),
-        Col("classification_source", S, nullable=False,
-            checks=(pa.Check.isin(["csv", "reference", "prefix"]),)),
+        Col("classification_source", S, nullable=False, checks=(pa.Check.isin(list(CLASSIFICATION_SOURCES)),)),
+    )
+
+
+_FLAGS = ("so", "stor", "deemed")  # BOALF's soFlag, storFlag, deemedBoFlag (see revenue/units.py)
+
+BM_UNIT_REVENUE = DerivedTable(
+    code="BM_UNIT_REVENUE",
+    description=("Daily Balancing Mechanism revenue of every BM unit (all classes): volumes, cashflows by side and "
+                 "source, the SO/STOR/deemed split, the value of its accepted energy at the system prices, and "
+                 "GBP per MW of registered capacity (per day and annualised)."),
+    reads=(Read("bm_cashflow_hybrid"),
+           Read("boalf_with_prices", why="acceptance counts and the SO/STOR/deemed flags, per acceptance"),
+           Read("costs", required=False,
+                why="optional: the day's system prices value the accepted energy; without them that value is null"),
+           Read("bm_units", required=False,
+                why="optional: the day's BM unit reference snapshot classifies the units and gives their "
+                    "capacity; without one, the prefix rule and no capacity")),
+    columns=(
+        *_unit_day(),
+        Col("leadPartyName", S),  # from the reference, null where it does not list the unit
+        Col("fuelType", S),
+        Col("periods", I, nullable=False),
+        Col("periods_ebocf", I, nullable=False),  # periods with at least one side from EBOCF
+        Col("periods_estimate", I, nullable=False),  # periods with at least one side from the estimate
+        Col("acceptances", I, nullable=False),
+        Col("offer_volume_mwh", F, nullable=False),  # >= 0, the estimate's accepted offer energy
+        Col("bid_volume_mwh", F, nullable=False),  # <= 0
+        Col("unpriced_volume_mwh", F, nullable=False),
+        Col("offer_cashflow_gbp", F, nullable=False),
+        Col("bid_cashflow_gbp", F, nullable=False),
+        Col("bm_revenue_gbp", F, nullable=False),  # offer + bid cashflow: the hybrid's sum for the day
+        Col("ebocf_revenue_gbp", F, nullable=False),  # ... of the sides taken from EBOCF
+        Col("estimate_revenue_gbp", F, nullable=False),  # ... of the sides taken from the estimate
+        *(Col(f"{flag}_{c}", F, nullable=False) for flag in _FLAGS
+          for c in ("offer_volume_mwh", "bid_volume_mwh", "estimate_cashflow_gbp")),
+        Col("system_price_value_gbp", F),  # offer MWh x SSP + bid MWh x SBP; null where a period lacks prices
+        Col("system_priced_periods", I, nullable=False),
+        Col("bm_premium_gbp", F),  # bm_revenue_gbp - system_price_value_gbp
+        Col("capacity_mw", F),  # max(generationCapacity, |demandCapacity|) from the reference; null: unknown
+        Col("gbp_per_mw_day", F),
+        Col("gbp_per_mw_year", F),  # x 365
+    ),
+    key=("bmUnit", "nationalGridBmUnit", "settlementDate"),
+    partition_column="settlementDate",
+)
+
+VLP_REVENUE = DerivedTable(
+    code="VLP_REVENUE",
+    description="Daily Balancing Mechanism revenue per Virtual Lead Party unit, less configured cost components.",
+    reads=(Read("bm_unit_revenue"),),
+    columns=(
+        *_unit_day(),
         Col("periods", I, nullable=False),
         Col("periods_ebocf", I, nullable=False),
         Col("periods_estimate", I, nullable=False),
@@ -203,7 +252,7 @@ def _in_lineage_order(tables: tuple[DerivedTable, ...]) -> dict[str, DerivedTabl
     return {t.code: t for t in tables}
 
 
-DERIVED: dict[str, DerivedTable] = _in_lineage_order((BOALF_WITH_PRICES, BM_CASHFLOW_HYBRID, VLP_REVENUE))
+DERIVED: dict[str, DerivedTable] = _in_lineage_order((BOALF_WITH_PRICES, BM_CASHFLOW_HYBRID, BM_UNIT_REVENUE, VLP_REVENUE))
 
 TableSpec = Dataset | DerivedTable
 

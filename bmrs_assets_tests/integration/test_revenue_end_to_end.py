@@ -7,12 +7,12 @@ from datetime import date
 import dagster as dg
 
 from bmrs_assets.cli.runs import materialize_range
-from bmrs_assets.defs.revenue.assets import DERIVED_KEYS, HYBRID_KEY, PRICED_KEY, VLP_KEY
+from bmrs_assets.defs.revenue.assets import DERIVED_KEYS, HYBRID_KEY, PRICED_KEY, UNITS_KEY, VLP_KEY
 from bmrs_assets.defs.revenue.sensor import build_revenue_sensor, plan_requests
 from bmrs_assets_tests.support.helpers import failure_text, metadata_of, query
 
 DAY = date(2025, 12, 17)
-DERIVED = ["boalf_with_prices", "bm_cashflow_hybrid", "vlp_revenue"]
+DERIVED = ["boalf_with_prices", "bm_cashflow_hybrid", "bm_unit_revenue", "vlp_revenue"]
 
 
 
@@ -98,6 +98,17 @@ def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simul
     _, rec = check_metadata(derived, "reconciliation_with_ebocf")
     assert rec["compared"] > 0 and "median_abs_error_gbp" in rec
 
+    # every unit's revenue: one row per unit of the hybrid (every class), each the sum of its periods
+    assert query(db, """SELECT count(*), count(*) FILTER (WHERE abs(u.bm_revenue_gbp - h.s) > 1e-6
+                                                           OR abs(u.bm_revenue_gbp - u.offer_cashflow_gbp
+                                                                  - u.bid_cashflow_gbp) > 1e-6)
+                        FROM bmrs_bm_unit_revenue u JOIN (SELECT "nationalGridBmUnit", sum(cashflow_gbp) s
+                        FROM bmrs_bm_cashflow_hybrid GROUP BY 1) h USING ("nationalGridBmUnit")""") == [
+        (query(db, 'SELECT count(DISTINCT "nationalGridBmUnit") FROM bmrs_bm_cashflow_hybrid')[0][0], 0)]
+    assert query(db, "SELECT count(DISTINCT classification) > 2 FROM bmrs_bm_unit_revenue") == [(True,)]
+    # no COSTS and no reference yet: no system price value, no capacity - null, never 0
+    assert query(db, "SELECT bool_and(system_price_value_gbp IS NULL AND capacity_mw IS NULL) "
+                     "FROM bmrs_bm_unit_revenue WHERE offer_volume_mwh > 0") == [(True,)]
     # VLP revenue: V__ units only, each the sum of its hybrid periods
     assert query(db, "SELECT bool_and(starts_with(\"bmUnit\", 'V__')), count(*) > 0 FROM bmrs_vlp_revenue") == [(True, True)]
     assert query(db, """SELECT count(*) FROM bmrs_vlp_revenue v JOIN (SELECT "bmUnit", sum(cashflow_gbp) s
@@ -111,16 +122,16 @@ def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simul
     assert tick2.run_requests == [] and int(tick2.cursor) >= int(tick.cursor)
     before = tables(db)
     again, lines = materialize_range(DAY, DAY, DERIVED, instance=instance)
-    assert again.success and len(lines) == 3
+    assert again.success and len(lines) == 4
     assert all(ln.inserted == ln.updated == 0 and ln.unchanged == ln.rows for ln in lines)
     assert tables(db) == before
 
-    # a later settlement run re-materializes EBOCF: the sensor re-runs that day's hybrid and VLP revenue
+    # a later settlement run re-materializes EBOCF: the sensor re-runs that day's hybrid and the revenue
     simulator.config.run = 1
     assert materialize_range(DAY, DAY, ["EBOCF"], instance=instance)[0].success
     tick3 = sensor(dg.build_sensor_context(instance=instance, cursor=tick2.cursor))
     assert [(r.partition_key, set(r.asset_selection)) for r in tick3.run_requests] == [
-        (DAY.isoformat(), {HYBRID_KEY, VLP_KEY})]
+        (DAY.isoformat(), {HYBRID_KEY, UNITS_KEY, VLP_KEY})]
     rerun = run_request(instance, tick3.run_requests[0])
     assert rerun.success
     assert metadata_of(rerun, HYBRID_KEY)["rows_updated"] > 0
@@ -128,14 +139,36 @@ def test_revenue_assets_end_to_end_with_the_sensor(platform_env, instance, simul
     assert after["boalf_with_prices"] == before["boalf_with_prices"]
     assert after["bm_cashflow_hybrid"] != before["bm_cashflow_hybrid"]
 
-    # until now no BM unit reference: every unit by prefix. The day's snapshot re-runs the VLP revenue,
+    # until now no BM unit reference: every unit by prefix. The day's snapshot re-runs the revenue,
     # which the reference now classifies: the 2__ unit it lists as a VLP's (V) joins, the V__ unit it
     # does not list stays by prefix
     assert query(db, "SELECT DISTINCT classification_source FROM bmrs_vlp_revenue") == [("prefix",)]
     assert materialize_range(DAY, DAY, ["BM_UNITS"], instance=instance)[0].success
     tick4 = sensor(dg.build_sensor_context(instance=instance, cursor=tick3.cursor))
-    assert [(r.partition_key, set(r.asset_selection)) for r in tick4.run_requests] == [(DAY.isoformat(), {VLP_KEY})]
+    assert [(r.partition_key, set(r.asset_selection)) for r in tick4.run_requests] == [
+        (DAY.isoformat(), {UNITS_KEY, VLP_KEY})]
     assert run_request(instance, tick4.run_requests[0]).success
+    # ... and gives the listed units their capacity: GBP/MW/day = revenue / capacity, GBP/MW/yr = x 365
+    assert query(db, """SELECT count(*) FILTER (WHERE capacity_mw > 0), count(*) FILTER (WHERE capacity_mw > 0 AND (
+                            abs(gbp_per_mw_day - bm_revenue_gbp / capacity_mw) > 1e-6
+                            OR abs(gbp_per_mw_year - 365 * gbp_per_mw_day) > 365e-6))  -- both rounded to 6 places
+                        FROM bmrs_bm_unit_revenue""")[0][1] == 0
+    assert query(db, "SELECT count(*) > 0 FROM bmrs_bm_unit_revenue WHERE capacity_mw > 0 AND \"leadPartyName\" IS NOT NULL") \
+        == [(True,)]
+    # the day's system prices re-run it too: accepted energy valued at SSP (offers) and SBP (bids) per period
+    assert materialize_range(DAY, DAY, ["COSTS"], instance=instance)[0].success
+    tick5 = sensor(dg.build_sensor_context(instance=instance, cursor=tick4.cursor))
+    assert [(r.partition_key, set(r.asset_selection)) for r in tick5.run_requests] == [
+        (DAY.isoformat(), {UNITS_KEY, VLP_KEY})]
+    assert run_request(instance, tick5.run_requests[0]).success
+    valued = query(db, """WITH v AS (SELECT h."nationalGridBmUnit" u, sum(coalesce(h.offer_volume_mwh, 0) * c."systemSellPrice"
+                                            + coalesce(h.bid_volume_mwh, 0) * c."systemBuyPrice") s
+                                     FROM bmrs_bm_cashflow_hybrid h JOIN bmrs_costs c USING ("settlementDate", "settlementPeriod")
+                                     GROUP BY 1)
+                          SELECT count(*), count(*) FILTER (WHERE abs(r.system_price_value_gbp - v.s) > 1e-4)
+                          FROM bmrs_bm_unit_revenue r JOIN v ON v.u = r."nationalGridBmUnit"
+                          WHERE r.offer_volume_mwh > 0 OR r.bid_volume_mwh < 0""")
+    assert valued[0][0] > 0 and valued[0][1] == 0
     by_unit = dict(query(db, 'SELECT "bmUnit", classification_source FROM bmrs_vlp_revenue'))
     assert by_unit["2__SIM003-4"] == "reference" and by_unit["V__SIM010-3"] == "prefix"
     assert by_unit["V__SIM004-1"] == "reference"

@@ -17,37 +17,43 @@ from bmrs_assets.revenue import lineage
 from bmrs_assets.revenue.lineage import Rerun
 from bmrs_assets.revenue.tables import DERIVED, DerivedTable, Read, _in_lineage_order
 
-PRICED, HYBRID, VLP = "boalf_with_prices", "bm_cashflow_hybrid", "vlp_revenue"
-ALL = (PRICED, HYBRID, VLP)
+PRICED, HYBRID, UNITS, VLP = "boalf_with_prices", "bm_cashflow_hybrid", "bm_unit_revenue", "vlp_revenue"
+ALL = (PRICED, HYBRID, UNITS, VLP)
 DEFS_REVENUE = Path(__file__).resolve().parents[2] / "bmrs_assets" / "defs" / "revenue"
 
 
 def test_the_declared_reads() -> None:
     """boalf_with_prices reads BOALF of the day before and the day, BOD and PN of the day; the hybrid reads
-    boalf_with_prices and EBOCF; VLP revenue the hybrid."""
+    boalf_with_prices and EBOCF; every unit's revenue the hybrid, the priced acceptances, COSTS and the
+    reference; VLP revenue every unit's."""
     reads = {t.asset_name: {r.asset: r.days for r in t.reads} for t in DERIVED.values()}
     assert reads == {
         PRICED: {"boalf": (-1, 0), "bod": (0, 0), "pn": (0, 0)},
         HYBRID: {PRICED: (0, 0), "ebocf": (0, 0)},
-        VLP: {HYBRID: (0, 0), "bm_units": (0, 0)},
+        UNITS: {HYBRID: (0, 0), PRICED: (0, 0), "costs": (0, 0), "bm_units": (0, 0)},
+        VLP: {UNITS: (0, 0)},
     }
-    assert lineage.sources() == ("boalf", "bod", "pn", "ebocf", "bm_units")
+    assert lineage.sources() == ("boalf", "bod", "pn", "ebocf", "costs", "bm_units")
     assert tuple(t.asset_name for t in lineage.derived_tables()) == ALL
     # the rows' provenance (_source_api = derived:<inputs>) is unchanged by the declaration
     assert {t.asset_name: t.inputs for t in DERIVED.values()} == {
-        PRICED: ("boalf", "bod", "pn"), HYBRID: (PRICED, "ebocf"), VLP: (HYBRID, "bm_units")}
+        PRICED: ("boalf", "bod", "pn"), HYBRID: (PRICED, "ebocf"), UNITS: (HYBRID, PRICED, "costs", "bm_units"),
+        VLP: (UNITS,)}
 
 
 def test_what_a_source_day_re_runs() -> None:
-    """All three for BOALF/BOD/PN, hybrid and VLP revenue for EBOCF; a BOALF day also the next day's three,
-    if that day's boalf_with_prices was already computed."""
+    """All four for BOALF/BOD/PN, all but the priced acceptances for EBOCF, the two revenue tables for COSTS
+    and the reference; a BOALF day also the next day's four, if that day's boalf_with_prices was already
+    computed."""
     same_day = tuple(Rerun(t, 0) for t in ALL)
     next_day = tuple(Rerun(t, 1, ((PRICED, 1),)) for t in ALL)
     assert {s: lineage.reruns(s) for s in lineage.sources()} == {
         "boalf": same_day + next_day, "bod": same_day, "pn": same_day, "ebocf": same_day[1:],
-        "bm_units": same_day[2:]}  # a new snapshot of the BM unit reference reclassifies the day's VLP units
+        "costs": same_day[2:],  # new system prices revalue the day's units
+        "bm_units": same_day[2:]}  # a new snapshot of the BM unit reference reclassifies the day's units
     # a derived table changing re-runs what reads it, the same day
-    assert lineage.reruns(PRICED) == (Rerun(HYBRID, 0), Rerun(VLP, 0))
+    assert lineage.reruns(PRICED) == (Rerun(HYBRID, 0), Rerun(UNITS, 0), Rerun(VLP, 0))
+    assert lineage.reruns(UNITS) == (Rerun(VLP, 0),)
     assert lineage.reruns(VLP) == ()
 
 
@@ -56,11 +62,12 @@ def test_the_sensor_downstream_map_is_what_the_lineage_implies() -> None:
         asset_key(s): tuple(sensor.Target(r.shift, asset_key(r.table)) for r in lineage.reruns(s))
         for s in lineage.sources()}
     assert sensor.DOWNSTREAM == expected
-    assert list(sensor.DOWNSTREAM) == [dg.AssetKey(["bmrs", n]) for n in ("boalf", "bod", "pn", "ebocf", "bm_units")]
+    assert list(sensor.DOWNSTREAM) == [dg.AssetKey(["bmrs", n])
+                                       for n in ("boalf", "bod", "pn", "ebocf", "costs", "bm_units")]
     assert DERIVED_KEYS == tuple(dg.AssetKey(["bmrs", n]) for n in ALL)
     boalf = sensor.DOWNSTREAM[asset_key("boalf")]
     assert [(t.shift, t.asset.path[-1]) for t in boalf if t.shift] == [(1, n) for n in ALL]
-    assert {t.asset for t in sensor.DOWNSTREAM[asset_key("ebocf")]} == {asset_key(HYBRID), asset_key(VLP)}
+    assert {t.asset for t in sensor.DOWNSTREAM[asset_key("ebocf")]} == {asset_key(n) for n in (HYBRID, UNITS, VLP)}
 
 
 def test_the_assets_inputs_and_partition_mappings_match_the_lineage(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,8 +158,10 @@ def test_a_read_must_name_a_dataset_or_an_earlier_derived_table() -> None:
 
 
 def test_the_sensor_waits_for_required_reads_only() -> None:
-    """The BM unit reference is an optional read: VLP revenue is computed without it (prefix rule)."""
+    """The BM unit reference and COSTS are optional reads: every unit's revenue is computed without them
+    (prefix rule, no capacity, no system price value)."""
     day = date(2025, 12, 17)
-    assert lineage.inputs([VLP], day) == ((HYBRID, day),)
-    assert ("bm_units", day) not in lineage.inputs(ALL, day)
-    assert lineage.inputs([HYBRID, VLP], day) == ((PRICED, day), ("ebocf", day))
+    assert lineage.inputs([VLP], day) == ((UNITS, day),)
+    assert lineage.inputs([UNITS], day) == ((HYBRID, day), (PRICED, day))
+    assert ("bm_units", day) not in lineage.inputs(ALL, day) and ("costs", day) not in lineage.inputs(ALL, day)
+    assert lineage.inputs([HYBRID, UNITS, VLP], day) == ((PRICED, day), ("ebocf", day))

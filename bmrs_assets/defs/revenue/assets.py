@@ -1,14 +1,16 @@
 """Dagster wiring of the Balancing Mechanism revenue assets; the method itself is ``revenue/method.py``.
 
-Three daily-partitioned assets, declared in ``revenue/tables.py`` and written through the same
+Four daily-partitioned assets, declared in ``revenue/tables.py`` and written through the same
 warehouse IO manager as the datasets (an idempotent MERGE on the natural key). Their inputs and
 partition mappings come from the tables' ``reads`` (``lineage.ins``):
 
 * ``bmrs/boalf_with_prices`` <- BOALF (the day and the day before: acceptances running past
   midnight), BOD, PN of the day;
 * ``bmrs/bm_cashflow_hybrid`` <- ``boalf_with_prices``, EBOCF;
-* ``bmrs/vlp_revenue`` <- ``bm_cashflow_hybrid``, the BM unit reference snapshot of the day (``bm_units``)
-  and the ``vlp`` resource (the operator's CSV override, costs).
+* ``bmrs/bm_unit_revenue`` <- ``bm_cashflow_hybrid``, ``boalf_with_prices`` (acceptances, flags), COSTS
+  (system prices, optional), the BM unit reference snapshot of the day (``bm_units``, optional) and the
+  ``vlp`` resource's CSV override: every unit, every class;
+* ``bmrs/vlp_revenue`` <- ``bm_unit_revenue`` filtered to VLP units, less the ``vlp`` resource's costs.
 
 Inputs arrive as frames read by the IO manager for the mapped upstream partitions. Each asset
 reports its figures as materialization metadata; checks re-read the written table: unique natural
@@ -34,12 +36,20 @@ from bmrs_assets.defs.elexon.checks import build_unique_key_check
 from bmrs_assets.defs.partition_checks import CheckEvent, evaluations
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.defs.revenue.lineage import DERIVED_KEYS, asset_key, ins  # noqa: F401 (DERIVED_KEYS re-exported)
-from bmrs_assets.revenue.tables import BM_CASHFLOW_HYBRID, BOALF_WITH_PRICES, DERIVED, VLP_REVENUE, DerivedTable
+from bmrs_assets.revenue.tables import (
+    BM_CASHFLOW_HYBRID,
+    BM_UNIT_REVENUE,
+    BOALF_WITH_PRICES,
+    DERIVED,
+    VLP_REVENUE,
+    DerivedTable,
+)
 from bmrs_assets.settings import setting, value
 from bmrs_assets.warehouse.contract import LoadStats, PartitionBatch
 
 GROUP = "revenue"
-PRICED_KEY, HYBRID_KEY, VLP_KEY = (asset_key(t.asset_name) for t in (BOALF_WITH_PRICES, BM_CASHFLOW_HYBRID, VLP_REVENUE))
+PRICED_KEY, HYBRID_KEY, UNITS_KEY, VLP_KEY = (asset_key(t.asset_name)
+                                              for t in (BOALF_WITH_PRICES, BM_CASHFLOW_HYBRID, BM_UNIT_REVENUE, VLP_REVENUE))
 MATCH_RATE_WARN_BELOW = 0.95  # the match_rate check warns for a day under this share of matched rows
 RECONCILIATION_WARN_ABOVE = 0.10  # ... and the reconciliation check when median |est - EBOCF| / |EBOCF| is over this
 VLP_REFERENCE_ENV = "BMRS_VLP_REFERENCE_CSV"
@@ -179,27 +189,47 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
             "cashflow_gbp": round(float(rows["cashflow_gbp"].sum()), 2) if len(rows) else 0.0,
             "reconciliation": _md(revenue.reconciliation(rows).as_dict())})
 
-    @dg.asset(key=VLP_KEY, ins=ins(VLP_REVENUE),
-              description=VLP_REVENUE.description, metadata=meta(VLP_REVENUE), **conventions(VLP_REVENUE), **common)
-    def vlp_revenue(context: dg.AssetExecutionContext, bm_cashflow_hybrid: pd.DataFrame, bm_units: pd.DataFrame,
-                    vlp: VlpRevenueResource) -> dg.Output:
-        hybrid_by, reference, costs = _by_day(bm_cashflow_hybrid), vlp.reference(), vlp.costs()
-        empty = pd.DataFrame(columns=["settlementDate"])
+    @dg.asset(key=UNITS_KEY, ins=ins(BM_UNIT_REVENUE), description=BM_UNIT_REVENUE.description,
+              metadata=meta(BM_UNIT_REVENUE), **conventions(BM_UNIT_REVENUE), **common)
+    def bm_unit_revenue(context: dg.AssetExecutionContext, bm_cashflow_hybrid: pd.DataFrame,
+                        boalf_with_prices: pd.DataFrame, costs: pd.DataFrame, bm_units: pd.DataFrame,
+                        vlp: VlpRevenueResource) -> dg.Output:
+        hybrid_by, priced_by, reference = _by_day(bm_cashflow_hybrid), _by_day(boalf_with_prices), vlp.reference()
+        prices_by, empty = _by_day(costs), pd.DataFrame(columns=["settlementDate"])
         # the snapshots read (the run's days): each day is classified by the one in force on it
         units = bm_units if bm_units is not None and len(bm_units) else None
-        results = {day: revenue.vlp_revenue(hybrid_by.get(day, empty), day, reference, costs, bm_units=units)
+        results = {day: revenue.bm_unit_revenue(hybrid_by.get(day, empty), day, priced_by.get(day),
+                                                prices_by.get(day), csv=reference, bm_units=units)
                    for day in _days(context)}
+        rows = pd.concat(results.values(), ignore_index=True)
+        by_class = rows.groupby("classification")["bm_revenue_gbp"].sum().round(2).to_dict() if len(rows) else {}
+        sources = rows["classification_source"].value_counts().to_dict() if len(rows) else {}
+        return dg.Output(_batch(BM_UNIT_REVENUE, results), metadata={
+            "units": len(rows), "bm_revenue_gbp": round(float(rows["bm_revenue_gbp"].sum()), 2) if len(rows) else 0.0,
+            "bm_revenue_gbp_by_class": _md(by_class),
+            "classified_by": _md({k: int(v) for k, v in sorted(sources.items())}),
+            "units_without_capacity": int(rows["capacity_mw"].isna().sum()) if len(rows) else 0,
+            "units_without_system_price_value": int(rows["system_price_value_gbp"].isna().sum()) if len(rows) else 0,
+            "input_rows_costs": 0 if costs is None else len(costs),
+            "input_rows_bm_units": 0 if units is None else len(units), "reference_table": vlp.reference_csv or "none"})
+
+    @dg.asset(key=VLP_KEY, ins=ins(VLP_REVENUE),
+              description=VLP_REVENUE.description, metadata=meta(VLP_REVENUE), **conventions(VLP_REVENUE), **common)
+    def vlp_revenue(context: dg.AssetExecutionContext, bm_unit_revenue: pd.DataFrame,
+                    vlp: VlpRevenueResource) -> dg.Output:
+        units_by, costs = _by_day(bm_unit_revenue), vlp.costs()
+        empty = pd.DataFrame(columns=["settlementDate", "classification"])
+        results = {day: revenue.vlp_from_units(units_by.get(day, empty), day, costs) for day in _days(context)}
         rows = pd.concat(results.values(), ignore_index=True)
         sources = rows["classification_source"].value_counts().to_dict() if len(rows) else {}
         total = (lambda c: round(float(rows[c].sum()), 2) if len(rows) else 0.0)  # noqa: E731
         return dg.Output(_batch(VLP_REVENUE, results), metadata={
             "vlp_units": len(rows), "gross_revenue_gbp": total("gross_revenue_gbp"),
-            "net_revenue_gbp": total("net_revenue_gbp"),
-            "reference_table": vlp.reference_csv or "none", "input_rows_bm_units": 0 if units is None else len(units),
+            "net_revenue_gbp": total("net_revenue_gbp"), "input_rows_bm_unit_revenue": len(bm_unit_revenue),
             "classified_by": _md({k: int(v) for k, v in sorted(sources.items())}),
             "cost_components": ", ".join(c.name for c in costs) or "none"})
 
-    return [boalf_with_prices, bm_cashflow_hybrid, vlp_revenue]
+    return [boalf_with_prices, bm_cashflow_hybrid, bm_unit_revenue, vlp_revenue]
 
 
 # --- checks -----------------------------------------------------------------------------------

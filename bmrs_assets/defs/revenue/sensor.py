@@ -1,9 +1,9 @@
 """The sensor that keeps the revenue assets in step with their sources.
 
-When a source partition of the revenue (BOALF, BOD, PN, EBOCF or BM_UNITS) is materialized (first
-time or again), the derived partitions it changes are requested: ``boalf_with_prices``,
-``bm_cashflow_hybrid`` and ``vlp_revenue`` of that settlement day for BOALF/BOD/PN, the last two for
-EBOCF, ``vlp_revenue`` for a BM unit reference snapshot. A BOALF day also feeds the next day's
+When a source partition of the revenue (BOALF, BOD, PN, EBOCF, COSTS or BM_UNITS) is materialized
+(first time or again), the derived partitions it changes are requested: all four revenue tables of
+that settlement day for BOALF/BOD/PN, all but ``boalf_with_prices`` for EBOCF, ``bm_unit_revenue``
+and ``vlp_revenue`` for system prices (COSTS) or a BM unit reference snapshot. A BOALF day also feeds the next day's
 ``boalf_with_prices`` (acceptances running past midnight), so that day is requested too, once the
 rest of its inputs are there (the gate below): re-computed if it was computed before, and computed
 at last if it was held back waiting for this day. One run per settlement day, however many sources
