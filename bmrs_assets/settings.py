@@ -213,6 +213,8 @@ _TABLE = (
     Setting("BMRS_DASHBOARD_PATH", "path", "data/dashboard/index.html", "the freshness dashboard page (its JSON is "
             "`index.json` beside it)", "monitoring"),
     # --- revenue -----------------------------------------------------------------------------
+    Setting("BMRS_REVENUE_REPORT_PATH", "path", "data/revenue_report/index.html", "the revenue report page (charts; "
+            "its JSON is `index.json` beside it)", "revenue"),
     Setting("BMRS_VLP_REFERENCE_CSV", "path", None, "CSV with columns `bmUnit`, `classification` (`vlp` marks a VLP "
             "unit); it overrides the BM unit id rule; unset: the rule alone", "revenue"),
     Setting("BMRS_VLP_COST_COMPONENTS", "json", "[]", "JSON list of `{\"name\", \"per_mwh_gbp\", \"share_of_revenue\"}` "

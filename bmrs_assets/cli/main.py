@@ -1,4 +1,4 @@
-"""Command line: ``python -m bmrs_assets {demo,run,backfill,gaps,dashboard,iris}``.
+"""Command line: ``python -m bmrs_assets {demo,run,backfill,gaps,dashboard,revenue-report,iris}``.
 
 Arguments are checked before anything starts (``arguments.py``: one ``error:`` line and exit status
 2 for a bad one); the commands that use Dagster get ``DAGSTER_HOME`` (default
@@ -27,7 +27,7 @@ from bmrs_assets.cli.arguments import (
 from bmrs_assets.core.settlement import london_today
 from bmrs_assets.settings import setting
 
-DAGSTER_COMMANDS = ("demo", "run", "backfill", "gaps", "dashboard")
+DAGSTER_COMMANDS = ("demo", "run", "backfill", "gaps", "dashboard", "revenue-report")
 
 
 def _show_progress() -> None:
@@ -115,6 +115,20 @@ def _dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _revenue_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bmrs_assets.definitions import warehouse_resource
+    from bmrs_assets.revenue.report import collect, write
+
+    view = collect(warehouse_resource(resolved=True).get(), last=args.last, days=args.days)
+    html_path, _ = write(view, Path(args.out) if args.out else None)
+    w, t = view["window"], view["totals"]
+    print(f"{w['first']} to {w['last']}: {w['days_with_revenue']} days with revenue, {t['units']} units, "
+          f"BM revenue £{t['bm_revenue_gbp']:,.0f} (VLP £{t['vlp_revenue_gbp']:,.0f}); open {html_path.resolve().as_uri()}")
+    return 0
+
+
 def _iris(args: argparse.Namespace) -> int:
     import fcntl
     import json
@@ -183,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     h = sub.add_parser("dashboard", help="write the freshness dashboard (HTML + JSON) from the instance and warehouse")
     h.add_argument("--out", help="HTML file to write (default BMRS_DASHBOARD_PATH)")
     h.add_argument("--days", type=int, default=60, help="days in the coverage heatmap (default 60)")
+    r = sub.add_parser("revenue-report", help="write the revenue report (charts, HTML + JSON) from the warehouse")
+    r.add_argument("--out", help="HTML file to write (default BMRS_REVENUE_REPORT_PATH)")
+    r.add_argument("--days", type=int, default=30, help="settlement days shown (default 30)")
+    r.add_argument("--last", help="last settlement day shown (default the newest day computed)")
     i = sub.add_parser("iris", help="the long-lived IRIS consumer (run beside `dagster dev`): queue -> landing store")
     i.add_argument("--max-messages", type=int, default=100, help="most messages received per batch (default 100)")
     i.add_argument("--max-batch-mib", type=int, default=32, help="most body bytes landed per transaction (default 32 MiB)")
@@ -204,8 +222,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         ignore_dagster_notices()  # for the whole command: loading the code location and running it
     if args.command in ("demo", "run", "gaps"):
         args.dataset = dataset_codes(args.dataset)
-    if args.command == "dashboard":
+    if args.command in ("dashboard", "revenue-report"):
         at_least_one("--days", args.days)
+    if args.command == "revenue-report":
+        args.last = day("--last", args.last)
     if args.command in ("demo", "run"):
         start, end = run_days(args)
     if args.command in DAGSTER_COMMANDS:
@@ -218,6 +238,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _gaps(args)
     if args.command == "dashboard":
         return _dashboard(args)
+    if args.command == "revenue-report":
+        return _revenue_report(args)
     if args.command == "iris":
         return _iris(args)
     if args.command == "demo":

@@ -22,11 +22,11 @@ gather the data and write the files.
 """
 
 import html
-import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from bmrs_assets.core.pages import write_page
 from bmrs_assets.core.settlement import UTC, london_today
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.monitoring.alerts import human_age
@@ -237,11 +237,4 @@ def dashboard_path() -> Path:
 
 def write(view: dict, path: Path | None = None) -> tuple[Path, Path]:
     """Write ``index.html`` (or ``path``) and the same data as ``.json`` beside it, atomically."""
-    path = path or dashboard_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    json_path = path.with_suffix(".json")
-    for target, text in ((path, render_html(view)), (json_path, json.dumps(view, indent=1))):
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
-    return path, json_path
+    return write_page(path or dashboard_path(), render_html(view), view)

@@ -1,4 +1,4 @@
-"""The revenue code location part: assets, checks, the sensor and the ``vlp`` resource."""
+"""The revenue code location part: assets, checks, the sensor, the report and the ``vlp`` resource."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import dagster as dg
 
 from bmrs_assets.defs.elexon.assets import daily_partitions
 from bmrs_assets.defs.revenue.assets import build_revenue_assets, build_revenue_checks, vlp_resource_from_env
+from bmrs_assets.defs.revenue.report import build_revenue_report_asset
 from bmrs_assets.defs.revenue.sensor import build_revenue_sensor
 
 
 def build_revenue_definitions(partitions: dg.PartitionsDefinition | None = None) -> dg.Definitions:
-    """Assets, checks, sensor and the ``vlp`` resource; the warehouse resources come from definitions.py."""
+    """Assets (the revenue tables and the report page), checks, sensor and the ``vlp`` resource; the
+    warehouse resources come from definitions.py."""
     partitions = partitions or daily_partitions()
-    return dg.Definitions(assets=build_revenue_assets(partitions), asset_checks=build_revenue_checks(partitions),
+    return dg.Definitions(assets=[*build_revenue_assets(partitions), build_revenue_report_asset()],
+                          asset_checks=build_revenue_checks(partitions),
                           sensors=[build_revenue_sensor()], resources={"vlp": vlp_resource_from_env()})
