@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 import dagster as dg
-from dagster._core.storage.event_log.base import PartitionKeyFilter
+from dagster._core.event_api import PartitionKeyFilter  # the light module (event_log.base loads SQLAlchemy)
 
 from bmrs_assets.core.settlement import UTC, london_today, parse_day
 from bmrs_assets.defs.elexon.assets import daily_partitions
