@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-import pandera.pandas as pa
+from bmrs_assets.core.column_checks import ColumnCheck, in_range
 
 
 class Kind(StrEnum):
@@ -35,7 +35,7 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 PERIOD_COLUMN = "settlementPeriod"
 # The coarse bound any day allows (46 or 50 periods on clock-change days, 48 otherwise); the row's own
 # day's count and the agreement with its time are checked per :class:`PeriodLabel` (``core/periods.py``).
-PERIOD_CHECK = pa.Check.in_range(1, 50)
+PERIOD_CHECK = in_range(1, 50)
 
 
 class PeriodRule(StrEnum):
@@ -97,7 +97,7 @@ class Col:
     name: str
     kind: Kind
     nullable: bool = True
-    checks: tuple[pa.Check, ...] = ()
+    checks: tuple[ColumnCheck, ...] = ()
     origin: Origin = Origin.API
 
     def __post_init__(self) -> None:

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pandera.pandas as pa
-
+from bmrs_assets.core.column_checks import in_range, isin, not_equal_to
 from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Origin, PeriodLabel, PeriodRule, S, WriteSemantics
 from bmrs_assets.elexon import publication as pub
 from bmrs_assets.elexon.dataset import Dataset, IrisMode
@@ -26,7 +25,7 @@ from bmrs_assets.quality.rules import Completeness
 
 # --- shared column groups -----------------------------------------------------------------
 def _dataset_label(code: str) -> Col:
-    return Col("dataset", S, checks=(pa.Check.isin([code]),))
+    return Col("dataset", S, checks=(isin([code]),))
 
 
 # --- settlement periods against their day and time (``PeriodLabel``, checked in ``core/periods.py``) ---
@@ -87,7 +86,7 @@ FREQ = Dataset(
     columns=(
         _dataset_label("FREQ"),
         Col("measurementTime", TS, nullable=False),
-        Col("frequency", F, nullable=False, checks=(pa.Check.in_range(45.0, 55.0),)),
+        Col("frequency", F, nullable=False, checks=(in_range(45.0, 55.0),)),
     ),
     key=("measurementTime",),
     partition_column="measurementTime",
@@ -178,7 +177,7 @@ BOD = Dataset(
         Col("levelFrom", I, nullable=False),
         Col("timeTo", TS, nullable=False),
         Col("levelTo", I, nullable=False),
-        Col("pairId", I, nullable=False, checks=(pa.Check.between(-6, 6), pa.Check.ne(0))),
+        Col("pairId", I, nullable=False, checks=(in_range(-6, 6), not_equal_to(0))),
         Col("offer", F, nullable=False),
         Col("bid", F, nullable=False),
         Col("nationalGridBmUnit", S),
@@ -427,7 +426,7 @@ EBOCF = Dataset(
         Col("nationalGridBmUnit", S),
         *(Col(f"bidOfferPairCashflows_{p}", F) for p in _PAIRS),
         Col("totalCashflow", F, nullable=False),
-        Col("bidOffer", S, nullable=False, checks=(pa.Check.isin(["bid", "offer"]),), origin=Origin.PATH),
+        Col("bidOffer", S, nullable=False, checks=(isin(["bid", "offer"]),), origin=Origin.PATH),
     ),
     key=("settlementDate", "settlementPeriod", "bmUnit", "nationalGridBmUnit", "bidOffer"),
     partition_column="settlementDate",

@@ -20,8 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import pandera.pandas as pa
-
+from bmrs_assets.core.column_checks import isin
 from bmrs_assets.core.tables import PERIOD_CHECK, TS, B, Col, D, F, I, J, Kind, S, TableDeclaration, WriteSemantics
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
 
@@ -115,8 +114,8 @@ BOALF_WITH_PRICES = DerivedTable(
         Col("storFlag", B),
         Col("rrFlag", B),
         Col("deemedBoFlag", B),
-        Col("baseline", S, checks=(pa.Check.isin(["PN", "previous_acceptance", "PN+previous_acceptance"]),)),
-        Col("direction", S, nullable=False, checks=(pa.Check.isin(["offer", "bid", "both", "none"]),)),
+        Col("baseline", S, checks=(isin(["PN", "previous_acceptance", "PN+previous_acceptance"]),)),
+        Col("direction", S, nullable=False, checks=(isin(["offer", "bid", "both", "none"]),)),
         Col("offer_volume_mwh", F),  # >= 0: accepted increase
         Col("bid_volume_mwh", F),  # <= 0: accepted decrease
         Col("net_volume_mwh", F),
@@ -126,8 +125,8 @@ BOALF_WITH_PRICES = DerivedTable(
         Col("offer_cashflow_gbp", F),  # offer price x offer volume (paid to the unit)
         Col("bid_cashflow_gbp", F),  # bid price x (negative) bid volume
         Col("cashflow_gbp", F),  # offer + bid cashflow, of the priced energy only
-        Col("pricing_source", S, checks=(pa.Check.isin(["BOD"]),)),
-        Col("match_status", S, nullable=False, checks=(pa.Check.isin(list(MATCH_STATUSES)),)),
+        Col("pricing_source", S, checks=(isin(["BOD"]),)),
+        Col("match_status", S, nullable=False, checks=(isin(list(MATCH_STATUSES)),)),
         Col("unmatched_reason", S),  # comma-separated UNMATCHED_REASONS, null when matched
         Col("priced_pairs", J),  # [{pairId, side, volume_mwh, price_gbp_per_mwh, cashflow_gbp}, ...]
     ),
@@ -143,15 +142,15 @@ BM_CASHFLOW_HYBRID = DerivedTable(
     reads=(Read("boalf_with_prices"), Read("ebocf")),
     columns=(
         *_unit_period(),
-        Col("source", S, nullable=False, checks=(pa.Check.isin(list(HYBRID_SOURCES)),)),  # the two sides together
-        Col("offer_source", S, nullable=False, checks=(pa.Check.isin(list(SIDE_SOURCES)),)),
-        Col("bid_source", S, nullable=False, checks=(pa.Check.isin(list(SIDE_SOURCES)),)),
+        Col("source", S, nullable=False, checks=(isin(list(HYBRID_SOURCES)),)),  # the two sides together
+        Col("offer_source", S, nullable=False, checks=(isin(list(SIDE_SOURCES)),)),
+        Col("bid_source", S, nullable=False, checks=(isin(list(SIDE_SOURCES)),)),
         Col("cashflow_gbp", F, nullable=False),  # the one figure to sum: offer + bid side
         Col("offer_cashflow_gbp", F, nullable=False),  # from offer_source (0 where it is none)
         Col("bid_cashflow_gbp", F, nullable=False),  # from bid_source (0 where it is none)
         Col("ebocf_cashflow_gbp", F),  # EBOCF's published sides, null where it has none (reconciliation)
         Col("estimate_cashflow_gbp", F),  # BOALF x BOD estimate, null without acceptances (reconciliation)
-        Col("estimate_status", S, checks=(pa.Check.isin(list(MATCH_STATUSES)),)),
+        Col("estimate_status", S, checks=(isin(list(MATCH_STATUSES)),)),
         Col("acceptances", I, nullable=False),
         Col("offer_volume_mwh", F),
         Col("bid_volume_mwh", F),
@@ -170,7 +169,7 @@ def _unit_day() -> tuple[Col, ...]:
         Col("bmUnit", S),
         Col("nationalGridBmUnit", S),
         Col("classification", S, nullable=False),
-        Col("classification_source", S, nullable=False, checks=(pa.Check.isin(list(CLASSIFICATION_SOURCES)),)),
+        Col("classification_source", S, nullable=False, checks=(isin(list(CLASSIFICATION_SOURCES)),)),
     )
 
 
