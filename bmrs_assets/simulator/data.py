@@ -12,9 +12,10 @@ from __future__ import annotations
 import itertools
 import random
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from bmrs_assets.core.settlement import (
     PERIOD,
@@ -27,6 +28,7 @@ from bmrs_assets.core.settlement import (
 )
 from bmrs_assets.simulator.positions import redeclare, redeclared
 from bmrs_assets.simulator.units import INTERCONNECTORS, bm_units, gen_bmunits, rng_for
+from bmrs_assets.simulator.volumes import Acceptance, unit_volumes
 
 Row = dict[str, object]
 FUEL_TYPES = ("BIOMASS", "CCGT", "COAL", "INTELEC", "INTEW", "INTFR", "INTGRNL", "INTIFA2", "INTIRL", "INTNED",
@@ -40,10 +42,12 @@ class SimState:
     """What a test can turn: ``run`` is the settlement run (later runs revise COSTS and EBOCF);
     ``position`` the source's later position, in which it has withdrawn rows: MELS/MILS units
     redeclared (from mid-day a new notification, the earlier record truncated and the new one's
-    timeFrom moved), DISBSAD actions retracted, EBOCF unit-periods dropped."""
+    timeFrom moved), DISBSAD actions retracted, EBOCF unit-periods dropped; ``volume_error`` the
+    share of acceptances whose settlement volumes (BOAV, DISPTAV) are planted wrong (``volumes.py``)."""
 
     run: int = 0
     position: int = 0
+    volume_error: float = 0.0
 
 
 def _periods(day: date) -> list[tuple[int, datetime, str, str]]:
@@ -55,7 +59,7 @@ def _periods(day: date) -> list[tuple[int, datetime, str, str]]:
     return out
 
 
-def _level_at(points: list[tuple[datetime, datetime, float, float]], t: datetime) -> float:
+def _level_at(points: Sequence[tuple[datetime, datetime, float, float]], t: datetime) -> float:
     """The value at ``t`` of a profile given as sorted (timeFrom, timeTo, levelFrom, levelTo) pieces."""
     for t0, t1, l0, l1 in points:
         if t0 <= t < t1:
@@ -63,11 +67,12 @@ def _level_at(points: list[tuple[datetime, datetime, float, float]], t: datetime
     return points[-1][3] if t >= points[-1][1] else points[0][2]
 
 
-def _pn_profile(day: date, unit: tuple[str | None, str]) -> list[tuple[datetime, datetime, float, float]]:
+@lru_cache(maxsize=2048)
+def _pn_profile(day: date, unit: tuple[str | None, str]) -> tuple[tuple[datetime, datetime, float, float], ...]:
     """The unit's PN as the simulator serves it (PN rows come from a per-unit seed)."""
-    return [(datetime.fromisoformat(str(r["timeFrom"]).replace("Z", "+00:00")),
+    return tuple((datetime.fromisoformat(str(r["timeFrom"]).replace("Z", "+00:00")),
              datetime.fromisoformat(str(r["timeTo"]).replace("Z", "+00:00")), float(r["levelFrom"]), float(r["levelTo"]))
-            for r in _physical("PN", day, [unit], (1, 3), per_unit=True)]
+            for r in _physical("PN", day, [unit], (1, 3), per_unit=True))
 
 
 def gen_boalf(day: date, state: SimState) -> list[Row]:
@@ -383,6 +388,76 @@ def gen_ebocf(day: date, state: SimState, side: str) -> list[Row]:
     return rows
 
 
+def _unit_type(bm_unit: str | None) -> str:
+    return "I" if bm_unit is None else {"T_": "T", "E_": "E", "2_": "S", "V_": "V"}[bm_unit[:2]]
+
+
+def _pair_fields(pairs: dict[int, float]) -> dict[str, float | None]:
+    values = {pid: round(v, 4) for pid, v in pairs.items()}
+    return {f"{'negative' if pid < 0 else 'positive'}{abs(pid)}": values.get(pid)
+            for n in range(1, 7) for pid in (-n, n)}
+
+
+@lru_cache(maxsize=4)
+def _settlement_volumes(day: date, run: int, volume_error: float) -> dict[str, tuple[Row, ...]]:
+    """BOAV and DISPTAV rows of ``day`` by "<code>/<side>", settled (``volumes.py``) from the
+    acceptances BOALF serves, the PN and the BOD pair bands of each unit (the simulator's
+    acceptances end inside their own day, so the day before adds none)."""
+    acceptances: dict[str, dict[int, list]] = {}
+    ids: dict[str, str | None] = {}
+    for r in gen_boalf(day, SimState()):
+        ng = str(r["nationalGridBmUnit"])
+        ids[ng] = r["bmUnit"]  # type: ignore[assignment]
+        piece = (_parse(r["timeFrom"]), _parse(r["timeTo"]), float(r["levelFrom"]), float(r["levelTo"]))
+        acceptances.setdefault(ng, {}).setdefault(int(r["acceptanceNumber"]), [_parse(r["acceptanceTime"])]).append(piece)
+    periods = _periods(day)
+    start = periods[0][1]
+    bounds = [(p[1] - start).total_seconds() for p in periods] + [(periods[-1][1] + PERIOD - start).total_seconds()]
+    iso = {sp: s for sp, _, s, _ in periods}
+    created = {sp: utc_iso(t + timedelta(hours=20) + timedelta(hours=6 * run)) for sp, t, _, _ in periods}
+    out: dict[str, list[Row]] = {f"{c}/{side}": [] for c in ("BOAV", "DISPTAV") for side in ("bid", "offer")}
+    for ng, by_number in acceptances.items():
+        bm_unit = ids[ng]
+        _, pairs, _, level, _ = _bod_unit(day, ng)
+        widths = {pid: float(level * k) for k in range(1, pairs + 1) for pid in (k, -k)}
+        accs = [Acceptance(n, v[0], sorted(v[1:])) for n, v in by_number.items()]
+        durations = {a.number: (a.pieces[-1][1] - a.pieces[0][0]) for a in accs}
+        common = {"settlementDate": day.isoformat(), "bmUnit": bm_unit, "bmUnitType": _unit_type(bm_unit),
+                  "leadPartyName": None if bm_unit is None else f"Lead Party {ng[-5:]}", "nationalGridBmUnit": ng}
+        period_sum: dict[tuple[int, str], tuple[dict[int, float], float]] = {}
+        for v in unit_volumes(ng, accs, _pn_profile(day, (bm_unit, ng)), widths, start, bounds, volume_error):
+            row = {"createdDateTime": created[v.period], **common, "settlementPeriod": v.period, "startTime": iso[v.period]}
+            out[f"BOAV/{v.side}"].append({
+                **row, "acceptanceId": v.number,
+                "acceptanceDuration": "L" if durations[v.number] >= timedelta(minutes=15) else "S",
+                "totalVolumeAccepted": round(v.total, 4), "pairVolumes": _pair_fields(v.pairs)})
+            pairs_sum, total = period_sum.get((v.period, v.side), ({}, 0.0))
+            for pid, mwh in v.pairs.items():
+                pairs_sum[pid] = pairs_sum.get(pid, 0.0) + mwh
+            period_sum[(v.period, v.side)] = (pairs_sum, total + v.total)
+        for (sp, side), (pairs_sum, total) in sorted(period_sum.items()):
+            out[f"DISPTAV/{side}"].append({
+                "createdDateTime": created[sp], **common, "settlementPeriod": sp, "startTime": iso[sp],
+                "dataType": "Original", "totalVolumeAccepted": round(total, 4), "pairVolumes": _pair_fields(pairs_sum)})
+    return {k: tuple(sorted(rows, key=lambda r: (r["settlementPeriod"], r["nationalGridBmUnit"], r.get("acceptanceId", 0))))
+            for k, rows in out.items()}
+
+
+def gen_boav(day: date, state: SimState, side: str) -> list[Row]:
+    """Settlement acceptance volumes of one side: one row per acceptance and period it has energy on
+    that side in, MWh per BOD pair (``volumes.py``), consistent with BOALF, PN and BOD."""
+    return [dict(r) for r in _settlement_volumes(day, state.run, state.volume_error)[f"BOAV/{side}"]]
+
+
+def gen_disptav(day: date, state: SimState, side: str) -> list[Row]:
+    """Indicative period volumes of one side: BOAV summed over each unit's acceptances of a period."""
+    return [dict(r) for r in _settlement_volumes(day, state.run, state.volume_error)[f"DISPTAV/{side}"]]
+
+
+def _parse(text: object) -> datetime:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
 def gen_remit(day: date, state: SimState) -> list[Row]:
     """~250 messages published on ``day``; revisions of long-running outages; optional fields omitted."""
     rng = rng_for("REMIT", day)
@@ -459,6 +534,8 @@ GENERATORS: dict[str, Generator] = {
     "INDDEM": Generator(gen_inddem, _ts("publishTime")),
     "EBOCF/bid": Generator(lambda d, s: gen_ebocf(d, s, "bid"), _ts("startTime", timedelta(minutes=45))),
     "EBOCF/offer": Generator(lambda d, s: gen_ebocf(d, s, "offer"), _ts("startTime", timedelta(minutes=45))),
+    **{f"{code}/{side}": Generator(lambda d, s, g=gen, v=side: g(d, s, v), _ts("startTime", timedelta(minutes=45)))
+       for code, gen in (("BOAV", gen_boav), ("DISPTAV", gen_disptav)) for side in ("bid", "offer")},
     "REMIT": Generator(gen_remit, _ts("publishTime")),
     "BM_UNITS": Generator(gen_bmunits, lambda r: datetime(2000, 1, 1, tzinfo=UTC)),  # the list is always there
 }
