@@ -6,7 +6,8 @@ MERGE), which column places a row in a daily partition, and which column orders 
 same key. Assets, Pandera schemas, checks, warehouse tables, the simulator's routes, the OpenAPI
 subset and ``docs/datasets.md`` are all generated from it; adding a dataset is adding an entry
 here (and its generator in ``simulator/data.py``), nothing else. Reference lists (not settlement-day
-data) are declared in ``reference_data.py`` and registered here. The shape of an entry is
+data) are declared in ``reference_data.py``, the settlement volumes (BOAV, DISPTAV) in
+``settlement_data.py``; both are registered here. The shape of an entry is
 :class:`~bmrs_assets.elexon.dataset.Dataset`.
 """
 
@@ -21,6 +22,7 @@ from bmrs_assets.elexon import publication as pub
 from bmrs_assets.elexon.dataset import Dataset, IrisMode
 from bmrs_assets.elexon.reference_data import BM_UNITS
 from bmrs_assets.elexon.requests import Endpoint, PathDate, SettlementDates, SettlementDay, TimeWindow
+from bmrs_assets.elexon.settlement_data import BOAV, DISPTAV, PAIR_MEMBERS
 from bmrs_assets.quality.rules import Completeness
 
 
@@ -407,8 +409,6 @@ INDDEM = Dataset(
     freshness=pub.REALTIME_BM,
 )
 
-_PAIRS = tuple(f"{side}{n}" for n in range(1, 7) for side in ("negative", "positive"))
-
 EBOCF = Dataset(
     code="EBOCF",
     description="Indicative period BM unit cashflows (bid and offer sides), latest settlement run.",
@@ -425,7 +425,7 @@ EBOCF = Dataset(
         Col("bmUnitType", S, nullable=False),
         Col("leadPartyName", S),
         Col("nationalGridBmUnit", S),
-        *(Col(f"bidOfferPairCashflows_{p}", F) for p in _PAIRS),
+        *(Col(f"bidOfferPairCashflows_{p}", F) for p in PAIR_MEMBERS),
         Col("totalCashflow", F, nullable=False),
         Col("bidOffer", S, nullable=False, checks=(pa.Check.isin(["bid", "offer"]),), origin=Origin.PATH),
     ),
@@ -440,65 +440,6 @@ EBOCF = Dataset(
     freshness=pub.SETTLEMENT_RUNS,
     iris=IrisMode.RAW,  # IRIS rows do not carry the bid/offer side the API path gives: kept as sent, not merged
 )
-
-
-def _settlement_volumes(code: str, description: str, path: str, schema: str, middle: tuple[Col, ...],
-                        key: tuple[str, ...], rows_per_day: int) -> Dataset:
-    """A settlement volume dataset (BOAV, DISPTAV): one path per side like EBOCF, the 12 pair volumes
-    flattened, each settlement run restating the day (``createdDateTime`` is the run)."""
-    return Dataset(
-        code=code,
-        description=description,
-        path=path,
-        request=PathDate(variants=({"bidOffer": "bid"}, {"bidOffer": "offer"})),
-        flatten=("pairVolumes",),
-        spec_schema=f"Insights.Api.Models.Responses.Balancing.Settlement.{schema}",
-        columns=(
-            Col("createdDateTime", TS, nullable=False),
-            Col("settlementDate", D, nullable=False),
-            Col("settlementPeriod", I, nullable=False, checks=(PERIOD_CHECK,)),
-            Col("startTime", TS, nullable=False),
-            Col("bmUnit", S),
-            Col("bmUnitType", S, nullable=False),
-            Col("leadPartyName", S),
-            Col("nationalGridBmUnit", S),
-            *middle,
-            Col("totalVolumeAccepted", F),  # MWh, bids negative
-            *(Col(f"pairVolumes_{p}", F) for p in _PAIRS),  # MWh per pair: positive<n> is pair n, negative<n> pair -n
-            Col("bidOffer", S, nullable=False, checks=(pa.Check.isin(["bid", "offer"]),), origin=Origin.PATH),
-        ),
-        key=key,
-        partition_column="settlementDate",
-        semantics=WriteSemantics.CURRENT_STATE,
-        semantics_why=pub.SETTLEMENT_RUN,
-        rows_per_day=rows_per_day,
-        period_labels=(AT_START,),
-        revision_column="createdDateTime",
-        completeness=Completeness(median_fraction=0.5),
-        freshness=pub.SETTLEMENT_RUNS,
-        iris=IrisMode.RAW,  # as EBOCF: IRIS rows do not carry the bid/offer side the API path gives
-    )
-
-
-# BOAV: Elexon's settlement volume of each acceptance, per pair and settlement period (what the
-# boalf_with_prices volumes are reconciled against, see docs/revenue.md).
-BOAV = _settlement_volumes(
-    "BOAV", "Settlement acceptance volumes per acceptance, bid-offer pair and settlement period (bid and offer "
-            "sides), latest settlement run.",
-    "/balancing/settlement/acceptance/volumes/all/{bidOffer}/{settlementDate}", "AcceptanceVolumeResponse",
-    (Col("acceptanceId", I, nullable=False), Col("acceptanceDuration", S)),
-    ("settlementDate", "settlementPeriod", "bmUnit", "nationalGridBmUnit", "acceptanceId", "bidOffer"),
-    rows_per_day=14_500)  # both sides: ~4,700 acceptances a day, each with energy in ~3 (period, side) pairs
-
-# DISPTAV: the same volumes summed over a unit's acceptances of each settlement period.
-DISPTAV = _settlement_volumes(
-    "DISPTAV", "Indicative period BM unit volumes per bid-offer pair and settlement period (bid and offer sides), "
-               "latest settlement run.",
-    "/balancing/settlement/indicative/volumes/all/{bidOffer}/{settlementDate}", "IndicativeVolumeResponse",
-    (Col("dataType", S),),
-    ("settlementDate", "settlementPeriod", "bmUnit", "nationalGridBmUnit", "bidOffer"),
-    rows_per_day=11_000)  # both sides: the unit-periods with accepted energy
-
 
 # REMIT: every field optional (messages omit nulls); partitioned by the London day of publishTime.
 REMIT = Dataset(

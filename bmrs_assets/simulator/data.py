@@ -27,8 +27,9 @@ from bmrs_assets.core.settlement import (
     utc_iso,
 )
 from bmrs_assets.simulator.positions import redeclare, redeclared
-from bmrs_assets.simulator.units import INTERCONNECTORS, bm_units, gen_bmunits, rng_for
-from bmrs_assets.simulator.volumes import Acceptance, unit_volumes
+from bmrs_assets.simulator.remit import gen_remit
+from bmrs_assets.simulator.units import INTERCONNECTORS, bm_units, gen_bmunits, rng_for, unit_type
+from bmrs_assets.simulator.volumes import settlement_rows
 
 Row = dict[str, object]
 FUEL_TYPES = ("BIOMASS", "CCGT", "COAL", "INTELEC", "INTEW", "INTFR", "INTGRNL", "INTIFA2", "INTIRL", "INTNED",
@@ -378,9 +379,8 @@ def gen_ebocf(day: date, state: SimState, side: str) -> list[Row]:
                 value = round(sign * rng.uniform(10, 30000) * (1 + (run_rng.uniform(-0.05, 0.05) if state.run else 0)), 4)
                 pairs[f"{prefix}{n}"] = value
                 total += value
-            unit_type = "I" if bm_unit is None else {"T_": "T", "E_": "E", "2_": "S", "V_": "V"}[bm_unit[:2]]
             rows.append({"settlementDate": day.isoformat(), "settlementPeriod": sp, "startTime": start_iso,
-                         "createdDateTime": created, "bmUnit": bm_unit, "bmUnitType": unit_type,
+                         "createdDateTime": created, "bmUnit": bm_unit, "bmUnitType": unit_type(bm_unit),
                          "leadPartyName": None if bm_unit is None else f"Lead Party {ng_unit[-5:]}",
                          "nationalGridBmUnit": ng_unit, "bidOfferPairCashflows": pairs, "totalCashflow": round(total, 4)})
             if state.position and zlib.crc32(f"{ng_unit}|{sp}".encode()) % 10 == 0:
@@ -388,115 +388,29 @@ def gen_ebocf(day: date, state: SimState, side: str) -> list[Row]:
     return rows
 
 
-def _unit_type(bm_unit: str | None) -> str:
-    return "I" if bm_unit is None else {"T_": "T", "E_": "E", "2_": "S", "V_": "V"}[bm_unit[:2]]
-
-
-def _pair_fields(pairs: dict[int, float]) -> dict[str, float | None]:
-    values = {pid: round(v, 4) for pid, v in pairs.items()}
-    return {f"{'negative' if pid < 0 else 'positive'}{abs(pid)}": values.get(pid)
-            for n in range(1, 7) for pid in (-n, n)}
+def _bod_widths(day: date, ng_unit: str) -> dict[int, float]:
+    """MW of each of the unit's BOD pairs (pair +-k spans k x step, as ``gen_bod`` serves it)."""
+    _, pairs, _, level, _ = _bod_unit(day, ng_unit)
+    return {pid: float(level * k) for k in range(1, pairs + 1) for pid in (k, -k)}
 
 
 @lru_cache(maxsize=4)
-def _settlement_volumes(day: date, run: int, volume_error: float) -> dict[str, tuple[Row, ...]]:
-    """BOAV and DISPTAV rows of ``day`` by "<code>/<side>", settled (``volumes.py``) from the
-    acceptances BOALF serves, the PN and the BOD pair bands of each unit (the simulator's
-    acceptances end inside their own day, so the day before adds none)."""
-    acceptances: dict[str, dict[int, list]] = {}
-    ids: dict[str, str | None] = {}
-    for r in gen_boalf(day, SimState()):
-        ng = str(r["nationalGridBmUnit"])
-        ids[ng] = r["bmUnit"]  # type: ignore[assignment]
-        piece = (_parse(r["timeFrom"]), _parse(r["timeTo"]), float(r["levelFrom"]), float(r["levelTo"]))
-        acceptances.setdefault(ng, {}).setdefault(int(r["acceptanceNumber"]), [_parse(r["acceptanceTime"])]).append(piece)
-    periods = _periods(day)
-    start = periods[0][1]
-    bounds = [(p[1] - start).total_seconds() for p in periods] + [(periods[-1][1] + PERIOD - start).total_seconds()]
-    iso = {sp: s for sp, _, s, _ in periods}
-    created = {sp: utc_iso(t + timedelta(hours=20) + timedelta(hours=6 * run)) for sp, t, _, _ in periods}
-    out: dict[str, list[Row]] = {f"{c}/{side}": [] for c in ("BOAV", "DISPTAV") for side in ("bid", "offer")}
-    for ng, by_number in acceptances.items():
-        bm_unit = ids[ng]
-        _, pairs, _, level, _ = _bod_unit(day, ng)
-        widths = {pid: float(level * k) for k in range(1, pairs + 1) for pid in (k, -k)}
-        accs = [Acceptance(n, v[0], sorted(v[1:])) for n, v in by_number.items()]
-        durations = {a.number: (a.pieces[-1][1] - a.pieces[0][0]) for a in accs}
-        common = {"settlementDate": day.isoformat(), "bmUnit": bm_unit, "bmUnitType": _unit_type(bm_unit),
-                  "leadPartyName": None if bm_unit is None else f"Lead Party {ng[-5:]}", "nationalGridBmUnit": ng}
-        period_sum: dict[tuple[int, str], tuple[dict[int, float], float]] = {}
-        for v in unit_volumes(ng, accs, _pn_profile(day, (bm_unit, ng)), widths, start, bounds, volume_error):
-            row = {"createdDateTime": created[v.period], **common, "settlementPeriod": v.period, "startTime": iso[v.period]}
-            out[f"BOAV/{v.side}"].append({
-                **row, "acceptanceId": v.number,
-                "acceptanceDuration": "L" if durations[v.number] >= timedelta(minutes=15) else "S",
-                "totalVolumeAccepted": round(v.total, 4), "pairVolumes": _pair_fields(v.pairs)})
-            pairs_sum, total = period_sum.get((v.period, v.side), ({}, 0.0))
-            for pid, mwh in v.pairs.items():
-                pairs_sum[pid] = pairs_sum.get(pid, 0.0) + mwh
-            period_sum[(v.period, v.side)] = (pairs_sum, total + v.total)
-        for (sp, side), (pairs_sum, total) in sorted(period_sum.items()):
-            out[f"DISPTAV/{side}"].append({
-                "createdDateTime": created[sp], **common, "settlementPeriod": sp, "startTime": iso[sp],
-                "dataType": "Original", "totalVolumeAccepted": round(total, 4), "pairVolumes": _pair_fields(pairs_sum)})
-    return {k: tuple(sorted(rows, key=lambda r: (r["settlementPeriod"], r["nationalGridBmUnit"], r.get("acceptanceId", 0))))
-            for k, rows in out.items()}
+def _settled(day: date, run: int, volume_error: float) -> dict[str, tuple[Row, ...]]:
+    """BOAV and DISPTAV rows of ``day`` by "<code>/<side>" (``volumes.py``), from the acceptances
+    BOALF serves, each unit's PN and its BOD bands (the simulator's acceptances end inside their day)."""
+    return settlement_rows(day, gen_boalf(day, SimState()), _periods(day), lambda unit: _pn_profile(day, unit),
+                           lambda ng: _bod_widths(day, ng), run, volume_error)
 
 
 def gen_boav(day: date, state: SimState, side: str) -> list[Row]:
     """Settlement acceptance volumes of one side: one row per acceptance and period it has energy on
-    that side in, MWh per BOD pair (``volumes.py``), consistent with BOALF, PN and BOD."""
-    return [dict(r) for r in _settlement_volumes(day, state.run, state.volume_error)[f"BOAV/{side}"]]
+    that side in, MWh per BOD pair, consistent with BOALF, PN and BOD."""
+    return [dict(r) for r in _settled(day, state.run, state.volume_error)[f"BOAV/{side}"]]
 
 
 def gen_disptav(day: date, state: SimState, side: str) -> list[Row]:
     """Indicative period volumes of one side: BOAV summed over each unit's acceptances of a period."""
-    return [dict(r) for r in _settlement_volumes(day, state.run, state.volume_error)[f"DISPTAV/{side}"]]
-
-
-def _parse(text: object) -> datetime:
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-
-
-def gen_remit(day: date, state: SimState) -> list[Row]:
-    """~250 messages published on ``day``; revisions of long-running outages; optional fields omitted."""
-    rng = rng_for("REMIT", day)
-    window = day_window(day)
-    rows = []
-    for i in range(rng.randint(220, 280)):
-        asset = rng.randint(0, 400)
-        published = window.start + timedelta(seconds=rng.randrange(0, int(window.duration.total_seconds())))
-        start = published + timedelta(hours=rng.randint(-48, 240))
-        normal = round(rng.uniform(20, 1300), 1)
-        available = round(normal * rng.choice([0.0, 0.25, 0.5, 0.75]), 3)
-        msg: Row = {
-            "dataset": "REMIT", "mrid": f"48X00000000{asset:04d}E-NGET-RMT-{asset * 1000 + rng.randint(0, 999):08d}",
-            "revisionNumber": (day - date(2020, 1, 1)).days * 300 + i, "publishTime": utc_iso(published),
-            "createdTime": utc_iso(published - timedelta(seconds=rng.randint(5, 600))),
-            "messageType": "UnavailabilitiesOfElectricityFacilities",
-            "messageHeading": "Actual Availability of Generation Unit",
-            "eventType": rng.choice(["Production unavailability", "Transmission unavailability"]),
-            "unavailabilityType": rng.choice(["Planned", "Unplanned"]), "participantId": f"PART{asset % 37:02d}",
-            "registrationCode": f"48X00000000{asset:04d}E", "assetId": f"T_SIM{asset:03d}-1", "assetType": "Production",
-            "affectedUnit": f"SIM{asset:03d}-1", "affectedUnitEIC": f"48W00000SIM{asset:03d}T",
-            "biddingZone": "10YGB----------A", "fuelType": rng.choice(["Wind Offshore", "Fossil Gas", "Nuclear", "Biomass"]),
-            "normalCapacity": normal, "availableCapacity": available, "unavailableCapacity": round(normal - available, 3),
-            "eventStatus": rng.choice(["Active", "Inactive", "Dismissed"]), "eventStartTime": utc_iso(start),
-            "eventEndTime": utc_iso(start + timedelta(hours=rng.randint(1, 2000))), "cause": rng.choice(
-                ["Ambient Conditions", "Planned Maintenance", "Forced Outage"]),
-            "relatedInformation": "Estimated End Date / Time changed",
-        }
-        if rng.random() < 0.3:
-            msg["affectedArea"] = "GB"
-            msg["durationUncertainty"] = "+/- 2 days"
-        if rng.random() < 0.7:
-            msg["outageProfile"] = [{"startTime": msg["eventStartTime"], "endTime": msg["eventEndTime"], "capacity": available}]
-        if rng.random() < 0.1:
-            for optional in ("eventEndTime", "cause", "relatedInformation", "affectedUnitEIC"):
-                msg.pop(optional, None)
-        rows.append(msg)
-    rows.sort(key=lambda r: r["publishTime"])
-    return rows
+    return [dict(r) for r in _settled(day, state.run, state.volume_error)[f"DISPTAV/{side}"]]
 
 
 @dataclass(frozen=True)

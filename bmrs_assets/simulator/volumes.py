@@ -18,15 +18,19 @@ is published 5 % too large on every pair and total, as if Elexon's run had settl
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
+
+from bmrs_assets.core.settlement import PERIOD, utc_iso
+from bmrs_assets.simulator.units import unit_type
 
 PAIR_IDS = (1, 2, 3, 4, 5, 6, -1, -2, -3, -4, -5, -6)
 PLANTED_FACTOR = 1.05  # a planted volume error publishes the acceptance's volumes this much too large
 Piece = tuple[datetime, datetime, float, float]  # (timeFrom, timeTo, levelFrom, levelTo)
+Row = dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -116,3 +120,59 @@ def unit_volumes(unit: str, acceptances: Sequence[Acceptance], fpn: Sequence[Pie
                 out.append(Volume(acc.number, int(sp), side, pairs, float(totals[i]) * factor))
         in_force[sel] = q
     return out
+
+
+# --- the rows BOAV and DISPTAV serve ----------------------------------------------------------
+def _pair_fields(pairs: dict[int, float]) -> dict[str, float | None]:
+    """``pairVolumes`` as served: every member, null where the pair has no energy, MWh to 4 decimals."""
+    return {f"{'negative' if pid < 0 else 'positive'}{abs(pid)}": (round(pairs[pid], 4) if pid in pairs else None)
+            for n in range(1, 7) for pid in (-n, n)}
+
+
+def _parse(text: object) -> datetime:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
+def settlement_rows(day: date, boalf: Sequence[Row], periods: Sequence[tuple[int, datetime, str, str]],
+                    pn_of: Callable[[tuple[str | None, str]], Sequence[Piece]],
+                    widths_of: Callable[[str], dict[int, float]], run: int = 0,
+                    volume_error: float = 0.0) -> dict[str, tuple[Row, ...]]:
+    """BOAV and DISPTAV rows of ``day`` by "<code>/<side>", settled from BOALF rows (``boalf``), each
+    unit's PN (``pn_of((bmUnit, nationalGridBmUnit))``) and BOD pair widths (``widths_of(ngu)``);
+    ``periods``: (period, start, start ISO, end ISO) of the day. ``run`` moves ``createdDateTime``."""
+    acceptances: dict[str, dict[int, list]] = {}
+    ids: dict[str, str | None] = {}
+    for r in boalf:
+        ng = str(r["nationalGridBmUnit"])
+        ids[ng] = None if r["bmUnit"] is None else str(r["bmUnit"])
+        piece = (_parse(r["timeFrom"]), _parse(r["timeTo"]), float(str(r["levelFrom"])), float(str(r["levelTo"])))
+        number = int(str(r["acceptanceNumber"]))
+        acceptances.setdefault(ng, {}).setdefault(number, [_parse(r["acceptanceTime"])]).append(piece)
+    start = periods[0][1]
+    bounds = [(p[1] - start).total_seconds() for p in periods] + [(periods[-1][1] + PERIOD - start).total_seconds()]
+    iso = {sp: s for sp, _, s, _ in periods}
+    created = {sp: utc_iso(t + timedelta(hours=20) + timedelta(hours=6 * run)) for sp, t, _, _ in periods}
+    out: dict[str, list[Row]] = {f"{c}/{side}": [] for c in ("BOAV", "DISPTAV") for side in ("bid", "offer")}
+    for ng, by_number in acceptances.items():
+        bm_unit = ids[ng]
+        accs = [Acceptance(n, v[0], sorted(v[1:])) for n, v in by_number.items()]
+        durations = {a.number: (a.pieces[-1][1] - a.pieces[0][0]) for a in accs}
+        common = {"settlementDate": day.isoformat(), "bmUnit": bm_unit, "bmUnitType": unit_type(bm_unit),
+                  "leadPartyName": None if bm_unit is None else f"Lead Party {ng[-5:]}", "nationalGridBmUnit": ng}
+        period_sum: dict[tuple[int, str], tuple[dict[int, float], float]] = {}
+        for v in unit_volumes(ng, accs, pn_of((bm_unit, ng)), widths_of(ng), start, bounds, volume_error):
+            row = {"createdDateTime": created[v.period], **common, "settlementPeriod": v.period, "startTime": iso[v.period]}
+            out[f"BOAV/{v.side}"].append({
+                **row, "acceptanceId": v.number,
+                "acceptanceDuration": "L" if durations[v.number] >= timedelta(minutes=15) else "S",
+                "totalVolumeAccepted": round(v.total, 4), "pairVolumes": _pair_fields(v.pairs)})
+            pairs_sum, total = period_sum.get((v.period, v.side), ({}, 0.0))
+            for pid, mwh in v.pairs.items():
+                pairs_sum[pid] = pairs_sum.get(pid, 0.0) + mwh
+            period_sum[(v.period, v.side)] = (pairs_sum, total + v.total)
+        for (sp, side), (pairs_sum, total) in sorted(period_sum.items()):
+            out[f"DISPTAV/{side}"].append({
+                "createdDateTime": created[sp], **common, "settlementPeriod": sp, "startTime": iso[sp],
+                "dataType": "Original", "totalVolumeAccepted": round(total, 4), "pairVolumes": _pair_fields(pairs_sum)})
+    return {k: tuple(sorted(rows, key=lambda r: (r["settlementPeriod"], r["nationalGridBmUnit"], r.get("acceptanceId", 0))))
+            for k, rows in out.items()}
