@@ -24,7 +24,7 @@ def evaluation(result, name: str) -> dg.AssetCheckEvaluation:
 
 
 def check_alone(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    """Run only the volume check on DAY's boalf_with_prices, as ``dagster asset check`` would."""
+    """Run only the volume check on DAY's boalf_with_prices, as the UI's Checks tab does."""
     from bmrs_assets.definitions import build_all_definitions
 
     job = build_all_definitions().resolve_implicit_global_asset_job_def().get_subset(

@@ -12,7 +12,7 @@ reconcile yet.
 BOAV is read here from the warehouse, not declared a ``Read`` of ``boalf_with_prices``: it is not an
 input of the computation (the estimate must not depend on what it is checked against), and a new
 settlement run of BOAV should not re-price the day. The check runs with each materialization of
-``boalf_with_prices``, or on its own (``dagster asset check``) once BOAV has landed.
+``boalf_with_prices``, or alone (the UI's Checks tab) once a later BOAV run has landed.
 """
 
 # no ``from __future__ import annotations``: Dagster reads the check's context annotation at definition time
