@@ -27,7 +27,6 @@ import numpy as np
 from bmrs_assets.core.settlement import PERIOD, utc_iso
 from bmrs_assets.simulator.units import unit_type
 
-PAIR_IDS = (1, 2, 3, 4, 5, 6, -1, -2, -3, -4, -5, -6)
 PLANTED_FACTOR = 1.05  # a planted volume error publishes the acceptance's volumes this much too large
 Piece = tuple[datetime, datetime, float, float]  # (timeFrom, timeTo, levelFrom, levelTo)
 Row = dict[str, object]
@@ -75,7 +74,8 @@ def unit_volumes(unit: str, acceptances: Sequence[Acceptance], fpn: Sequence[Pie
     """Every settled volume of one unit's acceptances over one settlement day.
 
     ``widths``: MW of each BOD pair id present (pair n's band width); ``period_bounds``: seconds from
-    ``day_start`` of each period's start and the day's end. Volumes under 1e-9 MWh are left out.
+    ``day_start`` of each period's start and the day's end; ``fpn`` must cover every acceptance.
+    Volumes under 1e-9 MWh are left out.
     """
     mid = np.arange(int(period_bounds[-1])) + 0.5  # one sample per second, at its midpoint
     in_force = np.full(len(mid), np.nan)  # the latest acceptance's level so far; NaN: none, FPN is in force
