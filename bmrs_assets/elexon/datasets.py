@@ -6,7 +6,8 @@ MERGE), which column places a row in a daily partition, and which column orders 
 same key. Assets, Pandera schemas, checks, warehouse tables, the simulator's routes, the OpenAPI
 subset and ``docs/datasets.md`` are all generated from it; adding a dataset is adding an entry
 here (and its generator in ``simulator/data.py``), nothing else. Reference lists (not settlement-day
-data) are declared in ``reference_data.py`` and registered here. The shape of an entry is
+data) are declared in ``reference_data.py``, the settlement volumes (BOAV, DISPTAV) in
+``settlement_data.py``; both are registered here. The shape of an entry is
 :class:`~bmrs_assets.elexon.dataset.Dataset`.
 """
 
@@ -20,6 +21,7 @@ from bmrs_assets.elexon import publication as pub
 from bmrs_assets.elexon.dataset import Dataset, IrisMode
 from bmrs_assets.elexon.reference_data import BM_UNITS
 from bmrs_assets.elexon.requests import Endpoint, PathDate, SettlementDates, SettlementDay, TimeWindow
+from bmrs_assets.elexon.settlement_data import BOAV, DISPTAV, PAIR_MEMBERS
 from bmrs_assets.quality.rules import Completeness
 
 
@@ -406,8 +408,6 @@ INDDEM = Dataset(
     freshness=pub.REALTIME_BM,
 )
 
-_PAIRS = tuple(f"{side}{n}" for n in range(1, 7) for side in ("negative", "positive"))
-
 EBOCF = Dataset(
     code="EBOCF",
     description="Indicative period BM unit cashflows (bid and offer sides), latest settlement run.",
@@ -424,7 +424,7 @@ EBOCF = Dataset(
         Col("bmUnitType", S, nullable=False),
         Col("leadPartyName", S),
         Col("nationalGridBmUnit", S),
-        *(Col(f"bidOfferPairCashflows_{p}", F) for p in _PAIRS),
+        *(Col(f"bidOfferPairCashflows_{p}", F) for p in PAIR_MEMBERS),
         Col("totalCashflow", F, nullable=False),
         Col("bidOffer", S, nullable=False, checks=(isin(["bid", "offer"]),), origin=Origin.PATH),
     ),
@@ -481,7 +481,7 @@ REMIT = Dataset(
 REGISTRY: dict[str, Dataset] = {
     ds.code: ds
     for ds in (BOALF, FREQ, COSTS, BOD, PN, QPN, MELS, MILS, MID, FUELINST, FUELHH, NETBSAD, DISBSAD,
-               INDGEN, INDDEM, EBOCF, REMIT, BM_UNITS)
+               INDGEN, INDDEM, EBOCF, BOAV, DISPTAV, REMIT, BM_UNITS)
 }
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import itertools
 import random
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from bmrs_assets.core.settlement import (
     PERIOD,
@@ -26,7 +27,9 @@ from bmrs_assets.core.settlement import (
     utc_iso,
 )
 from bmrs_assets.simulator.positions import redeclare, redeclared
-from bmrs_assets.simulator.units import INTERCONNECTORS, bm_units, gen_bmunits, rng_for
+from bmrs_assets.simulator.remit import gen_remit
+from bmrs_assets.simulator.units import INTERCONNECTORS, bm_units, gen_bmunits, rng_for, unit_type
+from bmrs_assets.simulator.volumes import settlement_rows
 
 Row = dict[str, object]
 FUEL_TYPES = ("BIOMASS", "CCGT", "COAL", "INTELEC", "INTEW", "INTFR", "INTGRNL", "INTIFA2", "INTIRL", "INTNED",
@@ -40,10 +43,12 @@ class SimState:
     """What a test can turn: ``run`` is the settlement run (later runs revise COSTS and EBOCF);
     ``position`` the source's later position, in which it has withdrawn rows: MELS/MILS units
     redeclared (from mid-day a new notification, the earlier record truncated and the new one's
-    timeFrom moved), DISBSAD actions retracted, EBOCF unit-periods dropped."""
+    timeFrom moved), DISBSAD actions retracted, EBOCF unit-periods dropped; ``volume_error`` the
+    share of acceptances whose settlement volumes (BOAV, DISPTAV) are planted wrong (``volumes.py``)."""
 
     run: int = 0
     position: int = 0
+    volume_error: float = 0.0
 
 
 def _periods(day: date) -> list[tuple[int, datetime, str, str]]:
@@ -55,7 +60,7 @@ def _periods(day: date) -> list[tuple[int, datetime, str, str]]:
     return out
 
 
-def _level_at(points: list[tuple[datetime, datetime, float, float]], t: datetime) -> float:
+def _level_at(points: Sequence[tuple[datetime, datetime, float, float]], t: datetime) -> float:
     """The value at ``t`` of a profile given as sorted (timeFrom, timeTo, levelFrom, levelTo) pieces."""
     for t0, t1, l0, l1 in points:
         if t0 <= t < t1:
@@ -63,11 +68,12 @@ def _level_at(points: list[tuple[datetime, datetime, float, float]], t: datetime
     return points[-1][3] if t >= points[-1][1] else points[0][2]
 
 
-def _pn_profile(day: date, unit: tuple[str | None, str]) -> list[tuple[datetime, datetime, float, float]]:
+@lru_cache(maxsize=2048)
+def _pn_profile(day: date, unit: tuple[str | None, str]) -> tuple[tuple[datetime, datetime, float, float], ...]:
     """The unit's PN as the simulator serves it (PN rows come from a per-unit seed)."""
-    return [(datetime.fromisoformat(str(r["timeFrom"]).replace("Z", "+00:00")),
+    return tuple((datetime.fromisoformat(str(r["timeFrom"]).replace("Z", "+00:00")),
              datetime.fromisoformat(str(r["timeTo"]).replace("Z", "+00:00")), float(r["levelFrom"]), float(r["levelTo"]))
-            for r in _physical("PN", day, [unit], (1, 3), per_unit=True)]
+            for r in _physical("PN", day, [unit], (1, 3), per_unit=True))
 
 
 def gen_boalf(day: date, state: SimState) -> list[Row]:
@@ -373,9 +379,8 @@ def gen_ebocf(day: date, state: SimState, side: str) -> list[Row]:
                 value = round(sign * rng.uniform(10, 30000) * (1 + (run_rng.uniform(-0.05, 0.05) if state.run else 0)), 4)
                 pairs[f"{prefix}{n}"] = value
                 total += value
-            unit_type = "I" if bm_unit is None else {"T_": "T", "E_": "E", "2_": "S", "V_": "V"}[bm_unit[:2]]
             rows.append({"settlementDate": day.isoformat(), "settlementPeriod": sp, "startTime": start_iso,
-                         "createdDateTime": created, "bmUnit": bm_unit, "bmUnitType": unit_type,
+                         "createdDateTime": created, "bmUnit": bm_unit, "bmUnitType": unit_type(bm_unit),
                          "leadPartyName": None if bm_unit is None else f"Lead Party {ng_unit[-5:]}",
                          "nationalGridBmUnit": ng_unit, "bidOfferPairCashflows": pairs, "totalCashflow": round(total, 4)})
             if state.position and zlib.crc32(f"{ng_unit}|{sp}".encode()) % 10 == 0:
@@ -383,45 +388,29 @@ def gen_ebocf(day: date, state: SimState, side: str) -> list[Row]:
     return rows
 
 
-def gen_remit(day: date, state: SimState) -> list[Row]:
-    """~250 messages published on ``day``; revisions of long-running outages; optional fields omitted."""
-    rng = rng_for("REMIT", day)
-    window = day_window(day)
-    rows = []
-    for i in range(rng.randint(220, 280)):
-        asset = rng.randint(0, 400)
-        published = window.start + timedelta(seconds=rng.randrange(0, int(window.duration.total_seconds())))
-        start = published + timedelta(hours=rng.randint(-48, 240))
-        normal = round(rng.uniform(20, 1300), 1)
-        available = round(normal * rng.choice([0.0, 0.25, 0.5, 0.75]), 3)
-        msg: Row = {
-            "dataset": "REMIT", "mrid": f"48X00000000{asset:04d}E-NGET-RMT-{asset * 1000 + rng.randint(0, 999):08d}",
-            "revisionNumber": (day - date(2020, 1, 1)).days * 300 + i, "publishTime": utc_iso(published),
-            "createdTime": utc_iso(published - timedelta(seconds=rng.randint(5, 600))),
-            "messageType": "UnavailabilitiesOfElectricityFacilities",
-            "messageHeading": "Actual Availability of Generation Unit",
-            "eventType": rng.choice(["Production unavailability", "Transmission unavailability"]),
-            "unavailabilityType": rng.choice(["Planned", "Unplanned"]), "participantId": f"PART{asset % 37:02d}",
-            "registrationCode": f"48X00000000{asset:04d}E", "assetId": f"T_SIM{asset:03d}-1", "assetType": "Production",
-            "affectedUnit": f"SIM{asset:03d}-1", "affectedUnitEIC": f"48W00000SIM{asset:03d}T",
-            "biddingZone": "10YGB----------A", "fuelType": rng.choice(["Wind Offshore", "Fossil Gas", "Nuclear", "Biomass"]),
-            "normalCapacity": normal, "availableCapacity": available, "unavailableCapacity": round(normal - available, 3),
-            "eventStatus": rng.choice(["Active", "Inactive", "Dismissed"]), "eventStartTime": utc_iso(start),
-            "eventEndTime": utc_iso(start + timedelta(hours=rng.randint(1, 2000))), "cause": rng.choice(
-                ["Ambient Conditions", "Planned Maintenance", "Forced Outage"]),
-            "relatedInformation": "Estimated End Date / Time changed",
-        }
-        if rng.random() < 0.3:
-            msg["affectedArea"] = "GB"
-            msg["durationUncertainty"] = "+/- 2 days"
-        if rng.random() < 0.7:
-            msg["outageProfile"] = [{"startTime": msg["eventStartTime"], "endTime": msg["eventEndTime"], "capacity": available}]
-        if rng.random() < 0.1:
-            for optional in ("eventEndTime", "cause", "relatedInformation", "affectedUnitEIC"):
-                msg.pop(optional, None)
-        rows.append(msg)
-    rows.sort(key=lambda r: r["publishTime"])
-    return rows
+def _bod_widths(day: date, ng_unit: str) -> dict[int, float]:
+    """MW of each of the unit's BOD pairs (pair +-k spans k x step, as ``gen_bod`` serves it)."""
+    _, pairs, _, level, _ = _bod_unit(day, ng_unit)
+    return {pid: float(level * k) for k in range(1, pairs + 1) for pid in (k, -k)}
+
+
+@lru_cache(maxsize=4)
+def _settled(day: date, run: int, volume_error: float) -> dict[str, tuple[Row, ...]]:
+    """BOAV and DISPTAV rows of ``day`` by "<code>/<side>" (``volumes.py``), from the acceptances
+    BOALF serves, each unit's PN and its BOD bands (the simulator's acceptances end inside their day)."""
+    return settlement_rows(day, gen_boalf(day, SimState()), _periods(day), lambda unit: _pn_profile(day, unit),
+                           lambda ng: _bod_widths(day, ng), run, volume_error)
+
+
+def gen_boav(day: date, state: SimState, side: str) -> list[Row]:
+    """Settlement acceptance volumes of one side: one row per acceptance and period it has energy on
+    that side in, MWh per BOD pair, consistent with BOALF, PN and BOD."""
+    return [dict(r) for r in _settled(day, state.run, state.volume_error)[f"BOAV/{side}"]]
+
+
+def gen_disptav(day: date, state: SimState, side: str) -> list[Row]:
+    """Indicative period volumes of one side: BOAV summed over each unit's acceptances of a period."""
+    return [dict(r) for r in _settled(day, state.run, state.volume_error)[f"DISPTAV/{side}"]]
 
 
 @dataclass(frozen=True)
@@ -459,6 +448,8 @@ GENERATORS: dict[str, Generator] = {
     "INDDEM": Generator(gen_inddem, _ts("publishTime")),
     "EBOCF/bid": Generator(lambda d, s: gen_ebocf(d, s, "bid"), _ts("startTime", timedelta(minutes=45))),
     "EBOCF/offer": Generator(lambda d, s: gen_ebocf(d, s, "offer"), _ts("startTime", timedelta(minutes=45))),
+    **{f"{code}/{side}": Generator(lambda d, s, g=gen, v=side: g(d, s, v), _ts("startTime", timedelta(minutes=45)))
+       for code, gen in (("BOAV", gen_boav), ("DISPTAV", gen_disptav)) for side in ("bid", "offer")},
     "REMIT": Generator(gen_remit, _ts("publishTime")),
     "BM_UNITS": Generator(gen_bmunits, lambda r: datetime(2000, 1, 1, tzinfo=UTC)),  # the list is always there
 }

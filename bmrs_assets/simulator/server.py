@@ -97,6 +97,7 @@ class SimulatorConfig:
     extra_fields: dict[str, str] = field(default_factory=dict)
     run: int = 0
     position: int = 0  # the source's later position: rows withdrawn (SimState.position)
+    volume_error: float = 0.0  # share of acceptances whose BOAV/DISPTAV volumes are planted wrong (SimState)
     # dataset, or "dataset/YYYY-MM-DD" for one day -> fraction of each (that) day's rows served (a short answer)
     short: dict[str, float] = field(default_factory=dict)
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -124,8 +125,8 @@ def _match(path: str) -> tuple[str, dict[str, str]] | None:
 
 @lru_cache(maxsize=8)
 def _day_rows(generator: str, day: date, run: int, extra: tuple[tuple[str, str], ...], position: int = 0,
-              short: float = 1.0) -> tuple[Row, ...]:
-    rows = GENERATORS[generator].make(day, SimState(run=run, position=position))
+              short: float = 1.0, volume_error: float = 0.0) -> tuple[Row, ...]:
+    rows = GENERATORS[generator].make(day, SimState(run=run, position=position, volume_error=volume_error))
     if short < 1.0:
         rows = rows[:int(len(rows) * short)]
     code = generator.split("/")[0]
@@ -167,7 +168,8 @@ def serve_rows(template: str, path_params: dict[str, str], query: dict[str, list
             if d > london_today(now):
                 continue
             out.extend(r for r in _day_rows(generator, d, cfg.run, extra, cfg.position,
-                                            cfg.short_fraction(route.dataset, d)) if gen.available_at(r) <= now
+                                            cfg.short_fraction(route.dataset, d), cfg.volume_error)
+                       if gen.available_at(r) <= now
                        and all(str(r.get(f)) in accepted for f, accepted in filters.items()))
         return out
 
@@ -376,6 +378,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", type=int, default=0, help="settlement run number (revises COSTS)")
     parser.add_argument("--position", type=int, default=0,
                         help="the source's later position: MELS/MILS redeclared, DISBSAD retracted, EBOCF rows dropped")
+    parser.add_argument("--volume-error", type=float, default=0.0, metavar="SHARE",
+                        help="plant a volume error: this share of acceptances settled 5%% too large in BOAV/DISPTAV")
     parser.add_argument("--fault-rate", type=float, default=value("BMRS_SIM_FAULT_RATE"),
                         help="fraction of requests answered with a fault (default 0, env BMRS_SIM_FAULT_RATE)")
     parser.add_argument("--fault-kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
@@ -392,6 +396,7 @@ def main(argv: list[str] | None = None) -> None:
         extra_fields={k.upper(): v for k, v in (x.split("=", 1) for x in args.extra_field)},
         run=args.run,
         position=args.position,
+        volume_error=args.volume_error,
         faults=FaultPlan(rate=args.fault_rate, kinds=tuple(k for k in args.fault_kinds.split(",") if k),
                          seed=args.fault_seed, slow_s=args.slow_seconds,
                          outage={(k.upper(), v) for k, v in (x.split("=", 1) for x in args.outage)}),

@@ -34,6 +34,11 @@ def bm_units(n: int) -> list[tuple[str | None, str]]:
     return units
 
 
+def unit_type(bm_unit: str | None) -> str:
+    """The ``bmUnitType`` settlement data (EBOCF, BOAV, DISPTAV) give a trading unit, by its id's prefix."""
+    return "I" if bm_unit is None else {"T_": "T", "E_": "E", "2_": "S", "V_": "V"}[bm_unit[:2]]
+
+
 # BM unit reference: every unit the other generators use, plus CfD allocation units (``C__``) that do not
 # trade. Elexon's bmUnitType per prefix; a few units are deliberately off the naming rule or unlisted.
 REFERENCE_TYPES = {"T_": "T", "E_": "E", "2__": "S", "V__": "V", "C__": "S"}

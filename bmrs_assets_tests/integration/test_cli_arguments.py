@@ -53,7 +53,7 @@ def test_a_run_prints_no_dagster_notices(tmp_path: Path, simulator) -> None:
 @pytest.mark.parametrize(("args", "problem"), [
     (["run", "--from", "2025-12-05", "--to", "2025-12-01"], "error: --from 2025-12-05 is after --to 2025-12-01"),
     (["run", "--days", "0"], "error: --days must be at least 1, got 0"),
-    (["demo", "--dataset", "NOPE"], "error: unknown dataset 'NOPE'; registered: BM_UNITS, BOALF, BOD, COSTS"),
+    (["demo", "--dataset", "NOPE"], "error: unknown dataset 'NOPE'; registered: BM_UNITS, BOALF, BOAV, BOD, COSTS"),
     (["run", "--to", "2999-01-01"], "error: --to 2999-01-01 is after today ("),
     (["run", "--from", "2021-12-31", "--to", "2022-01-01"],
      "error: --from 2021-12-31 is before the first partition, 2022-01-01 (BMRS_START_DATE)"),

@@ -98,7 +98,7 @@ def vlp_resource_from_env() -> VlpRevenueResource:
 
 
 # --- frames -----------------------------------------------------------------------------------
-def _by_day(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
+def rows_by_day(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
     """Rows of a warehouse read, split by settlementDate."""
     if frame is None or not len(frame):
         return {}
@@ -130,11 +130,11 @@ def _batch(table: DerivedTable, results: dict[date, pd.DataFrame]) -> PartitionB
                           whole_days={day for day, f in frames if len(f)})
 
 
-def _days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[date]:
+def partition_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[date]:
     return sorted(parse_day(k) for k in context.partition_keys)
 
 
-def _md(value: object) -> dg.MetadataValue:
+def json_md(value: object) -> dg.MetadataValue:
     return dg.MetadataValue.json(json.loads(json.dumps(value, default=str)))
 
 
@@ -155,9 +155,9 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
               metadata=meta(BOALF_WITH_PRICES), **conventions(BOALF_WITH_PRICES), **common)
     def boalf_with_prices(context: dg.AssetExecutionContext, boalf: pd.DataFrame, bod: pd.DataFrame,
                           pn: pd.DataFrame) -> dg.Output:
-        boalf_by, bod_by, pn_by = _by_day(boalf), _by_day(bod), _by_day(pn)
+        boalf_by, bod_by, pn_by = rows_by_day(boalf), rows_by_day(bod), rows_by_day(pn)
         results, previous_day_rows = {}, {}
-        for day in _days(context):
+        for day in partition_days(context):
             today = _require(boalf_by, day, "BOALF")
             before = boalf_by.get(day - timedelta(days=1), today.iloc[:0])  # acceptances running past midnight
             previous_day_rows[day.isoformat()] = len(before)
@@ -169,17 +169,17 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
             "match_rate": overall.match_rate, "energy_match_rate": overall.energy_match_rate,
             "rows_with_volume": overall.rows_with_volume, "rows_matched": overall.matched,
             "rows_partial": overall.partial, "rows_unmatched": overall.unmatched,
-            "unmatched_reasons": _md(overall.unmatched_reasons), "match_per_day": _md(per_day),
-            "boalf_rows_previous_day": _md(previous_day_rows)})
+            "unmatched_reasons": json_md(overall.unmatched_reasons), "match_per_day": json_md(per_day),
+            "boalf_rows_previous_day": json_md(previous_day_rows)})
 
     @dg.asset(key=HYBRID_KEY, ins=ins(BM_CASHFLOW_HYBRID), description=BM_CASHFLOW_HYBRID.description,
               metadata=meta(BM_CASHFLOW_HYBRID), **conventions(BM_CASHFLOW_HYBRID), **common)
     def bm_cashflow_hybrid(context: dg.AssetExecutionContext, boalf_with_prices: pd.DataFrame,
                            ebocf: pd.DataFrame) -> dg.Output:
-        priced_by, ebocf_by = _by_day(boalf_with_prices), _by_day(ebocf)
+        priced_by, ebocf_by = rows_by_day(boalf_with_prices), rows_by_day(ebocf)
         empty = pd.DataFrame(columns=["settlementDate"])
         results = {day: revenue.cashflow_hybrid(priced_by.get(day, empty), ebocf_by.get(day, empty), day)
-                   for day in _days(context)}
+                   for day in partition_days(context)}
         rows = pd.concat(results.values(), ignore_index=True)
         sources = rows["source"].value_counts().to_dict() if len(rows) else {}
         return dg.Output(_batch(BM_CASHFLOW_HYBRID, results), metadata={
@@ -187,27 +187,27 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
             "rows_ebocf": int(sources.get("EBOCF", 0)), "rows_estimate": int(sources.get("BOALF_BOD_estimate", 0)),
             "rows_mixed": int(sources.get("mixed", 0)),
             "cashflow_gbp": round(float(rows["cashflow_gbp"].sum()), 2) if len(rows) else 0.0,
-            "reconciliation": _md(revenue.reconciliation(rows).as_dict())})
+            "reconciliation": json_md(revenue.reconciliation(rows).as_dict())})
 
     @dg.asset(key=UNITS_KEY, ins=ins(BM_UNIT_REVENUE), description=BM_UNIT_REVENUE.description,
               metadata=meta(BM_UNIT_REVENUE), **conventions(BM_UNIT_REVENUE), **common)
     def bm_unit_revenue(context: dg.AssetExecutionContext, bm_cashflow_hybrid: pd.DataFrame,
                         boalf_with_prices: pd.DataFrame, costs: pd.DataFrame, bm_units: pd.DataFrame,
                         vlp: VlpRevenueResource) -> dg.Output:
-        hybrid_by, priced_by, reference = _by_day(bm_cashflow_hybrid), _by_day(boalf_with_prices), vlp.reference()
-        prices_by, empty = _by_day(costs), pd.DataFrame(columns=["settlementDate"])
+        hybrid_by, priced_by, reference = rows_by_day(bm_cashflow_hybrid), rows_by_day(boalf_with_prices), vlp.reference()
+        prices_by, empty = rows_by_day(costs), pd.DataFrame(columns=["settlementDate"])
         # the snapshots read (the run's days): each day is classified by the one in force on it
         units = bm_units if bm_units is not None and len(bm_units) else None
         results = {day: revenue.bm_unit_revenue(hybrid_by.get(day, empty), day, priced_by.get(day),
                                                 prices_by.get(day), csv=reference, bm_units=units)
-                   for day in _days(context)}
+                   for day in partition_days(context)}
         rows = pd.concat(results.values(), ignore_index=True)
         by_class = rows.groupby("classification")["bm_revenue_gbp"].sum().round(2).to_dict() if len(rows) else {}
         sources = rows["classification_source"].value_counts().to_dict() if len(rows) else {}
         return dg.Output(_batch(BM_UNIT_REVENUE, results), metadata={
             "units": len(rows), "bm_revenue_gbp": round(float(rows["bm_revenue_gbp"].sum()), 2) if len(rows) else 0.0,
-            "bm_revenue_gbp_by_class": _md(by_class),
-            "classified_by": _md({k: int(v) for k, v in sorted(sources.items())}),
+            "bm_revenue_gbp_by_class": json_md(by_class),
+            "classified_by": json_md({k: int(v) for k, v in sorted(sources.items())}),
             "units_without_capacity": int(rows["capacity_mw"].isna().sum()) if len(rows) else 0,
             "units_without_system_price_value": int(rows["system_price_value_gbp"].isna().sum()) if len(rows) else 0,
             "input_rows_costs": 0 if costs is None else len(costs),
@@ -217,16 +217,16 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
               description=VLP_REVENUE.description, metadata=meta(VLP_REVENUE), **conventions(VLP_REVENUE), **common)
     def vlp_revenue(context: dg.AssetExecutionContext, bm_unit_revenue: pd.DataFrame,
                     vlp: VlpRevenueResource) -> dg.Output:
-        units_by, costs = _by_day(bm_unit_revenue), vlp.costs()
+        units_by, costs = rows_by_day(bm_unit_revenue), vlp.costs()
         empty = pd.DataFrame(columns=["settlementDate", "classification"])
-        results = {day: revenue.vlp_from_units(units_by.get(day, empty), day, costs) for day in _days(context)}
+        results = {day: revenue.vlp_from_units(units_by.get(day, empty), day, costs) for day in partition_days(context)}
         rows = pd.concat(results.values(), ignore_index=True)
         sources = rows["classification_source"].value_counts().to_dict() if len(rows) else {}
         total = (lambda c: round(float(rows[c].sum()), 2) if len(rows) else 0.0)  # noqa: E731
         return dg.Output(_batch(VLP_REVENUE, results), metadata={
             "vlp_units": len(rows), "gross_revenue_gbp": total("gross_revenue_gbp"),
             "net_revenue_gbp": total("net_revenue_gbp"), "input_rows_bm_unit_revenue": len(bm_unit_revenue),
-            "classified_by": _md({k: int(v) for k, v in sorted(sources.items())}),
+            "classified_by": json_md({k: int(v) for k, v in sorted(sources.items())}),
             "cost_components": ", ".join(c.name for c in costs) or "none"})
 
     return [boalf_with_prices, bm_cashflow_hybrid, bm_unit_revenue, vlp_revenue]
@@ -238,8 +238,8 @@ def build_revenue_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetCh
                     description=f"Share of rows with accepted energy fully priced from BOD, per day "
                                 f"(warns under {MATCH_RATE_WARN_BELOW:.0%}).")
     def match_rate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[CheckEvent]:
-        days = _days(context)
-        by_day = _by_day(warehouse.get().read(BOALF_WITH_PRICES, days[0], days[-1]))
+        days = partition_days(context)
+        by_day = rows_by_day(warehouse.get().read(BOALF_WITH_PRICES, days[0], days[-1]))
         results = {}
         for day in days:  # one result per day of the run, so a range run shows each day's own verdict
             if day not in by_day:
@@ -252,7 +252,7 @@ def build_revenue_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetCh
                 passed=summary.match_rate >= MATCH_RATE_WARN_BELOW, severity=dg.AssetCheckSeverity.WARN,
                 description=f"{day}: {summary.match_rate:.1%} of rows fully priced",
                 metadata={"match_rate": summary.match_rate, "energy_match_rate": summary.energy_match_rate,
-                          "threshold": MATCH_RATE_WARN_BELOW, "match": _md(summary.as_dict())})
+                          "threshold": MATCH_RATE_WARN_BELOW, "match": json_md(summary.as_dict())})
         yield from evaluations(context, results)
 
     @dg.asset_check(asset=HYBRID_KEY, name="reconciliation_with_ebocf", partitions_def=partitions,
@@ -261,8 +261,8 @@ def build_revenue_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetCh
                                 f"{RECONCILIATION_WARN_ABOVE:.0%}).")
     def reconciliation_with_ebocf(context: dg.AssetCheckExecutionContext,
                                   warehouse: WarehouseResource) -> Iterator[CheckEvent]:
-        days = _days(context)
-        by_day = _by_day(warehouse.get().read(BM_CASHFLOW_HYBRID, days[0], days[-1]))
+        days = partition_days(context)
+        by_day = rows_by_day(warehouse.get().read(BM_CASHFLOW_HYBRID, days[0], days[-1]))
         results = {}
         for day in days:
             rec = revenue.reconciliation(by_day[day]) if day in by_day else None
