@@ -10,7 +10,7 @@ import pytest
 
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.defs.revenue.assets import PRICED_KEY
-from bmrs_assets.defs.revenue.volume_check import CHECK_NAME, WITHIN_1KWH_WARN_BELOW
+from bmrs_assets.defs.revenue.volume_check import CHECK_NAME, WITHIN_1KWH_WARN_BELOW, build_volume_check_sensor
 from bmrs_assets_tests.support.helpers import failure_text, query
 
 DAY = date(2025, 12, 17)
@@ -51,6 +51,11 @@ def test_platform_volumes_match_elexons_and_a_planted_error_fails_the_check(plat
                          FROM (SELECT {keys}, {sums} FROM bmrs_boav GROUP BY ALL) a
                          FULL JOIN bmrs_disptav d USING ({keys})""")[0][1] == 0
 
+    # BOAV landed before the day was priced: nothing for the sensor to re-check (the pricing run checks it)
+    volumes_check_on_boav = build_volume_check_sensor()
+    first = volumes_check_on_boav(dg.build_sensor_context(instance=instance, cursor=None))
+    assert first.run_requests == []
+    cursor = first.cursor
     priced, _ = materialize_range(DAY, DAY, ["boalf_with_prices"], instance=instance)
     assert priced.success, failure_text(priced)
     ev = evaluation(priced, CHECK_NAME)
@@ -66,7 +71,12 @@ def test_platform_volumes_match_elexons_and_a_planted_error_fails_the_check(plat
     # the run itself succeeds) and names how far off they are
     simulator.config.run, simulator.config.volume_error = 1, 0.05
     assert materialize_range(DAY, DAY, ["BOAV"], instance=instance)[0].success
-    again = check_alone(instance)  # the check on its own, once BOAV has landed (the estimate is not re-priced)
+    # the sensor asks for the check alone on that day (the estimate is not re-priced), once per BOAV event
+    tick = volumes_check_on_boav(dg.build_sensor_context(instance=instance, cursor=cursor))
+    assert [(r.partition_key, list(r.asset_selection), list(r.asset_check_keys)) for r in tick.run_requests] == [
+        (DAY.isoformat(), [], [dg.AssetCheckKey(PRICED_KEY, CHECK_NAME)])]
+    assert volumes_check_on_boav(dg.build_sensor_context(instance=instance, cursor=tick.cursor)).run_requests == []
+    again = check_alone(instance)  # as the daemon runs that request: the check's step only
     assert again.success
     ev = evaluation(again, CHECK_NAME)
     bad = figures(ev)

@@ -8,7 +8,7 @@ from bmrs_assets.defs.elexon.assets import daily_partitions
 from bmrs_assets.defs.revenue.assets import build_revenue_assets, build_revenue_checks, vlp_resource_from_env
 from bmrs_assets.defs.revenue.report import build_revenue_report_asset
 from bmrs_assets.defs.revenue.sensor import build_revenue_sensor
-from bmrs_assets.defs.revenue.volume_check import build_volume_check
+from bmrs_assets.defs.revenue.volume_check import build_volume_check, build_volume_check_sensor
 
 
 def build_revenue_definitions(partitions: dg.PartitionsDefinition | None = None) -> dg.Definitions:
@@ -17,4 +17,5 @@ def build_revenue_definitions(partitions: dg.PartitionsDefinition | None = None)
     partitions = partitions or daily_partitions()
     checks = [*build_revenue_checks(partitions), build_volume_check(partitions)]
     return dg.Definitions(assets=[*build_revenue_assets(partitions), build_revenue_report_asset()], asset_checks=checks,
-                          sensors=[build_revenue_sensor()], resources={"vlp": vlp_resource_from_env()})
+                          sensors=[build_revenue_sensor(), build_volume_check_sensor()],
+                          resources={"vlp": vlp_resource_from_env()})

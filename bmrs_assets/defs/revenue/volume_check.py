@@ -12,7 +12,8 @@ reconcile yet.
 BOAV is read here from the warehouse, not declared a ``Read`` of ``boalf_with_prices``: it is not an
 input of the computation (the estimate must not depend on what it is checked against), and a new
 settlement run of BOAV should not re-price the day. The check runs with each materialization of
-``boalf_with_prices``, or alone (the UI's Checks tab) once a later BOAV run has landed.
+``boalf_with_prices``, and alone whenever a BOAV day lands for a priced day (the sensor
+``volumes_check_on_boav``, on by default; or by hand from the UI's Checks tab).
 """
 
 # no ``from __future__ import annotations``: Dagster reads the check's context annotation at definition time
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from bmrs_assets.defs.partition_checks import CheckEvent, evaluations
+from bmrs_assets.defs.quality import latest_materialization
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.defs.revenue.assets import PRICED_KEY, json_md, partition_days, rows_by_day
 from bmrs_assets.elexon.datasets import BOAV
@@ -78,3 +80,41 @@ def build_volume_check(partitions: dg.PartitionsDefinition) -> dg.AssetChecksDef
 
 def _or_na(value: float | None) -> float | str:
     return value if value is not None else "n/a"
+
+
+# --- re-running the check when Elexon's volumes land ----------------------------------------------
+SENSOR_NAME = "volumes_check_on_boav"
+CHECK_KEY = dg.AssetCheckKey(PRICED_KEY, CHECK_NAME)
+BOAV_KEY = dg.AssetKey(["bmrs", BOAV.asset_name])
+BATCH = 1000
+
+
+def plan_check_runs(instance: dg.DagsterInstance, after_storage_id: int) -> tuple[list[dg.RunRequest], int]:
+    """A run of the check alone for each day whose BOAV was materialized after ``after_storage_id`` and
+    whose ``boalf_with_prices`` exists (a day not priced yet is checked when it is), and the new cursor."""
+    result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=BOAV_KEY, after_storage_id=after_storage_id),
+                                             limit=BATCH, ascending=True)
+    newest: dict[str, int] = {}
+    for record in result.records:
+        if record.partition_key is not None:
+            newest[record.partition_key] = max(newest.get(record.partition_key, 0), record.storage_id)
+    requests = [dg.RunRequest(run_key=f"{SENSOR_NAME}:{day}:{event}", partition_key=day, asset_selection=[],
+                              asset_check_keys=[CHECK_KEY],
+                              tags={"bmrs/trigger": "BOAV materialization", "bmrs/trigger_event": str(event)})
+                for day, event in sorted(newest.items()) if latest_materialization(instance, PRICED_KEY, day)]
+    return requests, max([after_storage_id, *(r.storage_id for r in result.records)])
+
+
+def build_volume_check_sensor() -> dg.SensorDefinition:
+    """Runs the check alone when a settlement run of BOAV lands: the day was priced before Elexon's
+    volumes existed, and only this run compares them (the estimate is not re-priced)."""
+
+    @dg.sensor(name=SENSOR_NAME, target=dg.AssetSelection.checks(CHECK_KEY), minimum_interval_seconds=60,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description=f"Runs {CHECK_NAME} alone for each day whose BOAV partition was materialized.")
+    def volumes_check_on_boav(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        requests, cursor = plan_check_runs(context.instance, int(context.cursor or 0))
+        skip = None if requests else dg.SkipReason("no new BOAV materialization of a priced day")
+        return dg.SensorResult(run_requests=requests, cursor=str(cursor), skip_reason=skip)
+
+    return volumes_check_on_boav
