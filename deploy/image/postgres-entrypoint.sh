@@ -1,10 +1,12 @@
 #!/bin/sh
 # First start: create the cluster in $PGDATA (a volume) with password authentication and the
-# role and database named by POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB. Every start: run the
+# role and database named by POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB (the password defaults to
+# DAGSTER_PG_PASSWORD, so the stack's environment file holds it once). Every start: run the
 # server in the foreground on PGHOST (default 127.0.0.1) and PGPORT (default 5432) only.
 set -eu
 : "${POSTGRES_USER:?POSTGRES_USER is not set}"
-: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is not set}"
+POSTGRES_PASSWORD="${POSTGRES_PASSWORD:-${DAGSTER_PG_PASSWORD:-}}"
+: "${POSTGRES_PASSWORD:?neither POSTGRES_PASSWORD nor DAGSTER_PG_PASSWORD is set}"
 : "${POSTGRES_DB:?POSTGRES_DB is not set}"
 HOST="${PGHOST:-127.0.0.1}"
 PORT="${PGPORT:-5432}"
