@@ -5,8 +5,8 @@
 #
 # BASE_IMAGE: any Debian-like image with Python 3.11 and its venv module. The default is the local
 # image deploy/image/build-base.sh makes from Debian's packages (no container registry needed);
-# with a normal registry use the official one instead:
-#   deploy/image/build.sh --build-arg BASE_IMAGE=python:3.11-slim --build-arg PYTHON=python3.11
+# with a normal registry use the official one instead (build.sh then skips the debootstrap base):
+#   BASE_IMAGE=python:3.11-slim deploy/image/build.sh
 ARG BASE_IMAGE=bmrs-base:bookworm
 FROM ${BASE_IMAGE}
 

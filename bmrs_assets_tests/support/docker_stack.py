@@ -91,6 +91,11 @@ class DockerDaemon:
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        # dockerd leaves its network namespace bind-mounted under the exec root (exec/netns/default)
+        inside = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
+                  if line.split()[1].startswith(str(self.run_dir) + "/")]
+        for mount_point in sorted(inside, reverse=True):
+            subprocess.run(["umount", mount_point], capture_output=True, check=False)
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
