@@ -205,6 +205,8 @@ def test_compose_stack_backfill_survives_a_daemon_crash(simulator, tmp_path, cap
             if leftover:
                 daemon.docker("rm", "-f", *leftover, check=False)
             daemon.docker("volume", "rm", "-f", "bmrs-data", check=False)
+        # the image store persists between runs: keep the tagged images, drop the ones they replaced
+        daemon.docker("image", "prune", "-f", check=False)
         daemon.stop()
         with capsys.disabled():
             print("\ncompose stack figures: " + json.dumps(figures, default=str))
