@@ -5,7 +5,7 @@
 #   2. the project image (the Dockerfile), tag BMRS_IMAGE (default bmrs-assets:local),
 #   3. the PostgreSQL image (deploy/image/Dockerfile.postgres), tag BMRS_POSTGRES_IMAGE
 #      (default bmrs-postgres:15).
-# Extra arguments go to the project image's `docker build` (e.g. --build-arg BASE_IMAGE=...).
+# Extra arguments go to the project image's `docker build` (e.g. --no-cache).
 #
 # pip inside the build uses this machine's pip configuration, passed as BuildKit secrets (mounted for
 # the one RUN step, never written to a layer or the image's history): the index URLs (index-url,
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 IMAGE="${BMRS_IMAGE:-bmrs-assets:local}"
 PG_IMAGE="${BMRS_POSTGRES_IMAGE:-bmrs-postgres:15}"
-BASE="${BASE_IMAGE:-bmrs-base:bookworm}"
+BASE="${BASE_IMAGE:-${BMRS_BASE_IMAGE:-bmrs-base:bookworm}}"
 
 # A docker CLI that builds with BuildKit (needed for secrets): one with the buildx plugin, or Debian's
 # docker.io 20.10 CLI, whose BuildKit is built in.
@@ -31,8 +31,9 @@ fi
 [ -n "$DOCKER" ] || { echo "build: no docker CLI with BuildKit (install the buildx plugin, or Debian's docker.io)" >&2; exit 2; }
 export DOCKER_BUILDKIT=1
 
-if [ "$BASE" = "bmrs-base:bookworm" ] || [ -n "${BMRS_BUILD_BASE:-}" ]; then
-  BMRS_BASE_IMAGE="$BASE" DOCKER_HOST="${DOCKER_HOST:-}" deploy/image/build-base.sh
+# The debootstrap base, unless BASE_IMAGE names another image (python:3.11-slim from a registry).
+if [ "$BASE" = "${BMRS_BASE_IMAGE:-bmrs-base:bookworm}" ]; then
+  BMRS_BASE_IMAGE="$BASE" deploy/image/build-base.sh
 fi
 
 secrets="$(mktemp -d)"
