@@ -37,10 +37,10 @@ iris: $(STAMP)  ## the IRIS consumer (real-time push -> landing store); run besi
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI + daemon on 127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-test: $(STAMP)  ## lint, then the whole pytest suite on both cores; the timing test (marked alone) last, by itself
+test: $(STAMP)  ## lint, then the whole pytest suite on both cores; the timing test (marked alone) last, by itself; not the docker test (.ci/run runs it)
 	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools bench
 	$(BIN)/python -m pytest -n 2 -m "not slow"
-	$(BIN)/python -m pytest -n 2 -m "slow and not alone"
+	$(BIN)/python -m pytest -n 2 -m "slow and not alone and not docker"
 	$(BIN)/python -m pytest -m alone
 
 test-fast: $(STAMP)  ## lint, then every test not marked slow (a few minutes; the full suite is `make test`)

@@ -39,6 +39,8 @@ GROUPS: dict[str, str] = {
     "monitoring": "The alert sensor and the freshness dashboard.",
     "revenue": "The Balancing Mechanism revenue assets (VLP classification and costs).",
     "IRIS": "Elexon's real-time push (`python -m bmrs_assets iris`) and the sensor that merges what it landed.",
+    "deployment": "The container images and the compose stack (`deploy/`, [production](production.md#compose)): read by "
+                  "the build scripts, docker-compose and the compose instance, not by the platform's code.",
     "testing": "Test and fault-injection hooks: never set them in production.",
 }
 
@@ -234,6 +236,27 @@ _TABLE = (
             "writes and the sensor reads", "IRIS"),
     Setting("BMRS_IRIS_SENSOR", "bool", "on", "`off` starts the `bmrs_iris_landed` sensor stopped", "IRIS"),
     Setting("BMRS_IRIS_MAX_RUNS_PER_TICK", "int", "4", "most IRIS runs the sensor requests per tick", "IRIS"),
+    # --- deployment --------------------------------------------------------------------------
+    Setting("BMRS_IMAGE", "str", "bmrs-assets:local", "the project image `deploy/image/build.sh` tags and the compose "
+            "stack runs; the DockerRunLauncher starts every run from it", "deployment"),
+    Setting("BMRS_POSTGRES_IMAGE", "str", "bmrs-postgres:15", "the PostgreSQL image `deploy/image/build.sh` tags and "
+            "the compose stack runs", "deployment"),
+    Setting("BMRS_BASE_IMAGE", "str", "bmrs-base:bookworm", "the base image `deploy/image/build-base.sh` makes with "
+            "debootstrap and `docker import` (nothing to do when it exists)", "deployment"),
+    Setting("BMRS_DEBIAN_MIRROR", "str", None, "the Debian mirror the base image is debootstrapped from; unset: the "
+            "first Debian archive URI in this machine's apt sources", "deployment"),
+    Setting("BMRS_DEBIAN_SUITE", "str", "bookworm", "the Debian release of the base image", "deployment"),
+    Setting("BMRS_ENV_FILE", "path", None, "the compose stack's environment file, its secrets only "
+            "(`deploy/compose/stack.env.example`); required by `deploy/compose.yaml`", "deployment"),
+    Setting("BMRS_PG_PORT", "int", "15432", "port of the compose stack's PostgreSQL on 127.0.0.1", "deployment"),
+    Setting("BMRS_GRPC_PORT", "int", "14266", "port of the compose stack's code server (gRPC) on 127.0.0.1",
+            "deployment"),
+    Setting("BMRS_WEB_PORT", "int", "13366", "port of the compose stack's webserver (UI, GraphQL) on 127.0.0.1",
+            "deployment"),
+    Setting("BMRS_DOCKER_SOCKET", "str", "/var/run/docker.sock", "the Docker socket mounted into the compose "
+            "stack's daemon and webserver, which start the run containers", "deployment"),
+    Setting("BMRS_DOCKER_GID", "int", None, "the group id owning that socket (`stat -c %g`), given to those two "
+            "containers; required by `deploy/compose.yaml`", "deployment"),
     # --- testing -----------------------------------------------------------------------------
     Setting("BMRS_CRASH_AT", "str", None, "test hook: the process kills itself (SIGKILL) at this crash point of the "
             "write path (`duckdb:staged`, `duckdb:merged-uncommitted`, `bigquery:staged`, `bigquery:merged`); "
