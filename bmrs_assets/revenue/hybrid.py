@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from bmrs_assets.revenue.common import VOLUME_TOLERANCE_MWH, unit_key
+from bmrs_assets.revenue.common import VOLUME_TOLERANCE_MWH, rows_of_day, unit_key
 from bmrs_assets.revenue.tables import HYBRID_SOURCES, SIDE_SOURCES
 
 # --- the hybrid cashflow ------------------------------------------------------------------------
@@ -50,10 +50,9 @@ def _first_valid(s: pd.Series) -> object:
 def cashflow_hybrid(priced: pd.DataFrame, ebocf: pd.DataFrame, day: date) -> pd.DataFrame:
     """One row per (unit, settlement period) of ``day``, each side (offer, bid) from EBOCF where EBOCF
     publishes that side for it, else from the estimate (see ``method.py``)."""
-    p = priced[pd.to_datetime(priced["settlementDate"]).dt.date == day] if len(priced) else priced
-    e = ebocf[pd.to_datetime(ebocf["settlementDate"]).dt.date == day] if ebocf is not None and len(ebocf) else None
+    p, e = rows_of_day(priced, day), rows_of_day(ebocf, day)
     frames, names = [], []
-    if len(p):
+    if p is not None:
         p = p.assign(_u=join_key(p))
         est = p.groupby(["_u", "settlementPeriod"], sort=False).agg(
             p_bmUnit=("bmUnit", _first_valid), nationalGridBmUnit=("nationalGridBmUnit", "first"),
@@ -66,7 +65,7 @@ def cashflow_hybrid(priced: pd.DataFrame, ebocf: pd.DataFrame, day: date) -> pd.
         )
         frames.append(est)
         names.append(p[["_u", "bmUnit"]])
-    if e is not None and len(e):
+    if e is not None:
         is_offer, is_bid = e["bidOffer"] == "offer", e["bidOffer"] == "bid"
         e = e.assign(_u=join_key(e), _offer=e["totalCashflow"].where(is_offer), _bid=e["totalCashflow"].where(is_bid))
         pub = e.groupby(["_u", "settlementPeriod"], sort=False).agg(

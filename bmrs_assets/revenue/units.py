@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bmrs_assets.revenue.classification import classify_units, match_reference, reference_as_of
-from bmrs_assets.revenue.common import unit_key
+from bmrs_assets.revenue.common import rows_of_day, unit_key
 from bmrs_assets.revenue.hybrid import EBOCF, ESTIMATE, join_key
 
 DAYS_PER_YEAR = 365  # annualised GBP/MW/yr = GBP/MW/day x 365, as public BESS leaderboards quote it
@@ -29,13 +29,6 @@ UNIT_REVENUE_COLUMNS = (
     "capacity_mw", "gbp_per_mw_day", "gbp_per_mw_year",
 )
 _MONEY_AND_VOLUMES = tuple(c for c in UNIT_REVENUE_COLUMNS if c.endswith(("_gbp", "_mwh")))
-
-
-def _of_day(frame: pd.DataFrame | None, day: date) -> pd.DataFrame | None:
-    if frame is None or not len(frame):
-        return None
-    rows = frame[pd.to_datetime(frame["settlementDate"]).dt.date == day]
-    return rows if len(rows) else None
 
 
 def registered_capacity_mw(reference_rows: pd.DataFrame) -> pd.Series:
@@ -73,7 +66,7 @@ def bm_unit_revenue(hybrid: pd.DataFrame, day: date, priced: pd.DataFrame | None
     period with energy and no price, ``system_price_value_gbp`` is null); ``csv``: the operator's
     classification override; ``bm_units``: reference snapshots (classification, lead party, fuel,
     capacity; the one in force on ``day``)."""
-    h = _of_day(hybrid, day)
+    h = rows_of_day(hybrid, day)
     if h is None:
         return pd.DataFrame(columns=list(UNIT_REVENUE_COLUMNS))
     h = h.assign(_u=join_key(h))
@@ -85,7 +78,7 @@ def bm_unit_revenue(hybrid: pd.DataFrame, day: date, priced: pd.DataFrame | None
                  _pe=(offer_e | bid_e).astype(int), _ps=(h["source"] != EBOCF).astype(int),
                  _ov=h["offer_volume_mwh"].astype(float).fillna(0.0), _bv=h["bid_volume_mwh"].astype(float).fillna(0.0),
                  _uv=h["unpriced_volume_mwh"].astype(float).fillna(0.0))
-    value, has_prices = _system_price_value(h, _of_day(system_prices, day))
+    value, has_prices = _system_price_value(h, rows_of_day(system_prices, day))
     has_energy = (h["_ov"] != 0) | (h["_bv"] != 0)
     h = h.assign(_sv=value.fillna(0.0), _sp=(has_prices & has_energy).astype(int),
                  _unvalued=(has_energy & ~has_prices).astype(int))
@@ -99,7 +92,7 @@ def bm_unit_revenue(hybrid: pd.DataFrame, day: date, priced: pd.DataFrame | None
     )
     daily["system_price_value_gbp"] = daily["system_price_value_gbp"].where(daily.pop("_unvalued") == 0)
     daily["bm_premium_gbp"] = daily["bm_revenue_gbp"] - daily["system_price_value_gbp"]
-    _add_acceptances(daily, _of_day(priced, day))
+    _add_acceptances(daily, rows_of_day(priced, day))
     daily = daily.reset_index(drop=True)
 
     reference = reference_as_of(bm_units, day)

@@ -14,7 +14,7 @@ import orjson
 import pandas as pd
 
 from bmrs_assets.revenue.classification import VLP
-from bmrs_assets.revenue.common import rounded
+from bmrs_assets.revenue.common import rounded, rows_of_day
 from bmrs_assets.revenue.units import bm_unit_revenue
 
 
@@ -38,9 +38,9 @@ VLP_COLUMNS = (
 
 def vlp_from_units(units: pd.DataFrame, day: date, costs: Sequence[CostComponent] = ()) -> pd.DataFrame:
     """The day's VLP rows of ``bm_unit_revenue`` (classification ``vlp``), less the configured costs."""
-    u = units[(units["classification"] == VLP) & (pd.to_datetime(units["settlementDate"]).dt.date == day)] \
-        if len(units) else units
-    if not len(u):
+    u = rows_of_day(units, day)
+    u = None if u is None else u[u["classification"] == VLP]
+    if u is None or not len(u):
         return pd.DataFrame(columns=list(VLP_COLUMNS))
     daily = u.rename(columns={"bm_revenue_gbp": "gross_revenue_gbp"}).reset_index(drop=True)
     breakdowns, totals = [], []
