@@ -59,10 +59,12 @@ def _r(x: object, places: int = 2) -> float | None:
 
 
 def daily_by_class(units: pd.DataFrame, days: list[date]) -> dict:
-    """BM revenue (GBP) per day for each class that has any row, zeros on days without."""
+    """BM revenue (GBP) per day for each class that has any row, zeros on days without: the standard
+    classes in their order, then any other an operator's CSV named (so the bars add up to the total)."""
     u = _of(units, days)
     sums = u.groupby(["_day", "classification"])["bm_revenue_gbp"].sum() if len(u) else pd.Series(dtype=float)
-    present = [c for c in CLASSES if len(u) and (u["classification"] == c).any()]
+    seen = set(u["classification"]) if len(u) else set()
+    present = [c for c in CLASSES if c in seen] + sorted(seen - set(CLASSES))
     return {c: [_r(sums.get((d, c), 0.0)) for d in days] for c in present}
 
 

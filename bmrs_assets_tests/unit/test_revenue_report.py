@@ -49,6 +49,10 @@ def test_totals_and_revenue_by_class_per_day():
     assert v["totals"] == {"bm_revenue_gbp": 680.0, "vlp_revenue_gbp": 350.0, "units": 3}
     # classes in CLASSES order, a class's missing day is 0
     assert v["by_class"] == {"vlp": [100.0, 250.0], "supplier": [50.0, -20.0], "transmission": [300.0, 0.0]}
+    # a class an operator's CSV named, outside the standard ones, is charted too (after them)
+    custom = pd.concat([UNITS, pd.DataFrame([unit_row(D2, "E_X", "X", "battery_fleet", 5.0, None)])], ignore_index=True)
+    assert build_view(custom, HYBRID, PRICED, DAYS, NOW)["by_class"]["battery_fleet"] == [0.0, 5.0]
+    assert list(build_view(custom, HYBRID, PRICED, DAYS, NOW)["by_class"])[-1] == "battery_fleet"
 
 
 def test_top_units_rank_by_revenue_with_gbp_per_mw_year():
