@@ -156,6 +156,9 @@ _TABLE = (
             "API"),
     Setting("BMRS_API_IN_FLIGHT", "int", "1", "API requests a run keeps in flight: the next day is fetched while the "
             "current one is typed; raise it (e.g. 4) on a high-latency link, the rate limit still applies", "API"),
+    Setting("BMRS_TYPING_WORKERS", "int", "2", "worker processes that parse and type API responses while the run "
+            "fetches and writes (a write of at least 100,000 expected rows; smaller ones type in the run's own process); "
+            "0: always in the run's own process", "API"),
     # --- partitions and automation -----------------------------------------------------------
     Setting("BMRS_START_DATE", "date", "2022-01-01", "first daily partition (a GB settlement day, YYYY-MM-DD)",
             "partitions and automation"),

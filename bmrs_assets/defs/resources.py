@@ -28,6 +28,7 @@ class ElexonApiResource(dg.ConfigurableResource):
     retry_after_max_s: float = SETTINGS["BMRS_API_RETRY_AFTER_MAX_S"].default_value()
     rate_limit_file: str = ""  # empty: no lock file (definitions.py passes BMRS_RATE_LIMIT_FILE)
     in_flight: int = SETTINGS["BMRS_API_IN_FLIGHT"].default_value()  # days fetched ahead while one is typed (rate-limited)
+    typing_workers: int = SETTINGS["BMRS_TYPING_WORKERS"].default_value()  # processes typing large writes' bodies
 
     def client(self) -> ElexonClient:
         return ElexonClient(base_url=self.base_url, rate_limit_per_s=self.rate_limit_per_s,

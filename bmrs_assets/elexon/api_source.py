@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -30,13 +30,19 @@ from datetime import UTC, date, datetime
 
 import pyarrow as pa
 
-from bmrs_assets.core.conform import to_table, typing_fingerprint
+from bmrs_assets.core.conform import typing_fingerprint
 from bmrs_assets.core.settlement import day_window
 from bmrs_assets.core.tables import WriteSemantics
-from bmrs_assets.elexon.client import Body, DayDigest, ElexonClient, FetchStats, initial_slices, parse_body
+from bmrs_assets.elexon.client import Body, DayDigest, ElexonClient, FetchStats, initial_slices
 from bmrs_assets.elexon.datasets import Dataset
+from bmrs_assets.elexon.requests import Slice
+from bmrs_assets.elexon.typing_pool import TypingPool, pooled, result_of, type_body
 from bmrs_assets.quality.completeness import arriving_stats, evaluate
 from bmrs_assets.warehouse.contract import FailedDay, LoadStats, PartitionBatch, RememberedBody, UnchangedDay
+
+POOL_MIN_ROWS = 100_000  # expected rows of a write below which typing workers do not repay their start
+ROWS_AHEAD = 200_000  # rows fetched and typed ahead of the warehouse while it writes (with workers)
+MAX_DAYS_AHEAD = 12
 
 
 class EmptyPartition(RuntimeError):
@@ -56,24 +62,24 @@ def day_reason(ds: Dataset, day: date, exc: Exception) -> str:
 
 
 class _FetchAhead:
-    """Each day's slice requests, submitted on a pool up to ``in_flight`` days ahead of the day taken.
+    """Each day's slice requests, submitted on ``width`` threads up to ``depth`` days ahead of the day taken.
 
-    Iterating yields (day, futures of ``client.fetch_slice_bodies``) in day order; ``close`` cancels
-    what was not taken and waits for the pool."""
+    ``fetch(slice)`` runs on a thread. Iterating yields (day, its futures) in day order; ``close``
+    cancels what was not taken and waits for the threads."""
 
-    def __init__(self, ds: Dataset, days: Iterable[date], client: ElexonClient, in_flight: int) -> None:
-        self._ds, self._client, self._width = ds, client, max(1, in_flight)
+    def __init__(self, ds: Dataset, days: Iterable[date], fetch: Callable[[Slice], object], width: int,
+                 depth: int) -> None:
+        self._ds, self._fetch, self._depth = ds, fetch, max(1, width, depth)
         self._queue = iter(days)
         self._pending: deque[tuple[date, list[Future]]] = deque()
-        self._pool = ThreadPoolExecutor(max_workers=self._width, thread_name_prefix=f"fetch-{ds.code}")
+        self._pool = ThreadPoolExecutor(max_workers=max(1, width), thread_name_prefix=f"fetch-{ds.code}")
 
     def _top_up(self) -> None:
-        while len(self._pending) < self._width:
+        while len(self._pending) < self._depth:
             day = next(self._queue, None)
             if day is None:
                 return
-            self._pending.append((day, [self._pool.submit(self._client.fetch_slice_bodies, self._ds, sl)
-                                        for sl in initial_slices(self._ds, day)]))
+            self._pending.append((day, [self._pool.submit(self._fetch, sl) for sl in initial_slices(self._ds, day)]))
 
     def __iter__(self) -> Iterator[tuple[date, list[Future]]]:
         self._top_up()
@@ -107,6 +113,9 @@ class ApiSource:
     history: dict[date, int] = field(default_factory=dict)  # a whole day joins it as it arrives
     whole_days: set[date] = field(default_factory=set)
     now: datetime | None = None  # for tests; the wall clock otherwise
+    workers: int = 0  # typing worker processes (``typing_pool.py``), for a write of at least ``pool_min_rows``
+    pool_min_rows: int = POOL_MIN_ROWS  # expected rows (registry ``rows_per_day`` x days)
+    _pool: TypingPool | None = field(default=None, init=False, repr=False)
 
     def batch(self, days: list[date], repair_all: bool = False) -> PartitionBatch:
         """The write: ``days`` fetched lazily, as the backend reads the frames. Days the warehouse
@@ -119,14 +128,40 @@ class ApiSource:
         """Each day in turn: its typed table, :class:`UnchangedDay` for a remembered, unchanged response,
         or :class:`FailedDay` for a day that failed (retry budget spent, schema violation, no rows),
         so that one bad day does not cost the others."""
+        days = list(days)
         fingerprint = typing_fingerprint(self.ds)
+        self._pool = self._start_pool(days)
+        depth = self.in_flight + (self._days_ahead() if self._pool else 0)
         try:
-            with closing(_FetchAhead(self.ds, days, self.client, self.in_flight)) as ahead:
+            with closing(_FetchAhead(self.ds, days, self._fetch, self.in_flight, depth)) as ahead:
                 for day, futures in ahead:
                     # no local keeps the frame (or the day's responses) while the consumer writes it
                     yield day, self._day_or_failure(day, futures, fingerprint)
         finally:
+            if self._pool is not None:
+                self._pool.close()
             self.client.close()
+
+    def _start_pool(self, days: list[date]) -> TypingPool | None:
+        """Typing workers for a write big enough to repay starting them (a day of COSTS is not)."""
+        if self.workers < 1 or not pooled(self.ds) or self.ds.rows_per_day * len(days) < self.pool_min_rows:
+            return None
+        return TypingPool(self.workers)
+
+    def _days_ahead(self) -> int:
+        """Days fetched (and typed by the workers) ahead of the one taken, while the warehouse writes:
+        about ``ROWS_AHEAD`` rows, between 1 and ``MAX_DAYS_AHEAD`` days."""
+        return max(1, min(MAX_DAYS_AHEAD, ROWS_AHEAD // max(1, self.ds.rows_per_day)))
+
+    def _fetch(self, sl: Slice) -> tuple[list[Body], FetchStats, list[Future | None]]:
+        """On a fetching thread: one slice's bodies, each handed to a typing worker as it arrives
+        (unless the day may be unchanged: then it is hashed first and never parsed if it is)."""
+        bodies, fetched = self.client.fetch_slice_bodies(self.ds, sl)
+        pool, now = self._pool, datetime.now(UTC)
+        remembered = self.remembered.get(sl.day)
+        if pool is None or (remembered is not None and remembered.intact):
+            return bodies, fetched, [None] * len(bodies)
+        return bodies, fetched, [pool.submit(self.ds, b, now) for b in bodies]
 
     def _day_or_failure(self, day: date, futures: list[Future], fingerprint: str) -> pa.Table | UnchangedDay | FailedDay:
         """The day, or :class:`FailedDay` with the reason: a failed day costs that day only."""
@@ -143,7 +178,7 @@ class ApiSource:
     def _day(self, day: date, futures: list[Future], fingerprint: str) -> pa.Table | UnchangedDay:
         """One day: its typed table, or :class:`UnchangedDay`; raises whatever made it fail."""
         digest = DayDigest(fingerprint)
-        bodies: Iterable[Body] = digest.passing(self._received(futures))
+        bodies: Iterable[tuple[Body, Future | None]] = self._received(futures, digest)
         if day in self.remembered and self.remembered[day].intact:  # received whole first: never parsed if unchanged
             bodies = list(bodies)
             if self._unchanged(day, digest):
@@ -168,12 +203,15 @@ class ApiSource:
         self.whole_days.add(day)
         self.history[day] = table.num_rows
 
-    def _received(self, futures: list[Future]) -> Iterator[Body]:
-        """The bodies of a day's requests in request order, as each request completes; counts them."""
+    def _received(self, futures: list[Future], digest: DayDigest) -> Iterator[tuple[Body, Future | None]]:
+        """The bodies of a day's requests in request order, as each request completes, each with its
+        typing in a worker (or None); counts them and adds each to the day's digest."""
         while futures:
-            bodies, fetched = futures.pop(0).result()  # popped: the request's responses go once typed
+            bodies, fetched, typing = futures.pop(0).result()  # popped: the request's responses go once typed
             self._count(fetched)
-            yield from bodies
+            for body, typed in zip(bodies, typing, strict=True):
+                digest.add(body)
+                yield body, typed
 
     def _count(self, fetched: FetchStats) -> None:
         self.stats.api_requests += fetched.requests
@@ -191,20 +229,25 @@ class ApiSource:
         self.stats.rows_fetched += remembered.rows
         return True
 
-    def _type_day(self, day: date, bodies: Iterable[Body]) -> pa.Table:
-        """One day's rows as one table, each body parsed, typed and freed in turn (BOD comes in nine).
+    def _type_day(self, day: date, bodies: Iterable[tuple[Body, Future | None]]) -> pa.Table:
+        """One day's rows as one table, each body typed (by a worker, or here) and freed in turn (BOD
+        comes in nine). A body a worker declined is typed here, which raises the reason.
 
         Raises :class:`EmptyPartition` for a day with no rows of a dataset that always has some."""
         tables, received, outside, unknown = [], 0, 0, set()
-        for body in bodies:
-            rows = parse_body(self.ds, body)
-            del body
-            received += len(rows)
-            table, report = to_table(self.ds, day, rows, ingested_utc=datetime.now(UTC))
-            del rows
-            tables.append(table)
-            outside += report.rows_outside_partition
-            unknown |= set(report.unknown_fields)
+        for body, typing in bodies:
+            typed = result_of(typing)
+            if typed is not None:
+                self.stats.bodies_typed_by_workers += 1
+            else:  # not handed to a worker, declined (this raises why) or its worker died
+                typed = type_body(self.ds, body, datetime.now(UTC))
+            self.stats.bodies_typed += 1
+            del body, typing
+            received += typed.received
+            tables.append(typed.table)
+            outside += typed.report.rows_outside_partition
+            unknown |= set(typed.report.unknown_fields)
+            del typed
         table = pa.concat_tables(tables)  # every slice answers with at least one body
         del tables
         self.stats.rows_fetched += received

@@ -214,6 +214,9 @@ class BigQueryWarehouse:
         return self.target(client, ds)
 
     # --- the write --------------------------------------------------------------------
+    def publish(self, changed: bool = True) -> None:
+        """Nothing to do: a committed MERGE is what every reader sees."""
+
     def merge(self, batch: PartitionBatch) -> BigQueryMergeResult:
         ds = batch.dataset
         first, last = min(batch.days), max(batch.days)

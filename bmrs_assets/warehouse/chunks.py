@@ -9,6 +9,10 @@ a time, so only the day that breaks it is lost. After ``give_up_after`` consecut
 rest of the range is not asked for (an API that is down must not cost the retry budget of every
 remaining day) and is reported as not attempted.
 
+Readers are shown the committed chunks (``Warehouse.publish``: DuckDB's readers' snapshot, a copy
+of the whole file) about once every ``PUBLISH_EVERY_S`` and when the range ends, not after every
+chunk: a copy per chunk made a long range's cost grow with the square of its length.
+
 The caller learns of each commit as it happens (``on_commit``: progress, per-day metadata) and gets
 a :class:`RangeResult`: the combined counts of what was committed, and every day that was not, with
 its reason. It decides what a failed day means (the Dagster IO manager fails the run, naming them).
@@ -31,6 +35,7 @@ from bmrs_assets.warehouse.contract import (
     Warehouse,
 )
 
+PUBLISH_EVERY_S = 60.0  # how often readers are shown a long range's committed chunks
 
 @dataclass(frozen=True)
 class Commit:
@@ -94,13 +99,21 @@ def write_in_chunks(warehouse: Warehouse, batch: PartitionBatch, *, max_rows: in
     pending: list[tuple[date, DayFrame]] = []
     pending_rows = 0
     consecutive_failures = 0
+    unpublished = changed = False
+    last_publish = started
 
     def commit(result: MergeResult, days: int) -> None:
-        nonlocal done, last_commit
+        nonlocal done, last_commit, unpublished, changed, last_publish
         out.merged.add(result)
         out.chunks += 1
         done += days
+        unpublished = True
+        changed |= any(c.inserted or c.updated or c.deleted for c in result.days.values())
         now = time.perf_counter()
+        if now - last_publish >= PUBLISH_EVERY_S:
+            warehouse.publish(changed)
+            unpublished = changed = False
+            last_publish = time.perf_counter()
         for action in batch.after_commit:
             action(result)
         if on_commit is not None:
@@ -121,27 +134,34 @@ def write_in_chunks(warehouse: Warehouse, batch: PartitionBatch, *, max_rows: in
             for one in chunk:  # find the day that breaks it; the others are committed on their own
                 write([one])
 
-    frames: Iterator[tuple[date, DayFrame]] = iter(batch.frames)
-    with closing(frames) if hasattr(frames, "close") else nullcontext():
-        for day, frame in frames:
-            if isinstance(frame, FailedDay):
-                out.failed[day] = frame.reason
-                done += 1
-                consecutive_failures += 1
-                if give_up_after and consecutive_failures >= give_up_after:
-                    out.gave_up_after = consecutive_failures
-                    break
-                continue
-            consecutive_failures = 0
-            pending.append((day, frame))
-            pending_rows += _rows(frame)
-            del frame
-            if pending_rows >= max_rows or len(pending) >= max_days:
+    def read_all(frames: Iterator[tuple[date, DayFrame]]) -> None:
+        nonlocal done, consecutive_failures, pending, pending_rows
+        with closing(frames) if hasattr(frames, "close") else nullcontext():
+            for day, frame in frames:
+                if isinstance(frame, FailedDay):
+                    out.failed[day] = frame.reason
+                    done += 1
+                    consecutive_failures += 1
+                    if give_up_after and consecutive_failures >= give_up_after:
+                        out.gave_up_after = consecutive_failures
+                        break
+                    continue
+                consecutive_failures = 0
+                pending.append((day, frame))
+                pending_rows += _rows(frame)
+                del frame
+                if pending_rows >= max_rows or len(pending) >= max_days:
+                    write(pending)
+                    pending, pending_rows = [], 0
+            if pending:
                 write(pending)
-                pending, pending_rows = [], 0
-        if pending:
-            write(pending)
-            pending = []
+                pending = []
+
+    try:
+        read_all(iter(batch.frames))
+    finally:  # what was committed is shown to readers, whatever stopped the range
+        if unpublished:
+            warehouse.publish(changed)
     seen = set(out.failed) | set(out.merged.days)
     out.not_attempted = [d for d in batch.days if d not in seen]
     return out
@@ -160,5 +180,6 @@ def _sub_batch(batch: PartitionBatch, chunk: list[tuple[date, DayFrame]]) -> Par
     backend holds the only reference and frees it as soon as it is written."""
     days = [d for d, _ in chunk]
     return PartitionBatch(batch.dataset, days, list(chunk) if len(chunk) > 1 else _drain(chunk), stats=batch.stats,
+                          publish=False,
                           body_digests={d: batch.body_digests[d] for d in days if d in batch.body_digests},
                           repair_days=batch.repair_days & frozenset(days), whole_days=batch.whole_days & set(days))

@@ -180,6 +180,8 @@ class LoadStats:
     api_bytes: int = 0
     days_unchanged_body: int = 0
     fetch_seconds: float = 0.0
+    bodies_typed: int = 0  # response bodies parsed and typed
+    bodies_typed_by_workers: int = 0  # of which by typing worker processes (``elexon/typing_pool.py``)
 
 
 def no_extra_metadata() -> dict[str, object]:
@@ -216,6 +218,9 @@ class PartitionBatch:
     whole_days: set[date] = field(default_factory=set)
     after_commit: tuple[Callable[[MergeResult], None], ...] = ()
     extra_metadata: Callable[[], Mapping[str, object]] = no_extra_metadata
+    # a backend with a readers' copy (DuckDB's snapshot) refreshes it after this write; the chunks of
+    # a range leave it to ``Warehouse.publish`` (``warehouse/chunks.py``: about once a minute, and at the end)
+    publish: bool = True
 
 
 class KeyCounts(NamedTuple):
@@ -229,6 +234,11 @@ class Warehouse(Protocol):
     """What an IO manager needs from a backend."""
 
     def merge(self, batch: PartitionBatch) -> MergeResult: ...
+
+    def publish(self, changed: bool = True) -> None:
+        """Make every committed write visible to readers (DuckDB: its readers' snapshot, refreshed when
+        ``changed`` or missing; BigQuery: nothing to do, a committed MERGE is visible)."""
+        ...
 
     def remembered_digests(self, ds: Dataset, days: list[date]) -> dict[date, RememberedBody]:
         """Per day, the response digest and rows of its last MERGE; {} from a backend that remembers nothing."""

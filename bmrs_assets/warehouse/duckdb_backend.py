@@ -264,7 +264,8 @@ class DuckDBWarehouse:
         """One transaction on the attached file: the table, its rows, the response digests; all or nothing.
 
         Then, when rows changed (or there is none yet), the readers' snapshot is published
-        (:mod:`~bmrs_assets.warehouse.duckdb_snapshot`): a reader never holds the file written here."""
+        (:mod:`~bmrs_assets.warehouse.duckdb_snapshot`): a reader never holds the file written here.
+        A range's chunks (``batch.publish`` false) leave that to :meth:`publish`."""
         ds = batch.dataset
         self._attach(con)
         try:
@@ -281,11 +282,26 @@ class DuckDBWarehouse:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            if any(c.inserted or c.updated or c.deleted for c in counts.values()) or not snapshot_path(self.path).exists():
+            changed = any(c.inserted or c.updated or c.deleted for c in counts.values())
+            if batch.publish and (changed or not snapshot_path(self.path).exists()):
                 publish(con, "wh", self.path)  # still holding the lock: no other writer is half way through
             return counts
         finally:
             con.execute("DETACH wh")
+
+    def publish(self, changed: bool = True) -> None:
+        """Refresh the readers' snapshot (when ``changed``, or when there is none), holding the write lock."""
+        if not changed and snapshot_path(self.path).exists():
+            return
+        con = _connect_memory()
+        try:
+            self._attach(con)
+            try:
+                publish(con, "wh", self.path)
+            finally:
+                con.execute("DETACH wh")
+        finally:
+            con.close()
 
     def remembered_digests(self, ds: Dataset, days: list[date]) -> dict[date, RememberedBody]:
         """What the warehouse remembers of each day's last merged response: (body digest, rows).

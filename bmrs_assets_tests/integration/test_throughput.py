@@ -14,6 +14,7 @@ import pytest
 
 import bmrs_assets.core.conform as frames
 import bmrs_assets.elexon.api_source as api_source
+import bmrs_assets.elexon.typing_pool as typing_pool
 from bmrs_assets.cli.runs import materialize_range
 from bmrs_assets.elexon.client import ElexonClient, initial_slices
 from bmrs_assets.elexon.datasets import BOD, COSTS
@@ -31,13 +32,13 @@ DAY = date(2025, 12, 17)
 @pytest.fixture
 def parse_calls(monkeypatch):
     calls: list[str] = []
-    real = api_source.to_table
+    real = typing_pool.to_table  # the serial path (a one-day run starts no typing workers)
 
     def counting(ds, day, rows, **kw):
         calls.append(f"{ds.code} {day}")
         return real(ds, day, rows, **kw)
 
-    monkeypatch.setattr(api_source, "to_table", counting)
+    monkeypatch.setattr(typing_pool, "to_table", counting)
     return calls
 
 

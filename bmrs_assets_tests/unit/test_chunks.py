@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 from bmrs_assets.elexon.datasets import COSTS
+from bmrs_assets.warehouse import chunks
 from bmrs_assets.warehouse.chunks import write_in_chunks
 from bmrs_assets.warehouse.contract import DayCounts, FailedDay, MergeResult, PartitionBatch, UnchangedDay
 
@@ -20,6 +21,10 @@ class Recorder:
     def __init__(self, poison: date | None = None) -> None:
         self.writes: list[list[date]] = []
         self.poison = poison
+        self.published: list[tuple[int, bool]] = []  # (writes so far, changed) at each publish
+
+    def publish(self, changed: bool = True) -> None:
+        self.published.append((len(self.writes), changed))
 
     def merge(self, batch: PartitionBatch) -> MergeResult:
         frames = list(batch.frames)
@@ -111,3 +116,35 @@ def test_an_exception_from_the_frames_propagates_after_the_chunks_before_it_are_
     with pytest.raises(RuntimeError, match="landing store unreadable"):
         write_in_chunks(wh, PartitionBatch(COSTS, DAYS[:3], frames()), max_rows=10_000, max_days=1)
     assert wh.writes == [[DAYS[0]], [DAYS[1]]]
+
+
+def test_readers_are_shown_a_range_once_at_its_end_not_after_every_chunk():
+    wh = Recorder()
+    write_in_chunks(wh, batch([(d, rows(100)) for d in DAYS]), max_rows=250, max_days=31)
+    assert len(wh.writes) > 2
+    assert wh.published == [(len(wh.writes), True)]
+
+
+def test_a_long_range_is_shown_to_readers_as_it_goes(monkeypatch):
+    monkeypatch.setattr(chunks, "PUBLISH_EVERY_S", 0.0)  # every commit is "a minute later"
+    wh = Recorder()
+    write_in_chunks(wh, batch([(d, rows(100)) for d in DAYS[:6]]), max_rows=250, max_days=31)
+    assert wh.published == [(n, True) for n in range(1, len(wh.writes) + 1)]
+
+
+def test_what_was_committed_is_shown_to_readers_when_the_source_raises():
+    def frames():
+        yield DAYS[0], rows(300)
+        raise RuntimeError("the source broke")
+
+    wh = Recorder()
+    with pytest.raises(RuntimeError, match="the source broke"):
+        write_in_chunks(wh, PartitionBatch(COSTS, DAYS[:2], frames()), max_rows=250, max_days=31)
+    assert wh.writes == [[DAYS[0]]]
+    assert wh.published == [(1, True)]
+
+
+def test_an_unchanged_range_publishes_only_if_readers_have_no_copy():
+    wh = Recorder()
+    write_in_chunks(wh, batch([(d, UnchangedDay(5)) for d in DAYS[:3]]), max_rows=250, max_days=31)
+    assert wh.published == [(1, False)]

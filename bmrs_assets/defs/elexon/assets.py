@@ -78,7 +78,8 @@ def build_dataset_asset(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.
         # asked before fetching: unchanged days still stored as merged are not parsed, damaged ones repaired
         remembered = {} if full else warehouse.get().remembered_digests(ds, days)
         return ApiSource(ds, elexon.client(), remembered, in_flight=elexon.in_flight, log=context.log,
-                         history=stored_history(ds, days, warehouse.get())).batch(days, repair_all=full)
+                         history=stored_history(ds, days, warehouse.get()),
+                         workers=elexon.typing_workers).batch(days, repair_all=full)
 
     return dataset_asset
 
