@@ -13,9 +13,11 @@ and why, so Dagster shows the failed partitions and the gap stays visible.
 ``dagster/row_count`` (Dagster's convention, shown in the UI and catalog) is the rows *stored* for
 the run's partition days once the write has committed - counted in the warehouse
 (``count_by_day``), not the rows written, so it stays the table's truth for those days on a re-run
-that changes nothing. Dagster records one output's metadata on each of its partitions, so on a
-range run every partition shows the range's count; ``per_day_json`` has each day's ``stored``.
-A failed range's per-day materializations carry their own day's count.
+that changes nothing. On a range run each partition's materialization carries its own day: its
+``dagster/row_count``, and ``per_day`` / ``per_day_json`` of that day alone (partition-scoped
+metadata); the run's totals (``rows_*``, requests, seconds) are on every partition, and the range's
+whole per-day table is on the step's handled-output event. A failed range's per-day
+materializations carry their own day's count too.
 """
 
 from __future__ import annotations
@@ -75,16 +77,38 @@ def stored_rows(warehouse: Warehouse, batch: PartitionBatch) -> dict[date, int]:
     return {day: stored.get(day, 0) for day in batch.days}
 
 
+def _per_day(days: dict[date, DayCounts], stored: dict[date, int]) -> dict[str, object]:
+    """The ``per_day_json`` and ``per_day`` (markdown) entries for these days."""
+    table = "\n".join(f"| {d} | {c.fetched} | {c.inserted} | {c.updated} | {c.unchanged} | {c.stale} | {c.deleted} |"
+                      for d, c in sorted(days.items()))
+    return {
+        "per_day_json": dg.MetadataValue.json({
+            d.isoformat(): {"rows": c.fetched, "inserted": c.inserted, "updated": c.updated,
+                            "unchanged": c.unchanged, "stale": c.stale, "deleted": c.deleted,
+                            **({"stored": stored[d]} if d in stored else {})}
+            for d, c in sorted(days.items())}),
+        "per_day": dg.MetadataValue.md(
+            "| day | rows | inserted | updated | unchanged | stale (skipped) | deleted |\n|---|---|---|---|---|---|---|\n"
+            + table),
+    }
+
+
+def partition_metadata(day: date, counts: DayCounts, stored: dict[date, int]) -> dict[str, object]:
+    """What one partition of a range run shows instead of the range's: its stored rows and its day's counts.
+
+    Dagster gives an output's metadata to each of its partitions; the range's per-day table on each
+    of n partitions made a run's events grow with the square of its length (365 days: 365 copies
+    of a 365-row table)."""
+    return {**({ROW_COUNT: dg.MetadataValue.int(stored[day])} if day in stored else {}),
+            **_per_day({day: counts}, stored)}
+
+
 def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float,
                    stored: dict[date, int] | None = None) -> dict[str, object]:
     """Materialization metadata: what was fetched (the batch's stats), what the MERGE did, how long it
     took, and (``stored``) the rows the table now holds for the batch's days."""
     stats = batch.stats
     stored = stored or {}
-    per_day = "\n".join(
-        f"| {d} | {c.fetched} | {c.inserted} | {c.updated} | {c.unchanged} | {c.stale} | {c.deleted} |"
-        for d, c in sorted(result.days.items())
-    )
     return {
         **({ROW_COUNT: dg.MetadataValue.int(sum(stored.values()))} if stored else {}),
         "rows_fetched": stats.rows_fetched,
@@ -106,14 +130,7 @@ def merge_metadata(batch: PartitionBatch, result: MergeResult, seconds: float,
         "fetch_seconds": round(stats.fetch_seconds, 3),
         "merge_seconds": round(result.seconds, 3),
         "seconds": round(seconds, 3),
-        "per_day_json": dg.MetadataValue.json({
-            d.isoformat(): {"rows": c.fetched, "inserted": c.inserted, "updated": c.updated,
-                            "unchanged": c.unchanged, "stale": c.stale, "deleted": c.deleted,
-                            **({"stored": stored[d]} if d in stored else {})}
-            for d, c in sorted(result.days.items())}),
-        "per_day": dg.MetadataValue.md(
-            "| day | rows | inserted | updated | unchanged | stale (skipped) | deleted |\n|---|---|---|---|---|---|---|\n"
-            + per_day),
+        **_per_day(result.days, stored),
     }
 
 
@@ -160,6 +177,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 f"{code}: {metadata['rows_deleted']} stored row(s) deleted that the source no longer holds: " + ", ".join(
                     f"{d} {c.deleted}" for d, c in sorted(outcome.merged.days.items()) if c.deleted))
         context.add_output_metadata(metadata)
+        if len(obj.days) > 1:  # each partition its own day's figures, not the range's table n times over
+            for day, counts in sorted(outcome.merged.days.items()):
+                context.step_context.add_asset_metadata(partition_metadata(day, counts, stored),
+                                                        asset_key=context.asset_key, partition_key=_key(day))
         context.log.info(
             f"{code} {obj.days[0]}..{obj.days[-1]}: fetched {metadata['rows_fetched']}, "
             f"inserted {metadata['rows_inserted']}, updated {metadata['rows_updated']}, "

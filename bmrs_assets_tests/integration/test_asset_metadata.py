@@ -1,4 +1,4 @@
-"""``dagster/row_count`` on real materializations: the rows stored for the run's partition days."""
+"""``dagster/row_count`` on real materializations: the rows stored for each partition day."""
 
 from __future__ import annotations
 
@@ -28,11 +28,18 @@ def test_row_count_is_the_rows_stored_for_the_materialized_days(platform_env, in
     stored = query(platform_env, "SELECT count(*) FROM bmrs_costs WHERE settlementDate BETWEEN '2025-12-16' AND "
                                  "'2025-12-17'")[0][0]
     assert stored == 96
-    md = metadata_of(result, "COSTS")
+    # the range as a whole: on the step's handled output
+    (handled,) = [e for e in result.all_events if e.event_type_value == "HANDLED_OUTPUT"]
+    md = {k: v.value for k, v in handled.event_specific_data.metadata.items()}
     assert md["dagster/row_count"] == stored
     assert {d: v["stored"] for d, v in md["per_day_json"].items()} == {"2025-12-16": 48, "2025-12-17": 48}
-    # one materialization per partition, each with the run's count (Dagster gives an output's metadata to each)
-    assert _row_counts(instance, "costs") == {"2025-12-16": 96, "2025-12-17": 96}
+    # one materialization per partition, each with its own day's count and table, and the run's totals
+    assert _row_counts(instance, "costs") == {"2025-12-16": 48, "2025-12-17": 48}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        own = {k: v.value for k, v in mat.metadata.items()}
+        assert list(own["per_day_json"]) == [mat.partition] and own["per_day"].count(mat.partition) == 1
+        assert own["rows_inserted"] == 96  # the run's
 
     # a re-run that writes nothing new still reports what is stored, not what was written
     again, _ = materialize_range(LAST, LAST, ["COSTS"], instance=instance)
