@@ -56,13 +56,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.children import child_platform
+from bench.children import child_count, child_platform
+from bench.output import write_report
 from bench.peers import child_dlt, child_floor
-from bench.report import machine, summarise, verdicts, versions, write_report
+from bench.report import machine, row_counts, summarise, verdicts, versions
 from bench.runner import ROOT, Bench
 from bench.scenarios import (
     BOD_DAY,
     FIRST_DAY,
+    FLOOR_PROCESSES,
+    FLOOR_THREADS,
     IN_FLIGHT,
     LATENCY_RATE,
     LOOPBACK_RATE,
@@ -70,7 +73,7 @@ from bench.scenarios import (
     run_scenarios,
 )
 
-CHILDREN = {"platform": child_platform, "floor": child_floor, "dlt": child_dlt}
+CHILDREN = {"platform": child_platform, "floor": child_floor, "dlt": child_dlt, "count": child_count}
 
 
 def child_main(spec: dict) -> None:
@@ -92,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-bod-days", type=int, default=30, help="history: BOD days in one run (vs 1)")
     parser.add_argument("--history-boalf-days", type=int, default=365, help="history: BOALF days in one run")
     parser.add_argument("--history-reps", type=int, default=1, help="history: repetitions (default 1)")
+    parser.add_argument("--import-reps", type=int, default=7, help="import: repetitions of the three imports")
+    parser.add_argument("--import-baseline-rev", default="197e1ba",
+                        help="import: the revision whose code location import is the baseline (before the cheap start)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -106,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                                    or args.history_boalf_days == args.days):
         parser.error("history needs --history-bod-days ≥ 2, --history-reps ≥ 1 and --history-boalf-days ≥ 1 "
                      "other than --days (the BOALF range it is compared with)")
+    if "import" in scenarios and args.import_reps < 1:
+        parser.error("import needs --import-reps ≥ 1")
     if not args.no_dlt:
         try:
             import dlt  # noqa: F401
@@ -121,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                   "first_day": first.isoformat(), "bod_day": bod_first.isoformat(), "scenarios": scenarios,
                   "loopback_rate_per_s": LOOPBACK_RATE, "latency_rate_per_s": LATENCY_RATE, "in_flight": IN_FLIGHT,
                   "latency_ms": args.latency_ms, "history_bod_days": args.history_bod_days,
-                  "history_boalf_days": args.history_boalf_days, "history_reps": args.history_reps, "work": str(work)}
+                  "history_boalf_days": args.history_boalf_days, "history_reps": args.history_reps,
+                  "floor_threads": FLOOR_THREADS, "floor_processes": FLOOR_PROCESSES, "work": str(work)}
     print(f"bmrs_assets benchmark: {args.days} days of BOALF from {first}, {args.reps} reps; work in {work}", flush=True)
     total = time.perf_counter()
     run_scenarios(bench, args, scenarios, first, last, bod_first, bod_last, meta)
@@ -130,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["parent_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     rows, ratios = summarise(bench.runs, args)
     meta["verdicts"] = verdicts(ratios)
+    meta["row_counts"] = row_counts(bench.runs)
     write_report(Path(args.out), started_utc, bench.runs, rows, ratios, meta)
     if not args.keep:
         import shutil

@@ -10,7 +10,12 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from datetime import date
 from pathlib import Path
 
@@ -41,23 +46,107 @@ def _floor_table(ds: object, rows: list[dict]) -> object:
     return pa.Table.from_arrays(arrays, names=names)
 
 
+def _floor_fetch(ds: object, url: str, day: date, http: object, limiter: object) -> object:
+    """One day: httpx GET of each of its requests -> orjson -> one typed Arrow table (``_floor_table``)."""
+    import orjson
+
+    from bmrs_assets.elexon.client import build_request, initial_slices
+
+    rows: list[dict] = []
+    for sl in initial_slices(ds, day):
+        path, params = build_request(ds, sl)
+        limiter.acquire()
+        with http.stream("GET", url + path, params=params) as response:
+            response.raise_for_status()
+            body = response.read()
+        del response  # free the body now, not at the next full garbage collection
+        rows.extend(orjson.loads(body))
+        del body
+    return _floor_table(ds, rows)
+
+
+_WORKER: dict = {}  # a floor-procs worker's own client, limiter and dataset (set by _worker_init)
+
+
+def _worker_init(dataset: str, rate: float, rate_file: str, barrier: object) -> None:
+    """A floor-procs worker: imports and its client made before the clock starts (as for every contender)."""
+    import httpx
+    import orjson  # noqa: F401  (imported before the clock starts, as in the serial floor)
+    import pyarrow.compute  # noqa: F401
+
+    from bmrs_assets.core.tables import Kind  # noqa: F401
+    from bmrs_assets.elexon.client import RateLimiter
+    from bmrs_assets.elexon.datasets import get_dataset
+
+    _WORKER.update(ds=get_dataset(dataset), http=httpx.Client(timeout=120),
+                   limiter=RateLimiter(rate, state_path=rate_file))  # one rate across the workers
+    barrier.wait(timeout=120)  # every worker started before the first day is handed out
+
+
+def _worker_ready() -> int:
+    return os.getpid()
+
+
+def _worker_day(url: str, day: date) -> tuple[int, float, object]:
+    """In a floor-procs worker: one day's typed Arrow table, handed back (pickled) to the parent,
+    with the worker's pid and its peak RSS so far (MiB)."""
+    table = _floor_fetch(_WORKER["ds"], url, day, _WORKER["http"], _WORKER["limiter"])
+    return os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, table
+
+
+def in_order(submit: Callable[[date], Future], days: list[date], window: int) -> Iterator[object]:
+    """Each day's result in day order, with at most ``window`` days submitted and not yet consumed."""
+    pending: deque[Future] = deque()
+    todo = iter(days)
+    for day in todo:
+        pending.append(submit(day))
+        if len(pending) >= window:
+            break
+    while pending:
+        result = pending.popleft().result()
+        nxt = next(todo, None)
+        if nxt is not None:
+            pending.append(submit(nxt))
+        yield result
+        del result
+
+
 def child_floor(spec: dict) -> dict:
-    """httpx GET -> orjson -> typed Arrow table -> DuckDB MERGE INTO, a day at a time."""
-    from concurrent.futures import ThreadPoolExecutor
+    """httpx GET -> orjson -> typed Arrow table -> DuckDB MERGE INTO, a day at a time, in day order.
+
+    Three variants of the same work: serial (``in_flight`` 1, ``processes`` 0); ``in_flight`` threads
+    each fetching and typing a day (``floor-threads``, or the latency scenario's 4 in flight); or a
+    pool of ``processes`` worker processes (forkserver) each fetching and typing a day and handing the
+    Arrow table back (``floor-procs``). The MERGEs are the parent's, in day order; at most
+    ``in_flight + 1`` (threads) or ``processes + 1`` days are fetched ahead, so memory stays bounded.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
     import duckdb
     import httpx
-    import orjson
+    import orjson  # noqa: F401  (imports before the clock starts, for every variant)
+    import pyarrow.compute  # noqa: F401
 
-    from bmrs_assets.elexon.client import RateLimiter, build_request, initial_slices
+    from bmrs_assets.elexon.client import RateLimiter
     from bmrs_assets.elexon.datasets import get_dataset
     from bmrs_assets.warehouse.duckdb_backend import DUCKDB_TYPES
 
     ds = get_dataset(spec["dataset"])
     days = days_of(spec["first"], spec["last"])
+    procs, threads = spec.get("processes", 0), spec["in_flight"]
+    pool: ThreadPoolExecutor | ProcessPoolExecutor
+    if procs:
+        ctx = mp.get_context("forkserver")
+        pool = ProcessPoolExecutor(procs, mp_context=ctx, initializer=_worker_init, initargs=(
+            spec["dataset"], spec["rate"], str(Path(spec["work"]) / "rate"), ctx.Barrier(procs)))
+        pids = {f.result() for f in [pool.submit(_worker_ready) for _ in range(procs)]}
+        assert len(pids) == procs, f"floor-procs: {len(pids)} workers started of {procs}"
+    else:
+        pool = ThreadPoolExecutor(max_workers=threads)
     limiter = RateLimiter(spec["rate"])
     started = time.perf_counter()
-    http = httpx.Client(timeout=120, limits=httpx.Limits(max_connections=spec["in_flight"]))
+    http = httpx.Client(timeout=120, limits=httpx.Limits(max_connections=threads))
     con = duckdb.connect(spec["db"])
     cols = ", ".join(f'"{c.name}" {DUCKDB_TYPES[c.kind]}' for c in ds.columns)
     con.execute(f'CREATE TABLE t ({cols})')
@@ -67,32 +156,36 @@ def child_floor(spec: dict) -> dict:
              f"WHEN MATCHED THEN UPDATE SET {', '.join(f'{n} = S.{n}' for n in names)} "
              f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join('S.' + n for n in names)})")
 
-    def fetch(day: date) -> list[dict]:
-        rows: list[dict] = []
-        for sl in initial_slices(ds, day):
-            path, params = build_request(ds, sl)
-            limiter.acquire()
-            with http.stream("GET", spec["url"] + path, params=params) as response:
-                response.raise_for_status()
-                body = response.read()
-            del response  # free the body now, not at the next full garbage collection
-            rows.extend(orjson.loads(body))
-            del body
-        return rows
+    def fetch(day: date) -> object:
+        return _floor_fetch(ds, spec["url"], day, http, limiter)
 
-    with ThreadPoolExecutor(max_workers=spec["in_flight"]) as pool:
-        for rows in pool.map(fetch, days) if spec["in_flight"] > 1 else map(fetch, days):
-            incoming = _floor_table(ds, rows)
-            del rows
-            con.register("incoming", incoming)
-            con.execute(merge)
-            con.unregister("incoming")
-            del incoming
+    workers_rss: dict[int, float] = {}
+
+    def from_worker(results: Iterator[tuple[int, float, object]]) -> Iterator[object]:
+        for pid, rss, table in results:
+            workers_rss[pid] = max(rss, workers_rss.get(pid, 0.0))
+            yield table
+
+    if procs:
+        tables = from_worker(in_order(lambda d: pool.submit(_worker_day, spec["url"], d), days, procs + 1))
+    elif threads > 1:
+        tables = in_order(lambda d: pool.submit(fetch, d), days, threads + 1)
+    else:
+        tables = map(fetch, days)
+    for incoming in tables:
+        con.register("incoming", incoming)
+        con.execute(merge)
+        con.unregister("incoming")
+        del incoming
     seconds = time.perf_counter() - started
+    pool.shutdown()
     n = con.execute("SELECT count(*) FROM t").fetchone()[0]
     con.close()
     http.close()
-    return {"seconds": seconds, "rows_in_table": n}
+    out = {"seconds": seconds, "rows_in_table": n, "processes": procs, "in_flight": threads}
+    if procs:  # the child's ru_maxrss is its own; each worker's peak is its own too (not summed into it)
+        out["worker_peak_rss_mib"] = sorted(round(x, 1) for x in workers_rss.values())
+    return out
 
 
 def child_dlt(spec: dict) -> dict:
