@@ -87,11 +87,15 @@ def _worker_ready() -> int:
     return os.getpid()
 
 
-def _worker_day(url: str, day: date) -> tuple[int, float, object]:
+def _worker_day(url: str, day: date) -> tuple[int, float, float, object]:
     """In a floor-procs worker: one day's typed Arrow table, handed back (pickled) to the parent,
-    with the worker's pid and its peak RSS so far (MiB)."""
+    with the worker's pid, its peak RSS so far (MiB) and its CPU seconds so far (user + system).
+
+    A worker is the forkserver's child, not the floor child's, so the parent's ``wait4`` sees
+    neither its memory nor its CPU: it reports them itself."""
     table = _floor_fetch(_WORKER["ds"], url, day, _WORKER["http"], _WORKER["limiter"])
-    return os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, table
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return os.getpid(), usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, table
 
 
 def in_order(submit: Callable[[date], Future], days: list[date], window: int) -> Iterator[object]:
@@ -140,8 +144,9 @@ def child_floor(spec: dict) -> dict:
         ctx = mp.get_context("forkserver")
         pool = ProcessPoolExecutor(procs, mp_context=ctx, initializer=_worker_init, initargs=(
             spec["dataset"], spec["rate"], str(Path(spec["work"]) / "rate"), ctx.Barrier(procs)))
-        pids = {f.result() for f in [pool.submit(_worker_ready) for _ in range(procs)]}
-        assert len(pids) == procs, f"floor-procs: {len(pids)} workers started of {procs}"
+        # each submit starts a worker while none is idle; their initializers wait for each other
+        for f in [pool.submit(_worker_ready) for _ in range(procs)]:
+            f.result()
     else:
         pool = ThreadPoolExecutor(max_workers=threads)
     limiter = RateLimiter(spec["rate"])
@@ -160,10 +165,12 @@ def child_floor(spec: dict) -> dict:
         return _floor_fetch(ds, spec["url"], day, http, limiter)
 
     workers_rss: dict[int, float] = {}
+    workers_cpu: dict[int, float] = {}
 
-    def from_worker(results: Iterator[tuple[int, float, object]]) -> Iterator[object]:
-        for pid, rss, table in results:
+    def from_worker(results: Iterator[tuple[int, float, float, object]]) -> Iterator[object]:
+        for pid, rss, cpu, table in results:
             workers_rss[pid] = max(rss, workers_rss.get(pid, 0.0))
+            workers_cpu[pid] = max(cpu, workers_cpu.get(pid, 0.0))
             yield table
 
     if procs:
@@ -183,8 +190,10 @@ def child_floor(spec: dict) -> dict:
     con.close()
     http.close()
     out = {"seconds": seconds, "rows_in_table": n, "processes": procs, "in_flight": threads}
-    if procs:  # the child's ru_maxrss is its own; each worker's peak is its own too (not summed into it)
+    if procs:  # the child's ru_maxrss and CPU are its own; the workers' are reported beside them
         out["worker_peak_rss_mib"] = sorted(round(x, 1) for x in workers_rss.values())
+        out["worker_peak_rss_mib_max"] = max(out["worker_peak_rss_mib"], default=None)
+        out["worker_cpu_seconds"] = round(sum(workers_cpu.values()), 3)
     return out
 
 

@@ -169,13 +169,18 @@ def with_parallel(runs: list[Run], rows: list[dict], scenario: str, what: str) -
         sec = median(runs, scenario, contender)
         if sec is None:
             continue
-        workers = median(runs, scenario, contender, "cpu_seconds")
+        cpu = median(runs, scenario, contender, "cpu_seconds")
+        workers = median(runs, scenario, contender, "worker_cpu_seconds")
+        rss = median(runs, scenario, contender, "worker_peak_rss_mib_max")
+        note = f"CPU {cpu:.1f} s" if cpu is not None else ""
+        if workers is not None and rss is not None:
+            note += f" + workers' {workers:.1f} s; workers' peak RSS up to {rss:.0f} MiB each (not in the column)"
         rows.append({"what": f"{what}, {label}", "seconds": sec, "peak_rss_mib": median(runs, scenario, contender,
                                                                                        "peak_rss_mib"),
                      "floor_seconds": median(runs, scenario, "floor"),
                      "vs_floor": paired_ratio(runs, scenario, contender, scenario, "floor"),
                      "floor_rss_mib": median(runs, scenario, "floor", "peak_rss_mib"),
-                     "note": f"process CPU {workers:.1f} s (workers included)" if workers is not None else ""})
+                     "note": note})
 
 
 def whole_process(runs: list[Run], args: argparse.Namespace, rows: list[dict], ratios: dict) -> None:
@@ -189,12 +194,15 @@ def whole_process(runs: list[Run], args: argparse.Namespace, rows: list[dict], r
     def m(c: str, a: str = "seconds", s: str = "process") -> float | None:
         return median(runs, s, c, a)
 
+    def f(v: float | None, digits: int = 1) -> str:
+        return "?" if v is None else f"{v:.{digits}f}"
+
     dagster_wall, dagster_cpu = m("import-dagster", s="import"), m("import-dagster", "cpu_seconds", "import")
     sec = m("platform-costs-1d")
     if sec is not None:
-        note = f"CPU {m('platform-costs-1d', 'cpu_seconds'):.1f} s"
+        note = f"CPU {f(m('platform-costs-1d', 'cpu_seconds'))} s"
         if dagster_wall is not None:
-            note += f"; `import dagster` alone {dagster_wall:.2f} s wall, {dagster_cpu:.2f} s CPU (import scenario)"
+            note += f"; `import dagster` alone {dagster_wall:.2f} s wall, {f(dagster_cpu, 2)} s CPU (import scenario)"
         rows.append({"what": "COSTS 1 d, whole process, `dagster asset materialize`", "seconds": sec,
                      "peak_rss_mib": m("platform-costs-1d", "peak_rss_mib"), "note": note})
     ratios["process_costs_seconds"] = sec
@@ -206,8 +214,8 @@ def whole_process(runs: list[Run], args: argparse.Namespace, rows: list[dict], r
                      "cpu_seconds": m("platform", "cpu_seconds"),
                      "peak_rss_mib": m("platform", "peak_rss_mib"), "floor_seconds": m("floor", "process_seconds"),
                      "vs_floor": ratio, "floor_rss_mib": m("floor", "peak_rss_mib"),
-                     "note": f"CPU {m('platform', 'cpu_seconds'):.1f} s; floor: the serial floor's whole child "
-                             f"(its load {m('floor'):.2f} s, CPU {m('floor', 'cpu_seconds'):.1f} s)"})
+                     "note": f"CPU {f(m('platform', 'cpu_seconds'))} s; floor: the serial floor's whole child "
+                             f"(its load {f(m('floor'), 2)} s, CPU {f(m('floor', 'cpu_seconds'))} s)"})
     ratios["process_boalf_vs_floor"] = ratio
     vs_base = paired_ratio(runs, "import", "import-current", "import", "import-baseline", "cpu_seconds")
     vs_dagster = paired_ratio(runs, "import", "import-current", "import", "import-dagster", "cpu_seconds")
@@ -218,7 +226,7 @@ def whole_process(runs: list[Run], args: argparse.Namespace, rows: list[dict], r
         wall = m(contender, s="import")
         if wall is None:
             continue
-        note = f"CPU {m(contender, 'cpu_seconds', 'import'):.2f} s"
+        note = f"CPU {f(m(contender, 'cpu_seconds', 'import'), 2)} s"
         if contender == "import-current":
             note += (f"; × baseline CPU {vs_base:.2f}" if vs_base is not None else "") + (
                 f"; × `import dagster` CPU {vs_dagster:.2f}" if vs_dagster is not None else "")
