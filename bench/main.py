@@ -1,6 +1,8 @@
 """The benchmark: bmrs_assets against the floor and against dlt, on loopback (``make bench``).
 
-    python -m bench [--days 44] [--reps 3] [--no-dlt] [--scenarios boalf,per_partition,bod,latency,noop,history]
+    python -m bench [--days 44] [--reps 3] [--no-dlt]
+                    [--scenarios boalf,per_partition,bod,latency,noop,process,import,history]
+                    [--import-reps 7] [--import-baseline-rev 197e1ba]
                     [--history-bod-days 30] [--history-boalf-days 365] [--history-reps 1]
 
 Every measured configuration runs in its own child process with its own fresh DuckDB file (and,
@@ -16,14 +18,24 @@ Contenders:
   backfill (``runner.materialize_range``), and separately the per-partition default (one run per
   day, in one process).
 * **floor** - the least a loader can do: httpx GET -> orjson -> typed Arrow table -> DuckDB
-  ``MERGE INTO`` on the natural key, one day at a time (or 4 requests in flight), no validation,
-  no hashing, no metadata, no orchestration.
+  ``MERGE INTO`` on the natural key, one day at a time, no validation, no hashing, no metadata, no
+  orchestration; beside it in ``boalf`` and ``bod`` its parallel variants, ``floor-threads`` (2
+  threads fetching and typing days) and ``floor-procs`` (2 worker processes handing Arrow tables
+  back), and in ``latency`` 4 in flight. The best parallel floor of a repetition is the faster
+  variant in it.
 * **dlt** - the same days loaded with dlt (``write_disposition="merge"`` on the same primary key,
   parquet loader, its fastest configuration) into DuckDB, checked to hold the same rows (the
   ``bench`` extra: ``pip install -e '.[bench]'``).
 
 Wall seconds are measured inside each child around the load itself (interpreter start and imports
-excluded for every contender); each child's whole process wall time is recorded too.
+excluded for every contender); each child's whole process wall time and CPU seconds are recorded too.
+
+The **process** scenario (``bench/whole.py``) measures runs from process start to exit, as a user
+starts them: ``dagster asset materialize`` of one COSTS day, and ``python -m bmrs_assets run`` over
+the BOALF range paired with the serial floor child's own spawn-to-exit time. The **import**
+scenario measures the CPU seconds of importing the code location, against a baseline revision's
+(``--import-baseline-rev``, in a temporary git worktree) and against ``import dagster``,
+``--import-reps`` times.
 
 The **history** scenario (last, platform only) asks whether a long range in one run stays flat:
 BOD over 1 day and over ``--history-bod-days`` (30) consecutive days from 2025-12-17, each in one
@@ -41,8 +53,9 @@ purpose: a child's ``ru_maxrss`` includes the RSS of the process that spawned it
 stays small (its own peak is recorded as ``parent_peak_rss_mib``).
 
 Modules: ``scenarios`` (what runs in which order), ``runner`` (one child process per measurement),
-``children`` (the platform contender, inside its child), ``peers`` (the floor and dlt), ``replay``
-(the history scenario's server), ``report`` (the table, the ratios, the verdicts and the result files).
+``children`` (the platform contender, inside its child), ``peers`` (the floor and dlt), ``whole``
+(the process and import scenarios), ``replay`` (the history scenario's server), ``report`` (the
+table, the ratios and the verdicts), ``output`` (the result files).
 """
 
 

@@ -46,22 +46,21 @@ def _floor_table(ds: object, rows: list[dict]) -> object:
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def _floor_fetch(ds: object, url: str, day: date, http: object, limiter: object) -> object:
-    """One day: httpx GET of each of its requests -> orjson -> one typed Arrow table (``_floor_table``)."""
+def _floor_request(ds: object, url: str, day: date, index: int, http: object, limiter: object) -> object:
+    """One of a day's requests (the ``index``-th of ``initial_slices``, as the platform asks): httpx GET
+    -> orjson -> a typed Arrow table (``_floor_table``), the body freed first."""
     import orjson
 
     from bmrs_assets.elexon.client import build_request, initial_slices
 
-    rows: list[dict] = []
-    for sl in initial_slices(ds, day):
-        path, params = build_request(ds, sl)
-        limiter.acquire()
-        with http.stream("GET", url + path, params=params) as response:
-            response.raise_for_status()
-            body = response.read()
-        del response  # free the body now, not at the next full garbage collection
-        rows.extend(orjson.loads(body))
-        del body
+    path, params = build_request(ds, initial_slices(ds, day)[index])
+    limiter.acquire()
+    with http.stream("GET", url + path, params=params) as response:
+        response.raise_for_status()
+        body = response.read()
+    del response  # free the body now, not at the next full garbage collection
+    rows = orjson.loads(body)
+    del body
     return _floor_table(ds, rows)
 
 
@@ -87,23 +86,24 @@ def _worker_ready() -> int:
     return os.getpid()
 
 
-def _worker_day(url: str, day: date) -> tuple[int, float, float, object]:
-    """In a floor-procs worker: one day's typed Arrow table, handed back (pickled) to the parent,
+def _worker_request(url: str, day: date, index: int) -> tuple[int, float, float, object]:
+    """In a floor-procs worker: one request's typed Arrow table, handed back (pickled) to the parent,
     with the worker's pid, its peak RSS so far (MiB) and its CPU seconds so far (user + system).
 
     A worker is the forkserver's child, not the floor child's, so the parent's ``wait4`` sees
     neither its memory nor its CPU: it reports them itself."""
-    table = _floor_fetch(_WORKER["ds"], url, day, _WORKER["http"], _WORKER["limiter"])
+    table = _floor_request(_WORKER["ds"], url, day, index, _WORKER["http"], _WORKER["limiter"])
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return os.getpid(), usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, table
 
 
-def in_order(submit: Callable[[date], Future], days: list[date], window: int) -> Iterator[object]:
-    """Each day's result in day order, with at most ``window`` days submitted and not yet consumed."""
+def in_order(submit: Callable[[tuple[date, int]], Future], units: list[tuple[date, int]],
+             window: int) -> Iterator[object]:
+    """Each unit's result in order, with at most ``window`` units submitted and not yet consumed."""
     pending: deque[Future] = deque()
-    todo = iter(days)
-    for day in todo:
-        pending.append(submit(day))
+    todo = iter(units)
+    for unit in todo:
+        pending.append(submit(unit))
         if len(pending) >= window:
             break
     while pending:
@@ -118,11 +118,14 @@ def in_order(submit: Callable[[date], Future], days: list[date], window: int) ->
 def child_floor(spec: dict) -> dict:
     """httpx GET -> orjson -> typed Arrow table -> DuckDB MERGE INTO, a day at a time, in day order.
 
-    Three variants of the same work: serial (``in_flight`` 1, ``processes`` 0); ``in_flight`` threads
-    each fetching and typing a day (``floor-threads``, or the latency scenario's 4 in flight); or a
-    pool of ``processes`` worker processes (forkserver) each fetching and typing a day and handing the
-    Arrow table back (``floor-procs``). The MERGEs are the parent's, in day order; at most
-    ``in_flight + 1`` (threads) or ``processes + 1`` days are fetched ahead, so memory stays bounded.
+    The unit of work is one request (a day is one, a BOD day nine: the platform's requests), fetched
+    and typed into Arrow; a day's tables are MERGEd together once its last request is in. Three
+    variants of the same work: serial (``in_flight`` 1, ``processes`` 0); ``in_flight`` threads each
+    fetching and typing a request (``floor-threads``, or the latency scenario's 4 in flight); or a
+    pool of ``processes`` worker processes (forkserver) each fetching and typing a request and handing
+    the Arrow table back (``floor-procs``). The MERGEs are the parent's, in day order; at most
+    ``in_flight + 1`` (threads) or ``processes + 1`` requests are in flight or waiting, so memory
+    stays bounded (one day's typed tables, as the platform holds).
     """
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -130,9 +133,10 @@ def child_floor(spec: dict) -> dict:
     import duckdb
     import httpx
     import orjson  # noqa: F401  (imports before the clock starts, for every variant)
-    import pyarrow.compute  # noqa: F401
+    import pyarrow as pa
+    import pyarrow.compute
 
-    from bmrs_assets.elexon.client import RateLimiter
+    from bmrs_assets.elexon.client import RateLimiter, initial_slices
     from bmrs_assets.elexon.datasets import get_dataset
     from bmrs_assets.warehouse.duckdb_backend import DUCKDB_TYPES
 
@@ -161,8 +165,8 @@ def child_floor(spec: dict) -> dict:
              f"WHEN MATCHED THEN UPDATE SET {', '.join(f'{n} = S.{n}' for n in names)} "
              f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join('S.' + n for n in names)})")
 
-    def fetch(day: date) -> object:
-        return _floor_fetch(ds, spec["url"], day, http, limiter)
+    def fetch(unit: tuple[date, int]) -> object:
+        return _floor_request(ds, spec["url"], *unit, http, limiter)
 
     workers_rss: dict[int, float] = {}
     workers_cpu: dict[int, float] = {}
@@ -173,13 +177,22 @@ def child_floor(spec: dict) -> dict:
             workers_cpu[pid] = max(cpu, workers_cpu.get(pid, 0.0))
             yield table
 
+    units = [(day, i) for day in days for i in range(len(initial_slices(ds, day)))]
     if procs:
-        tables = from_worker(in_order(lambda d: pool.submit(_worker_day, spec["url"], d), days, procs + 1))
+        tables = from_worker(in_order(lambda u: pool.submit(_worker_request, spec["url"], *u), units, procs + 1))
     elif threads > 1:
-        tables = in_order(lambda d: pool.submit(fetch, d), days, threads + 1)
+        tables = in_order(lambda u: pool.submit(fetch, u), units, threads + 1)
     else:
-        tables = map(fetch, days)
-    for incoming in tables:
+        tables = map(fetch, units)
+    last_of_day = {day: max(i for d, i in units if d == day) for day in days}
+    parts: list = []
+    for (day, i), table in zip(units, tables, strict=True):
+        parts.append(table)
+        del table
+        if i < last_of_day[day]:
+            continue
+        incoming = pa.concat_tables(parts)
+        parts.clear()
         con.register("incoming", incoming)
         con.execute(merge)
         con.unregister("incoming")

@@ -3,8 +3,10 @@
 Two simulators run for the whole benchmark, each a separate process keeping the serialized
 response bodies (``--body-cache-mb``): one on plain loopback, one adding ``--latency-ms`` per
 response. A warm-up repetition (rep -1) fills their caches, so no contender pays for generating
-data. Within a repetition the platform and its peer run back to back, and who goes first
-alternates between repetitions, so their ratio holds on a noisy machine.
+data. Within a repetition the platform and its peers (the floor's serial, threads and processes
+variants) run back to back, and the order is reversed every other repetition, so their ratios
+hold on a noisy machine. The process scenario runs in each repetition too (``bench/whole.py``);
+the import scenario after the repetitions, with its own (``--import-reps``).
 
 The history scenario runs last, on its own servers (``bench/replay.py``): its ranges are too long
 for a warm-up repetition and for one simulator's cache, see :func:`run_history`.
