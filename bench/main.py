@@ -20,7 +20,7 @@ Contenders:
 * **floor** - the least a loader can do: httpx GET -> orjson -> typed Arrow table -> DuckDB
   ``MERGE INTO`` on the natural key, one day at a time, no validation, no hashing, no metadata, no
   orchestration; beside it in ``boalf`` and ``bod`` its parallel variants, ``floor-threads`` (2
-  threads fetching and typing days) and ``floor-procs`` (2 worker processes handing Arrow tables
+  threads fetching and typing responses) and ``floor-procs`` (2 worker processes handing Arrow tables
   back), and in ``latency`` 4 in flight. The best parallel floor of a repetition is the faster
   variant in it.
 * **dlt** - the same days loaded with dlt (``write_disposition="merge"`` on the same primary key,

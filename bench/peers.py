@@ -99,7 +99,9 @@ def _worker_request(url: str, day: date, index: int) -> tuple[int, float, float,
 
 def in_order(submit: Callable[[tuple[date, int]], Future], units: list[tuple[date, int]],
              window: int) -> Iterator[object]:
-    """Each unit's result in order, with at most ``window`` units submitted and not yet consumed."""
+    """Each unit's result in order, with at most ``window`` units held at once: submitted, being
+    worked on, done and waiting, or in the caller's hands (the next is submitted once the caller
+    asks for the following result)."""
     pending: deque[Future] = deque()
     todo = iter(units)
     for unit in todo:
@@ -108,11 +110,11 @@ def in_order(submit: Callable[[tuple[date, int]], Future], units: list[tuple[dat
             break
     while pending:
         result = pending.popleft().result()
+        yield result
+        del result
         nxt = next(todo, None)
         if nxt is not None:
             pending.append(submit(nxt))
-        yield result
-        del result
 
 
 def child_floor(spec: dict) -> dict:
@@ -124,8 +126,9 @@ def child_floor(spec: dict) -> dict:
     fetching and typing a request (``floor-threads``, or the latency scenario's 4 in flight); or a
     pool of ``processes`` worker processes (forkserver) each fetching and typing a request and handing
     the Arrow table back (``floor-procs``). The MERGEs are the parent's, in day order; at most
-    ``in_flight + 1`` (threads) or ``processes + 1`` requests are in flight or waiting, so memory
-    stays bounded (one day's typed tables, as the platform holds).
+    ``in_flight + 1`` (threads) or ``processes + 1`` responses are held at once (in flight, typed and
+    waiting, or being added to the day), so memory stays bounded: one day's typed tables besides
+    (as the platform holds).
     """
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor

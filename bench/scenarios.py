@@ -30,8 +30,8 @@ BOD_DAY = date(2025, 12, 17)
 LOOPBACK_RATE = 1000.0  # requests/s for the CPU-bound loopback comparison (the floor has no limit)
 LATENCY_RATE = 4.0  # the platform's default, for both contenders, where waiting is what is measured
 IN_FLIGHT = 4
-FLOOR_THREADS = 2  # floor-threads: days fetched and typed by this many threads
-FLOOR_PROCESSES = 2  # floor-procs: days fetched and typed by this many worker processes (one per core here)
+FLOOR_THREADS = 2  # floor-threads: responses fetched and typed by this many threads
+FLOOR_PROCESSES = 2  # floor-procs: responses fetched and typed by this many worker processes (a core each here)
 SCENARIOS = ("boalf", "per_partition", "bod", "latency", "noop", "process", "import", "history")
 
 

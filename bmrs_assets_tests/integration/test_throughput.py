@@ -332,3 +332,27 @@ def test_the_history_figures_are_computed_from_the_runs_and_paired_within_the_ru
     assert (v["history_bod_rss_ratio"], v["history_boalf_rss_mib"], v["history_boalf_s_per_day_ratio"]) == (
         "MISSED", "MISSED", "MISSED")
     assert "(boalf scenario)" in {r["what"]: r["note"] for r in rows}["BOALF 365 d, platform, one run (history)"]
+
+
+def test_the_floor_keeps_its_units_in_order_and_at_most_a_window_ahead():
+    """``bench.peers.in_order``: results in submission order, never more than ``window`` submitted
+    and not yet consumed (the parallel floors' bounded memory)."""
+    from concurrent.futures import Future
+
+    from bench.peers import in_order
+
+    submitted: list[int] = []
+    consumed: list[int] = []
+    ahead: list[int] = []
+
+    def submit(unit):
+        submitted.append(unit)
+        ahead.append(len(submitted) - len(consumed))
+        f = Future()
+        f.set_result(unit * 10)
+        return f
+
+    for result in in_order(submit, list(range(7)), 3):
+        consumed.append(result // 10)
+    assert consumed == list(range(7)) and submitted == list(range(7))
+    assert max(ahead) == 3
