@@ -95,7 +95,9 @@ def markdown(rows: list[dict], ratios: dict, meta: dict) -> str:
               f"{LATENCY_RATE:g}/s with {IN_FLIGHT} requests in flight for both in the latency scenario "
               f"(platform: BMRS_API_IN_FLIGHT={IN_FLIGHT}; elsewhere its default, 1: the next day is fetched while "
               f"the current one is typed). Parallel floors: {FLOOR_THREADS} threads, or {FLOOR_PROCESSES} worker "
-              "processes handing back Arrow tables, each fetching and typing a day; the parent MERGEs in day order."]
+              "processes handing back Arrow tables, each fetching and typing a response; the parent MERGEs the days in "
+              "order. CPU is the child's and that of the children it waited for (wait4): the floor-procs workers, a "
+              "forkserver's children, are outside it and report theirs."]
     if meta.get("import"):
         i = meta["import"]
         lines.append(f"Import: baseline {i['baseline_rev']} ({i['baseline_commit'][:12]}), imported from "

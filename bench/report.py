@@ -200,7 +200,10 @@ def whole_process(runs: list[Run], args: argparse.Namespace, rows: list[dict], r
     dagster_wall, dagster_cpu = m("import-dagster", s="import"), m("import-dagster", "cpu_seconds", "import")
     sec = m("platform-costs-1d")
     if sec is not None:
+        steps = m("platform-costs-1d", "step_processes")
         note = f"CPU {f(m('platform-costs-1d', 'cpu_seconds'))} s"
+        if steps:
+            note += f"; {steps:.0f} step processes (Dagster's multiprocess executor)"
         if dagster_wall is not None:
             note += f"; `import dagster` alone {dagster_wall:.2f} s wall, {f(dagster_cpu, 2)} s CPU (import scenario)"
         rows.append({"what": "COSTS 1 d, whole process, `dagster asset materialize`", "seconds": sec,

@@ -38,12 +38,17 @@ def _whole(bench: Bench, scenario: str, contender: str, rep: int, argv: list[str
     """One platform command from process start to exit in a fresh instance and warehouse; it must exit 0."""
     d = bench.fresh(f"{scenario}-{contender}")
     db = d / "warehouse.duckdb"
+    logged = bench.log.stat().st_size if bench.log.exists() else 0
     ended = spawn(argv, with_root(bench.platform_env(d, url, rate, db, 1)), d, bench.log)
     if ended.code != 0:
         raise RuntimeError(f"{' '.join(argv)} failed (exit {ended.code}); see {bench.log}")
+    with open(bench.log, "rb") as log:  # its own stderr: how many step processes the run started
+        log.seek(logged)
+        steps = log.read().count(b"STEP_WORKER_STARTING")
     rows = _rows(bench, d, db, table)
     return bench.record(Run(scenario, contender, rep, round(ended.wall, 3), round(ended.peak_rss_mib, 1),
-                            round(ended.wall, 3), {"rows_in_table": rows, "argv": argv[1:]}, round(ended.cpu, 3)))
+                            round(ended.wall, 3), {"rows_in_table": rows, "step_processes": steps, "argv": argv[1:]},
+                            round(ended.cpu, 3)))
 
 
 def run_process(bench: Bench, rep: int, flip: bool, url: str, first: date, last: date, costs_day: date,
