@@ -98,7 +98,8 @@ def run_scenarios(bench: Bench, args: argparse.Namespace, scenarios: list[str], 
 def with_floors(bench: Bench, scenario: str, rep: int, flip: bool, url: str, dataset: str, first: date,
                 last: date) -> object:
     """The platform and the floor's three variants (serial, threads, processes), back to back; the
-    platform's DuckDB file. The order is reversed every other repetition."""
+    platform's DuckDB file. The order is reversed every other repetition; all four must hold the
+    same number of rows."""
     runs = [lambda: bench.platform(scenario, rep, url, dataset, first, last, LOOPBACK_RATE),
             lambda: bench.floor(scenario, rep, url, dataset, first, last, LOOPBACK_RATE),
             lambda: bench.floor(scenario, rep, url, dataset, first, last, LOOPBACK_RATE, in_flight=FLOOR_THREADS,
@@ -106,6 +107,9 @@ def with_floors(bench: Bench, scenario: str, rep: int, flip: bool, url: str, dat
             lambda: bench.floor(scenario, rep, url, dataset, first, last, LOOPBACK_RATE,
                                 processes=FLOOR_PROCESSES, contender="floor-procs")]
     results = [fn() for fn in (reversed(runs) if flip else runs)]
+    counts = {r.contender: r.extra.get("rows_in_table") for r in bench.runs[-len(runs):]}
+    if len(set(counts.values())) != 1:
+        raise RuntimeError(f"{scenario} rep {rep + 1}: the contenders loaded different rows: {counts}")
     return results[-1] if flip else results[0]
 
 
