@@ -1,6 +1,8 @@
 """The benchmark: bmrs_assets against the floor and against dlt, on loopback (``make bench``).
 
-    python -m bench [--days 44] [--reps 3] [--no-dlt] [--scenarios boalf,per_partition,bod,latency,noop,history]
+    python -m bench [--days 44] [--reps 3] [--no-dlt]
+                    [--scenarios boalf,per_partition,bod,latency,noop,process,import,history]
+                    [--import-reps 7] [--import-baseline-rev 197e1ba]
                     [--history-bod-days 30] [--history-boalf-days 365] [--history-reps 1]
 
 Every measured configuration runs in its own child process with its own fresh DuckDB file (and,
@@ -16,14 +18,24 @@ Contenders:
   backfill (``runner.materialize_range``), and separately the per-partition default (one run per
   day, in one process).
 * **floor** - the least a loader can do: httpx GET -> orjson -> typed Arrow table -> DuckDB
-  ``MERGE INTO`` on the natural key, one day at a time (or 4 requests in flight), no validation,
-  no hashing, no metadata, no orchestration.
+  ``MERGE INTO`` on the natural key, one day at a time, no validation, no hashing, no metadata, no
+  orchestration; beside it in ``boalf`` and ``bod`` its parallel variants, ``floor-threads`` (2
+  threads fetching and typing responses) and ``floor-procs`` (2 worker processes handing Arrow tables
+  back), and in ``latency`` 4 in flight. The best parallel floor of a repetition is the faster
+  variant in it.
 * **dlt** - the same days loaded with dlt (``write_disposition="merge"`` on the same primary key,
   parquet loader, its fastest configuration) into DuckDB, checked to hold the same rows (the
   ``bench`` extra: ``pip install -e '.[bench]'``).
 
 Wall seconds are measured inside each child around the load itself (interpreter start and imports
-excluded for every contender); each child's whole process wall time is recorded too.
+excluded for every contender); each child's whole process wall time and CPU seconds are recorded too.
+
+The **process** scenario (``bench/whole.py``) measures runs from process start to exit, as a user
+starts them: ``dagster asset materialize`` of one COSTS day, and ``python -m bmrs_assets run`` over
+the BOALF range paired with the serial floor child's own spawn-to-exit time. The **import**
+scenario measures the CPU seconds of importing the code location, against a baseline revision's
+(``--import-baseline-rev``, in a temporary git worktree) and against ``import dagster``,
+``--import-reps`` times.
 
 The **history** scenario (last, platform only) asks whether a long range in one run stays flat:
 BOD over 1 day and over ``--history-bod-days`` (30) consecutive days from 2025-12-17, each in one
@@ -41,8 +53,9 @@ purpose: a child's ``ru_maxrss`` includes the RSS of the process that spawned it
 stays small (its own peak is recorded as ``parent_peak_rss_mib``).
 
 Modules: ``scenarios`` (what runs in which order), ``runner`` (one child process per measurement),
-``children`` (the platform contender, inside its child), ``peers`` (the floor and dlt), ``replay``
-(the history scenario's server), ``report`` (the table, the ratios, the verdicts and the result files).
+``children`` (the platform contender, inside its child), ``peers`` (the floor and dlt), ``whole``
+(the process and import scenarios), ``replay`` (the history scenario's server), ``report`` (the
+table, the ratios and the verdicts), ``output`` (the result files).
 """
 
 
@@ -56,13 +69,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.children import child_platform
+from bench.children import child_count, child_platform
+from bench.output import write_report
 from bench.peers import child_dlt, child_floor
-from bench.report import machine, summarise, verdicts, versions, write_report
+from bench.report import machine, row_counts, summarise, verdicts, versions
 from bench.runner import ROOT, Bench
 from bench.scenarios import (
     BOD_DAY,
     FIRST_DAY,
+    FLOOR_PROCESSES,
+    FLOOR_THREADS,
     IN_FLIGHT,
     LATENCY_RATE,
     LOOPBACK_RATE,
@@ -70,7 +86,7 @@ from bench.scenarios import (
     run_scenarios,
 )
 
-CHILDREN = {"platform": child_platform, "floor": child_floor, "dlt": child_dlt}
+CHILDREN = {"platform": child_platform, "floor": child_floor, "dlt": child_dlt, "count": child_count}
 
 
 def child_main(spec: dict) -> None:
@@ -92,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-bod-days", type=int, default=30, help="history: BOD days in one run (vs 1)")
     parser.add_argument("--history-boalf-days", type=int, default=365, help="history: BOALF days in one run")
     parser.add_argument("--history-reps", type=int, default=1, help="history: repetitions (default 1)")
+    parser.add_argument("--import-reps", type=int, default=7, help="import: repetitions of the three imports")
+    parser.add_argument("--import-baseline-rev", default="197e1ba",
+                        help="import: the revision whose code location import is the baseline (before the cheap start)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -106,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                                    or args.history_boalf_days == args.days):
         parser.error("history needs --history-bod-days ≥ 2, --history-reps ≥ 1 and --history-boalf-days ≥ 1 "
                      "other than --days (the BOALF range it is compared with)")
+    if "import" in scenarios and args.import_reps < 1:
+        parser.error("import needs --import-reps ≥ 1")
     if not args.no_dlt:
         try:
             import dlt  # noqa: F401
@@ -121,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                   "first_day": first.isoformat(), "bod_day": bod_first.isoformat(), "scenarios": scenarios,
                   "loopback_rate_per_s": LOOPBACK_RATE, "latency_rate_per_s": LATENCY_RATE, "in_flight": IN_FLIGHT,
                   "latency_ms": args.latency_ms, "history_bod_days": args.history_bod_days,
-                  "history_boalf_days": args.history_boalf_days, "history_reps": args.history_reps, "work": str(work)}
+                  "history_boalf_days": args.history_boalf_days, "history_reps": args.history_reps,
+                  "floor_threads": FLOOR_THREADS, "floor_processes": FLOOR_PROCESSES, "work": str(work)}
     print(f"bmrs_assets benchmark: {args.days} days of BOALF from {first}, {args.reps} reps; work in {work}", flush=True)
     total = time.perf_counter()
     run_scenarios(bench, args, scenarios, first, last, bod_first, bod_last, meta)
@@ -130,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["parent_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     rows, ratios = summarise(bench.runs, args)
     meta["verdicts"] = verdicts(ratios)
+    meta["row_counts"] = row_counts(bench.runs)
     write_report(Path(args.out), started_utc, bench.runs, rows, ratios, meta)
     if not args.keep:
         import shutil

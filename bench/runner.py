@@ -29,19 +29,29 @@ class Run:
     peak_rss_mib: float
     process_seconds: float
     extra: dict = field(default_factory=dict)
+    cpu_seconds: float | None = None  # the child's user + system CPU (``wait4``), its descendants waited for
 
 
-def run_child(spec: dict, env: dict[str, str], log: Path) -> tuple[dict, float, float]:
-    """Run one configuration in a child; (its result, its peak RSS in MiB, its process wall seconds).
+@dataclass
+class Exit:
+    """How a child process ended, measured from outside: its output, peak RSS, wall and CPU seconds."""
+    code: int
+    stdout: str
+    peak_rss_mib: float
+    wall: float
+    cpu: float
 
-    The child runs in its work directory, so the repository goes on its ``PYTHONPATH``: ``bench``
-    is not an installed package (only ``bmrs_assets`` is).
+
+def spawn(argv: list[str], env: dict[str, str], cwd: str | Path, log: Path) -> Exit:
+    """Run ``argv`` to its end; wall from spawn to exit, ``ru_maxrss`` and user + system CPU from ``wait4``.
+
+    Its stderr is appended to ``log``.
     """
-    env = {**env, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])}
     started = time.perf_counter()
     with open(log, "ab") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "bench", "--child", json.dumps(spec)],
-                                stdout=subprocess.PIPE, stderr=err, env=env, cwd=spec["work"])
+        err.write(f"\n$ {' '.join(argv)}  (in {cwd})\n".encode())
+        err.flush()
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, env=env, cwd=cwd)
         out = b""
         assert proc.stdout is not None
         for chunk in iter(lambda: proc.stdout.read(65536), b""):
@@ -49,10 +59,26 @@ def run_child(spec: dict, env: dict[str, str], log: Path) -> tuple[dict, float, 
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"{spec['kind']} child failed (exit {proc.returncode}); see {log}")
-    line = [ln for ln in out.decode().splitlines() if ln.startswith("BENCH-RESULT ")][-1]
-    return json.loads(line[len("BENCH-RESULT "):]), usage.ru_maxrss / 1024.0, wall
+    return Exit(proc.returncode, out.decode(errors="replace"), usage.ru_maxrss / 1024.0, wall,
+                usage.ru_utime + usage.ru_stime)
+
+
+def with_root(env: dict[str, str], root: Path = ROOT) -> dict[str, str]:
+    """``env`` with ``root`` first on ``PYTHONPATH``: the code a child runs is that tree's."""
+    return {**env, "PYTHONPATH": os.pathsep.join([str(root), *filter(None, [env.get("PYTHONPATH")])])}
+
+
+def run_child(spec: dict, env: dict[str, str], log: Path) -> tuple[dict, Exit]:
+    """Run one configuration in a child (``python -m bench --child SPEC``); its result and how it ended.
+
+    The child runs in its work directory, so the repository goes on its ``PYTHONPATH``: ``bench``
+    is not an installed package (only ``bmrs_assets`` is).
+    """
+    ended = spawn([sys.executable, "-m", "bench", "--child", json.dumps(spec)], with_root(env), spec["work"], log)
+    if ended.code != 0:
+        raise RuntimeError(f"{spec['kind']} child failed (exit {ended.code}); see {log}")
+    line = [ln for ln in ended.stdout.splitlines() if ln.startswith("BENCH-RESULT ")][-1]
+    return json.loads(line[len("BENCH-RESULT "):]), ended
 
 
 class Bench:
@@ -79,11 +105,16 @@ class Bench:
         return env
 
     def measure(self, scenario: str, contender: str, rep: int, spec: dict, env: dict[str, str]) -> Run:
-        result, rss, wall = run_child(spec, env, self.log)
-        run = Run(scenario, contender, rep, result.pop("seconds"), round(rss, 1), round(wall, 3), result)
+        result, ended = run_child(spec, env, self.log)
+        return self.record(Run(scenario, contender, rep, result.pop("seconds"), round(ended.peak_rss_mib, 1),
+                               round(ended.wall, 3), result, round(ended.cpu, 3)))
+
+    def record(self, run: Run) -> Run:
+        """Keep ``run`` and print its line."""
         self.runs.append(run)
-        tag = "warm-up" if rep < 0 else f"rep {rep + 1}"
-        print(f"  {scenario:<14} {contender:<22} {tag:<8} {run.seconds:8.2f} s  peak RSS {run.peak_rss_mib:7.1f} MiB  "
+        result = run.extra
+        tag = "warm-up" if run.rep < 0 else f"rep {run.rep + 1}"
+        print(f"  {run.scenario:<14} {run.contender:<22} {tag:<8} {run.seconds:8.2f} s  peak RSS {run.peak_rss_mib:7.1f} MiB  "
               f"{json.dumps(result)}", flush=True)
         return run
 
@@ -98,11 +129,12 @@ class Bench:
         return db
 
     def floor(self, scenario: str, rep: int, url: str, dataset: str, first: date, last: date, rate: float,
-              in_flight: int = 1, contender: str = "floor") -> None:
+              in_flight: int = 1, contender: str = "floor", processes: int = 0) -> Run:
         d = self.fresh(f"{scenario}-{contender}")
         spec = {"kind": "floor", "work": str(d), "db": str(d / "floor.duckdb"), "dataset": dataset, "url": url,
-                "first": first.isoformat(), "last": last.isoformat(), "rate": rate, "in_flight": in_flight}
-        self.measure(scenario, contender, rep, spec, dict(os.environ))
+                "first": first.isoformat(), "last": last.isoformat(), "rate": rate, "in_flight": in_flight,
+                "processes": processes}
+        return self.measure(scenario, contender, rep, spec, dict(os.environ))
 
     def dlt(self, scenario: str, rep: int, url: str, dataset: str, first: date, last: date, rate: float) -> Path:
         d = self.fresh(f"{scenario}-dlt")

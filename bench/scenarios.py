@@ -3,8 +3,10 @@
 Two simulators run for the whole benchmark, each a separate process keeping the serialized
 response bodies (``--body-cache-mb``): one on plain loopback, one adding ``--latency-ms`` per
 response. A warm-up repetition (rep -1) fills their caches, so no contender pays for generating
-data. Within a repetition the platform and its peer run back to back, and who goes first
-alternates between repetitions, so their ratio holds on a noisy machine.
+data. Within a repetition the platform and its peers (the floor's serial, threads and processes
+variants) run back to back, and the order is reversed every other repetition, so their ratios
+hold on a noisy machine. The process scenario runs in each repetition too (``bench/whole.py``);
+the import scenario after the repetitions, with its own (``--import-reps``).
 
 The history scenario runs last, on its own servers (``bench/replay.py``): its ranges are too long
 for a warm-up repetition and for one simulator's cache, see :func:`run_history`.
@@ -20,6 +22,7 @@ from datetime import date, timedelta
 from bench.peers import same_rows
 from bench.replay import ReplayProcess
 from bench.runner import Bench
+from bench.whole import run_import, run_process
 from bmrs_assets.simulator.process import SimulatorProcess
 
 FIRST_DAY = date(2025, 11, 1)  # 44 days of BOALF: 2025-11-01 .. 2025-12-14 (no clock change)
@@ -27,7 +30,9 @@ BOD_DAY = date(2025, 12, 17)
 LOOPBACK_RATE = 1000.0  # requests/s for the CPU-bound loopback comparison (the floor has no limit)
 LATENCY_RATE = 4.0  # the platform's default, for both contenders, where waiting is what is measured
 IN_FLIGHT = 4
-SCENARIOS = ("boalf", "per_partition", "bod", "latency", "noop", "history")
+FLOOR_THREADS = 2  # floor-threads: responses fetched and typed by this many threads
+FLOOR_PROCESSES = 2  # floor-procs: responses fetched and typed by this many worker processes (a core each here)
+SCENARIOS = ("boalf", "per_partition", "bod", "latency", "noop", "process", "import", "history")
 
 
 def cache_mb(args: argparse.Namespace) -> str:
@@ -51,10 +56,7 @@ def run_scenarios(bench: Bench, args: argparse.Namespace, scenarios: list[str], 
             flip = rep % 2 == 1  # alternate who goes first
             platform_db = None
             if "boalf" in scenarios:
-                pair = [lambda r=rep: bench.platform("boalf", r, url, "BOALF", first, last, LOOPBACK_RATE),
-                        lambda r=rep: bench.floor("boalf", r, url, "BOALF", first, last, LOOPBACK_RATE)]
-                results = [fn() for fn in (reversed(pair) if flip else pair)]
-                platform_db = results[1] if flip else results[0]
+                platform_db = with_floors(bench, "boalf", rep, flip, url, "BOALF", first, last)
                 if not args.no_dlt and rep >= 0:
                     dlt_db = bench.dlt("boalf", rep, url, "BOALF", first, last, LOOPBACK_RATE)
                     if rep == 0:
@@ -72,10 +74,7 @@ def run_scenarios(bench: Bench, args: argparse.Namespace, scenarios: list[str], 
                 bench.platform("noop", rep, url, "BOALF", first, last, LOOPBACK_RATE, db=platform_db,
                                contender="platform-rerun")
             if "bod" in scenarios:
-                pair = [lambda r=rep: bench.platform("bod", r, url, "BOD", bod_first, bod_last, LOOPBACK_RATE),
-                        lambda r=rep: bench.floor("bod", r, url, "BOD", bod_first, bod_last, LOOPBACK_RATE)]
-                for fn in (reversed(pair) if flip else pair):
-                    fn()
+                with_floors(bench, "bod", rep, flip, url, "BOD", bod_first, bod_last)
             if "latency" in scenarios:
                 pair = [lambda r=rep: bench.platform("latency", r, slow_url, "BOALF", first, last, LATENCY_RATE,
                                                      in_flight=IN_FLIGHT),
@@ -88,8 +87,30 @@ def run_scenarios(bench: Bench, args: argparse.Namespace, scenarios: list[str], 
             if "per_partition" in scenarios and rep >= 0:
                 bench.platform("per_partition", rep, url, "BOALF", first, last, LOOPBACK_RATE, per_partition=True,
                                contender="platform-per-partition")
+            if "process" in scenarios:
+                run_process(bench, rep, flip, url, first, last, BOD_DAY, LOOPBACK_RATE)
+    if "import" in scenarios:
+        run_import(bench, args, meta)
     if "history" in scenarios:
         run_history(bench, args, scenarios, meta)
+
+
+def with_floors(bench: Bench, scenario: str, rep: int, flip: bool, url: str, dataset: str, first: date,
+                last: date) -> object:
+    """The platform and the floor's three variants (serial, threads, processes), back to back; the
+    platform's DuckDB file. The order is reversed every other repetition; all four must hold the
+    same number of rows."""
+    runs = [lambda: bench.platform(scenario, rep, url, dataset, first, last, LOOPBACK_RATE),
+            lambda: bench.floor(scenario, rep, url, dataset, first, last, LOOPBACK_RATE),
+            lambda: bench.floor(scenario, rep, url, dataset, first, last, LOOPBACK_RATE, in_flight=FLOOR_THREADS,
+                                contender="floor-threads"),
+            lambda: bench.floor(scenario, rep, url, dataset, first, last, LOOPBACK_RATE,
+                                processes=FLOOR_PROCESSES, contender="floor-procs")]
+    results = [fn() for fn in (reversed(runs) if flip else runs)]
+    counts = {r.contender: r.extra.get("rows_in_table") for r in bench.runs[-len(runs):]}
+    if len(set(counts.values())) != 1:
+        raise RuntimeError(f"{scenario} rep {rep + 1}: the contenders loaded different rows: {counts}")
+    return results[-1] if flip else results[0]
 
 
 def run_history(bench: Bench, args: argparse.Namespace, scenarios: list[str], meta: dict) -> None:

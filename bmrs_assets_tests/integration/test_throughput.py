@@ -177,7 +177,8 @@ def test_the_benchmark_runs_on_a_tiny_configuration(tmp_path):
     report = json.loads(report_file.read_text())
     runs = {(r["scenario"], r["contender"]): r for r in report["runs"]}
     history = {("history", "platform-bod-1d"), ("history", "platform-bod-2d"), ("history", "platform-boalf-3d")}
-    assert set(runs) == {("boalf", "platform"), ("boalf", "floor"), ("noop", "platform-rerun")} | history
+    floors = {("boalf", "floor"), ("boalf", "floor-threads"), ("boalf", "floor-procs")}
+    assert set(runs) == {("boalf", "platform"), ("noop", "platform-rerun")} | floors | history
     bod_1, bod_2 = (runs[("history", f"platform-bod-{n}d")]["extra"]["rows_in_table"] for n in (1, 2))
     assert bod_2 > bod_1 > 250_000
     assert runs[("history", "platform-boalf-3d")]["extra"]["rows_in_table"] > 3 * 15_000
@@ -188,12 +189,109 @@ def test_the_benchmark_runs_on_a_tiny_configuration(tmp_path):
     assert "| BOALF 3 d, platform, one run (history) |" in (out / "latest.md").read_text()
     rows = runs[("boalf", "floor")]["extra"]["rows_in_table"]
     assert rows == runs[("boalf", "platform")]["extra"]["rows_in_table"] > 15_000
+    assert all(runs[c]["extra"]["rows_in_table"] == rows for c in floors)
     assert runs[("noop", "platform-rerun")]["extra"]["rows_written"] == 0
     assert runs[("noop", "platform-rerun")]["extra"]["days_unchanged_body"] == 1
     assert all(r["peak_rss_mib"] > 50 and r["seconds"] > 0 for r in report["runs"])
     assert report["meta"]["versions"]["dagster"] and report["meta"]["machine"]["cores"]
     assert "| BOALF 1 d, platform, single-run backfill |" in (out / "latest.md").read_text()
     assert report["ratios"]["noop_rows_written"] == 0 and report["ratios"]["boalf_vs_floor"] > 0
+    assert report["ratios"]["boalf_vs_floor_parallel"] > 0
+
+
+def _git_ok() -> bool:
+    from bench.runner import ROOT
+
+    probe = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "HEAD^{commit}"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.slow  # about a minute: a dozen processes, each importing Dagster
+def test_the_benchmark_measures_parallel_floors_whole_processes_and_imports(tmp_path):
+    """Two BOALF days with the floor's parallel variants, the whole-process runs (a COSTS day through
+    ``dagster asset materialize``, the range through ``python -m bmrs_assets run``) and the import
+    scenario against a baseline worktree (HEAD here: the machinery, not the figures)."""
+    from bench.runner import ROOT
+
+    out = tmp_path / "results"
+    scenarios = "boalf,process" + (",import" if _git_ok() else "")
+    proc = subprocess.run([sys.executable, "-m", "bench", "--days", "2", "--reps", "1", "--no-warmup", "--no-dlt",
+                           "--scenarios", scenarios, "--import-reps", "1", "--import-baseline-rev", "HEAD",
+                           "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (report_file,) = out.glob("*.json")
+    report = json.loads(report_file.read_text())
+    runs = {(r["scenario"], r["contender"]): r for r in report["runs"]}
+    rows = runs[("boalf", "platform")]["extra"]["rows_in_table"]
+    assert rows > 2 * 15_000
+    for contender in ("floor", "floor-threads", "floor-procs"):
+        assert runs[("boalf", contender)]["extra"]["rows_in_table"] == rows
+    assert runs[("boalf", "floor-procs")]["extra"]["processes"] == 2
+    assert 1 <= len(runs[("boalf", "floor-procs")]["extra"]["worker_peak_rss_mib"]) <= 2  # workers that typed a day
+    assert runs[("boalf", "floor-threads")]["extra"]["in_flight"] == 2
+    assert runs[("process", "platform-costs-1d")]["extra"]["rows_in_table"] == 48
+    assert runs[("process", "platform")]["extra"]["rows_in_table"] == runs[("process", "floor")]["extra"][
+        "rows_in_table"] == rows
+    assert runs[("process", "platform")]["extra"]["argv"][:3] == ["-m", "bmrs_assets", "run"]
+    # whole process: spawn to exit, so more than the floor's own load and with CPU spent
+    floor = runs[("process", "floor")]
+    assert floor["process_seconds"] > floor["seconds"] > 0 and floor["cpu_seconds"] > 0
+    ratios = report["ratios"]
+    for key in ("boalf_vs_floor", "boalf_vs_floor_parallel", "process_boalf_vs_floor", "process_costs_seconds",
+                "process_costs_rss_mib"):
+        assert ratios[key] > 0, key
+    assert ratios["process_boalf_vs_floor"] == pytest.approx(
+        runs[("process", "platform")]["process_seconds"] / floor["process_seconds"])
+    assert set(report["meta"]["row_counts"]["boalf"].values()) == {rows}
+    md = (out / "latest.md").read_text()
+    assert "| BOALF 2 d, whole process, `python -m bmrs_assets run` |" in md
+    assert "| COSTS 1 d, whole process, `dagster asset materialize` |" in md
+    assert "| boalf_vs_floor_parallel | ≤ 1.3 |" in md and "best parallel floor" in md
+    if "import" in scenarios:
+        imports = {c: r for (s, c), r in runs.items() if s == "import"}
+        assert set(imports) == {"import-current", "import-baseline", "import-dagster"}
+        assert all(r["cpu_seconds"] > 0 and r["seconds"] > 0 for r in imports.values())
+        files = report["meta"]["import"]["files"]
+        assert files["current"] == str(ROOT / "bmrs_assets" / "__init__.py")
+        assert files["baseline"].endswith("/baseline/bmrs_assets/__init__.py") and files["baseline"] != files["current"]
+        assert ratios["import_vs_baseline"] > 0 and ratios["import_vs_dagster"] > 0
+        assert "| import_vs_baseline | ≤ 0.5 |" in md
+        worktrees = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True)
+        assert "/baseline " not in worktrees.stdout  # removed afterwards
+
+
+def test_the_best_parallel_floor_is_the_faster_variant_of_each_repetition():
+    """Synthetic runs: per repetition the faster of floor-threads and floor-procs, the platform's run
+    of that repetition divided by it; the whole-process pair on spawn-to-exit seconds; the import
+    ratio on CPU seconds; and the tightened verdicts follow."""
+    import argparse
+
+    from bench.report import summarise, verdicts
+    from bench.runner import Run
+
+    args = argparse.Namespace(days=44, bod_days=1, history_bod_days=30, history_boalf_days=365)
+
+    def run(scenario, contender, seconds, rep, process_seconds=None, cpu=None):
+        return Run(scenario, contender, rep, seconds, 400.0, process_seconds or seconds + 2, {}, cpu)
+
+    runs = [run("boalf", "platform", 12.0, 0), run("boalf", "floor", 10.0, 0),
+            run("boalf", "floor-threads", 9.0, 0), run("boalf", "floor-procs", 6.0, 0),
+            run("boalf", "platform", 14.0, 1), run("boalf", "floor", 11.0, 1),
+            run("boalf", "floor-threads", 7.0, 1), run("boalf", "floor-procs", 10.0, 1),
+            run("process", "platform", 20.0, 0, 20.0), run("process", "floor", 9.0, 0, 10.0),
+            run("import", "import-current", 1.0, 0, cpu=1.0), run("import", "import-baseline", 2.5, 0, cpu=2.5),
+            run("import", "import-dagster", 1.0, 0, cpu=0.8)]
+    rows, ratios = summarise(runs, args)
+    assert ratios["boalf_vs_floor_parallel"] == pytest.approx((12.0 / 6.0 + 14.0 / 7.0) / 2)
+    assert ratios["boalf_vs_floor"] == pytest.approx((12.0 / 10.0 + 14.0 / 11.0) / 2)
+    assert ratios["process_boalf_vs_floor"] == pytest.approx(2.0)  # spawn to exit, not the floor's own 9 s
+    assert ratios["import_vs_baseline"] == pytest.approx(0.4) and ratios["import_vs_dagster"] == pytest.approx(1.25)
+    v = verdicts(ratios)
+    assert (v["boalf_vs_floor"], v["boalf_vs_floor_parallel"], v["process_boalf_vs_floor"],
+            v["import_vs_baseline"]) == ("MISSED", "MISSED", "MISSED", "met")
+    assert v["bod_vs_floor_parallel"] == "n/a" and v["import_vs_dagster"] == "reported"
+    par = {r["what"]: r for r in rows}["BOALF 44 d, platform, single-run backfill"]
+    assert par["parallel_floor_seconds"] == pytest.approx(6.5)  # median of the per-repetition best, 6 and 7
 
 
 def test_the_history_figures_are_computed_from_the_runs_and_paired_within_the_run():
@@ -235,3 +333,27 @@ def test_the_history_figures_are_computed_from_the_runs_and_paired_within_the_ru
     assert (v["history_bod_rss_ratio"], v["history_boalf_rss_mib"], v["history_boalf_s_per_day_ratio"]) == (
         "MISSED", "MISSED", "MISSED")
     assert "(boalf scenario)" in {r["what"]: r["note"] for r in rows}["BOALF 365 d, platform, one run (history)"]
+
+
+def test_the_floor_keeps_its_units_in_order_and_at_most_a_window_ahead():
+    """``bench.peers.in_order``: results in submission order, never more than ``window`` submitted
+    and not yet consumed (the parallel floors' bounded memory)."""
+    from concurrent.futures import Future
+
+    from bench.peers import in_order
+
+    submitted: list[int] = []
+    consumed: list[int] = []
+    ahead: list[int] = []
+
+    def submit(unit):
+        submitted.append(unit)
+        ahead.append(len(submitted) - len(consumed))
+        f = Future()
+        f.set_result(unit * 10)
+        return f
+
+    for result in in_order(submit, list(range(7)), 3):
+        consumed.append(result // 10)
+    assert consumed == list(range(7)) and submitted == list(range(7))
+    assert max(ahead) == 3
