@@ -36,9 +36,17 @@ from bmrs_assets.core.tables import WriteSemantics
 from bmrs_assets.elexon.client import Body, DayDigest, ElexonClient, FetchStats, initial_slices
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.elexon.requests import Slice
-from bmrs_assets.elexon.typing_pool import TypingPool, pooled, result_of, type_body
+from bmrs_assets.elexon.typing_pool import TypedBody, TypingPool, pooled, result_of, type_body
 from bmrs_assets.quality.completeness import arriving_stats, evaluate
-from bmrs_assets.warehouse.contract import FailedDay, LoadStats, PartitionBatch, RememberedBody, UnchangedDay
+from bmrs_assets.warehouse.contract import (
+    UNIQUE_KEY,
+    DayStats,
+    FailedDay,
+    LoadStats,
+    PartitionBatch,
+    RememberedBody,
+    UnchangedDay,
+)
 
 POOL_MIN_ROWS = 100_000  # expected rows of a write below which typing workers do not repay their start
 ROWS_AHEAD = 200_000  # rows fetched and typed ahead of the warehouse while it writes (with workers)
@@ -161,7 +169,8 @@ class ApiSource:
         remembered = self.remembered.get(sl.day)
         if pool is None or (remembered is not None and remembered.intact):
             return bodies, fetched, [None] * len(bodies)
-        return bodies, fetched, [pool.submit(self.ds, b, now) for b in bodies]
+        alone = len(bodies) == 1 and len(initial_slices(self.ds, sl.day)) == 1  # the day's only body: measured
+        return bodies, fetched, [pool.submit(self.ds, b, now, measure=alone) for b in bodies]
 
     def _day_or_failure(self, day: date, futures: list[Future], fingerprint: str) -> pa.Table | UnchangedDay | FailedDay:
         """The day, or :class:`FailedDay` with the reason: a failed day costs that day only."""
@@ -183,18 +192,18 @@ class ApiSource:
             bodies = list(bodies)
             if self._unchanged(day, digest):
                 return UnchangedDay(self.remembered[day].rows)
-        table = self._type_day(day, bodies)
+        table, measured = self._type_day(day, bodies)
         if self.ds.semantics is WriteSemantics.CURRENT_STATE:
-            self._judge_whole(day, table)
+            self._judge_whole(day, table, measured.stats if measured else None)
         self.body_digests[day] = digest.hexdigest()
         return table
 
-    def _judge_whole(self, day: date, table: pa.Table) -> None:
+    def _judge_whole(self, day: date, table: pa.Table, stats: DayStats | None = None) -> None:
         """A finished day of a current-state dataset: whole (deletes what it no longer holds) or refused."""
         now = self.now or datetime.now(UTC)
         if day_window(day).end > now or table.num_rows == 0:
             return  # still running, or empty (allowed for this dataset): upserted, nothing deleted
-        verdict = evaluate(self.ds, day, arriving_stats(self.ds, table), self.history, now)
+        verdict = evaluate(self.ds, day, stats or arriving_stats(self.ds, table), self.history, now)
         if not verdict.passed:
             raise IncompleteDay(
                 f"{self.ds.code} partition {day}: the response is not a complete day ({verdict.reason}; expected "
@@ -229,12 +238,13 @@ class ApiSource:
         self.stats.rows_fetched += remembered.rows
         return True
 
-    def _type_day(self, day: date, bodies: Iterable[tuple[Body, Future | None]]) -> pa.Table:
+    def _type_day(self, day: date, bodies: Iterable[tuple[Body, Future | None]]) -> tuple[pa.Table, TypedBody | None]:
         """One day's rows as one table, each body typed (by a worker, or here) and freed in turn (BOD
-        comes in nine). A body a worker declined is typed here, which raises the reason.
+        comes in nine). A body a worker declined is typed here, which raises the reason. With the table,
+        the worker's measure of the day when the day is one body it typed (else None).
 
         Raises :class:`EmptyPartition` for a day with no rows of a dataset that always has some."""
-        tables, received, outside, unknown = [], 0, 0, set()
+        tables, received, outside, unknown, measured = [], 0, 0, set(), []
         for body, typing in bodies:
             typed = result_of(typing)
             if typed is not None:
@@ -247,9 +257,15 @@ class ApiSource:
             tables.append(typed.table)
             outside += typed.report.rows_outside_partition
             unknown |= set(typed.report.unknown_fields)
+            measured.append(typed if typed.unique_key is not None else None)
             del typed
         table = pa.concat_tables(tables)  # every slice answers with at least one body
         del tables
+        # a day that is one body a worker measured: its figures are the day's (keys cannot repeat across bodies
+        # they have not been compared across, so a day of several bodies is measured again where it is judged)
+        whole = measured[0] if len(measured) == 1 and measured[0] is not None else None
+        if whole is not None and whole.unique_key:
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), UNIQUE_KEY: b"1"})
         self.stats.rows_fetched += received
         self.stats.rows_outside_partition += outside
         self.stats.unknown_fields |= unknown
@@ -261,4 +277,4 @@ class ApiSource:
                 f"{self.ds.code} partition {day}: the API returned {received} row(s) and none "
                 f"belong to this settlement day; {self.ds.code} always has data, so this partition fails "
                 "rather than succeed empty (re-run it once Elexon has published the day)")
-        return table
+        return table, whole

@@ -25,33 +25,47 @@ from datetime import datetime
 import pyarrow as pa
 
 from bmrs_assets.core.conform import FrameReport, to_table
+from bmrs_assets.core.tables import WriteSemantics
 from bmrs_assets.elexon.client import Body, parse_body
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
+from bmrs_assets.quality.completeness import arriving_stats
+from bmrs_assets.warehouse.contract import DayStats
 
 LOG = logging.getLogger(__name__)
 
 
 @dataclass
 class TypedBody:
-    """One body's rows of its partition day as the warehouse stores them, and what typing found."""
+    """One body's rows of its partition day as the warehouse stores them, and what typing found.
+
+    A worker also measures the body's rows as a day (``stats``: what the completeness rule judges,
+    for a current-state dataset) and whether any natural key repeats in them (``unique_key``), so
+    that a day that is one body is not grouped again in the run's process; None: not measured."""
 
     table: pa.Table
     report: FrameReport
     received: int  # rows in the body, the day's or not
+    stats: DayStats | None = None
+    unique_key: bool | None = None
 
 
-def type_body(ds: Dataset, body: Body, ingested_utc: datetime) -> TypedBody:
-    """Parse and type one body (the serial path; a worker runs the same)."""
+def type_body(ds: Dataset, body: Body, ingested_utc: datetime, measure: bool = False) -> TypedBody:
+    """Parse and type one body (the serial path; a worker runs the same, with ``measure``)."""
     rows = parse_body(ds, body)
     received = len(rows)
     table, report = to_table(ds, body.slice.day, rows, ingested_utc=ingested_utc)
-    return TypedBody(table, report, received)
+    if not measure:
+        return TypedBody(table, report, received)
+    stats = arriving_stats(ds, table) if ds.semantics is WriteSemantics.CURRENT_STATE else None
+    key = list(ds.key)
+    unique = table.num_rows < 2 or table.select(key).group_by(key, use_threads=False).aggregate([]).num_rows == table.num_rows
+    return TypedBody(table, report, received, stats, unique)
 
 
-def _in_worker(code: str, body: Body, ingested_utc: datetime) -> TypedBody | None:
+def _in_worker(code: str, body: Body, ingested_utc: datetime, measure: bool) -> TypedBody | None:
     """In a worker: the body typed, or None (declined) for the caller to type and raise its error."""
     try:
-        return type_body(REGISTRY[code], body, ingested_utc)
+        return type_body(REGISTRY[code], body, ingested_utc, measure=measure)
     except Exception:
         return None
 
@@ -92,12 +106,13 @@ class TypingPool:
     def ready(self) -> bool:
         return self._executor is not None and not self._broken
 
-    def submit(self, ds: Dataset, body: Body, ingested_utc: datetime) -> Future | None:
-        """The body's :class:`TypedBody` (or None: declined) to come, or None now: type it yourself."""
+    def submit(self, ds: Dataset, body: Body, ingested_utc: datetime, measure: bool = True) -> Future | None:
+        """The body's :class:`TypedBody` (or None: declined) to come, or None now: type it yourself.
+        ``measure``: the body is likely its day's only one (see :class:`TypedBody`)."""
         if not self.ready:
             return None
         try:
-            return self._executor.submit(_in_worker, ds.code, body, ingested_utc)
+            return self._executor.submit(_in_worker, ds.code, body, ingested_utc, measure)
         except RuntimeError:  # broken (a worker died) or shut down
             self._broken = True
             return None

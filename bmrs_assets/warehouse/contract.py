@@ -93,6 +93,10 @@ def to_arrow(ds: Dataset, frame: pd.DataFrame | pa.Table) -> pa.Table:
     return pa.Table.from_pandas(frame, schema=schema, preserve_index=False, safe=True)
 
 
+# Schema metadata a source sets on a day's table when it has checked that no natural key repeats in it,
+# so that a backend need not group the day's keys again (the typing workers do it off the run's process).
+UNIQUE_KEY = b"bmrs.unique_key"
+
 # (dataset, partition day) -> digest of the response bodies last merged, and its rows; both backends.
 DIGESTS_TABLE = "_bmrs_response_digests"
 

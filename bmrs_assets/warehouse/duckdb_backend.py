@@ -28,6 +28,7 @@ from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.warehouse.contract import (
     DIGESTS_TABLE,
+    UNIQUE_KEY,
     DayCounts,
     DayFrame,
     DayStats,
@@ -133,7 +134,7 @@ def _stage(con: duckdb.DuckDBPyConnection, ds: Dataset, frames: Iterable[tuple[d
         arrow = to_arrow(ds, frame)
         del frame
         n = arrow.num_rows
-        if per_day_check and not staged.duplicate_in_a_day:
+        if per_day_check and not staged.duplicate_in_a_day and UNIQUE_KEY not in (arrow.schema.metadata or {}):
             staged.duplicate_in_a_day = _has_duplicate_keys(con, arrow, list(ds.key))
         staged.tables.append(arrow.append_column(
             pa.field("_ordinal", pa.int64(), nullable=False),

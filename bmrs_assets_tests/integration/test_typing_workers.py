@@ -94,3 +94,30 @@ def test_dagster_asset_materialize_types_a_bod_day_in_workers(simulator, platfor
         (record,) = instance.fetch_materializations(dg.AssetKey(["bmrs", "bod"]), limit=5).records
     metadata = record.asset_materialization.metadata
     assert metadata["bodies_typed"].value == 9 and metadata["bodies_typed_by_workers"].value == 9
+
+
+def test_a_day_whose_keys_repeat_is_still_stored_once_per_key(tmp_path):
+    """The workers mark a day unique only when it is: a repeated key still takes the de-duplicating MERGE."""
+    from bmrs_assets.warehouse.chunks import write_in_chunks
+    from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
+
+    day_rows = {d: GENERATORS["BOALF"].make(d, SimState()) for d in DAYS[:2]}
+    day_rows[DAYS[1]] = day_rows[DAYS[1]] + day_rows[DAYS[1]][:5]  # five keys sent twice
+
+    def reply(path: str, n: int) -> Reply:
+        return Reply(body=orjson.dumps(next(r for d, r in day_rows.items() if d.isoformat() in path)))
+
+    server = ScriptedServer(reply)
+    try:
+        source = api_source.ApiSource(BOALF, ElexonClient(base_url=server.url, rate_limit_per_s=1000),
+                                      workers=2, pool_min_rows=0)
+        result = write_in_chunks(DuckDBWarehouse(str(tmp_path / "w.duckdb")), source.batch(DAYS[:2]),
+                                 max_rows=10**6, max_days=31)
+    finally:
+        server.stop()
+    assert source.stats.bodies_typed_by_workers == 2
+    assert result.merged.duplicates_in_batch == 5
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    stored = con.execute("SELECT count(*) FROM bmrs_boalf").fetchone()[0]
+    con.close()
+    assert stored == len(day_rows[DAYS[0]]) + len(day_rows[DAYS[1]]) - 5

@@ -15,6 +15,7 @@ from bmrs_assets.elexon.client import Body, ElexonApiError
 from bmrs_assets.elexon.datasets import BOALF, BOD
 from bmrs_assets.elexon.requests import Slice
 from bmrs_assets.elexon.typing_pool import TypingPool, _pid, pooled, result_of, type_body
+from bmrs_assets.quality.completeness import arriving_stats
 from bmrs_assets.simulator.data import GENERATORS, SimState
 
 DAY = date(2025, 12, 17)
@@ -74,3 +75,13 @@ def test_a_closed_pool_types_nothing_and_says_so():
     p.close()
     assert p.submit(BOALF, body_of([]), NOW) is None
     assert result_of(None) is None
+
+
+def test_a_worker_measures_its_body_as_the_run_would(pool):
+    rows = json.loads(json.dumps(GENERATORS["BOALF"].make(DAY, SimState())[:3000]))
+    typed = result_of(pool.submit(BOALF, body_of(rows), NOW))
+    assert typed.stats == arriving_stats(BOALF, typed.table) and typed.stats.rows == typed.table.num_rows
+    assert typed.unique_key is True
+    doubled = result_of(pool.submit(BOALF, body_of(rows + rows[:1]), NOW))
+    assert doubled.unique_key is False and doubled.table.num_rows == len(rows) + 1
+    assert type_body(BOALF, body_of(rows), NOW).unique_key is None  # the serial path measures nothing
