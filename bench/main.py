@@ -70,6 +70,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.children import child_count, child_platform
+from bench.cuts import add_arguments as add_cuts_arguments
 from bench.output import write_report
 from bench.peers import child_dlt, child_floor
 from bench.report import machine, row_counts, summarise, verdicts, versions
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-boalf-days", type=int, default=365, help="history: BOALF days in one run")
     parser.add_argument("--history-reps", type=int, default=1, help="history: repetitions (default 1)")
     parser.add_argument("--import-reps", type=int, default=7, help="import: repetitions of the three imports")
+    add_cuts_arguments(parser)
     parser.add_argument("--import-baseline-rev", default="197e1ba",
                         help="import: the revision whose code location import is the baseline (before the cheap start)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))

@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from bench.cuts import dagster_share_lines
 from bench.report import REPORTED, TARGETS, verdicts
 from bench.runner import Run
 from bench.scenarios import FLOOR_PROCESSES, FLOOR_THREADS, IN_FLIGHT, LATENCY_RATE, LOOPBACK_RATE
@@ -59,7 +60,7 @@ def basis(rows: list[dict], meta: dict) -> dict[str, str]:
     return out
 
 
-def markdown(rows: list[dict], ratios: dict, meta: dict) -> str:
+def markdown(rows: list[dict], ratios: dict, meta: dict, runs: list | None = None) -> str:
     def f(v: float | None, digits: int = 2) -> str:
         return "" if v is None else f"{v:.{digits}f}"
 
@@ -114,6 +115,11 @@ def markdown(rows: list[dict], ratios: dict, meta: dict) -> str:
         s = meta["dlt_same_rows"]
         lines.append(f"dlt holds the same rows as the platform: {s['same']} ({s['dlt_rows']} vs {s['platform_rows']} rows, "
                      f"compared on {len(s['columns_compared'])} columns).")
+    lines += dagster_share_lines(runs or [])
+    if meta.get("cuts_baseline_rev"):
+        lines.append(f"Cuts: `platform-baseline` is bmrs_assets at {meta['cuts_baseline_rev']} (before issue 18's run "
+                     "cuts), `platform-no-workers` this tree with BMRS_TYPING_WORKERS=0; cuts_* ratios are the "
+                     "platform's seconds over theirs, paired per repetition.")
     if meta.get("row_counts"):
         lines.append("Rows loaded, every contender of a scenario and repetition: " + "; ".join(
             f"{k} {'the same, ' + str(sorted(set(c.values()))[0]) if len(set(c.values())) == 1 else 'DIFFER ' + str(c)}"
@@ -125,7 +131,7 @@ def write_report(out: Path, started_utc: datetime, runs: list[Run], rows: list[d
     """``<out>/<UTC stamp>.json`` (everything, every run) and ``<out>/latest.md`` (the table), then print the table."""
     report = {"meta": meta, "table": rows, "ratios": ratios, "targets": TARGETS, "reported": list(REPORTED),
               "runs": [r.__dict__ for r in runs]}
-    md = markdown(rows, ratios, meta)
+    md = markdown(rows, ratios, meta, runs)
     out.mkdir(parents=True, exist_ok=True)
     stamp = started_utc.strftime("%Y%m%dT%H%M%SZ")
     (out / f"{stamp}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")

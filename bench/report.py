@@ -11,6 +11,7 @@ import platform
 import statistics
 from pathlib import Path
 
+from bench.cuts import cut_ratios
 from bench.runner import Run
 from bench.scenarios import FLOOR_PROCESSES, FLOOR_THREADS, IN_FLIGHT
 
@@ -19,7 +20,8 @@ TARGETS = {"boalf_vs_floor": 1.0, "boalf_vs_floor_parallel": 1.3, "boalf_vs_dlt"
            "process_boalf_vs_floor": 1.3, "import_vs_baseline": 0.5,
            "history_bod_rss_ratio": 1.3, "history_boalf_rss_mib": 1024, "history_boalf_s_per_day_ratio": 1.2}
 # figures reported beside the targets, with no limit of their own
-REPORTED = ("bod_vs_floor_parallel", "import_vs_dagster", "process_costs_seconds", "process_costs_rss_mib")
+REPORTED = ("bod_vs_floor_parallel", "import_vs_dagster", "process_costs_seconds", "process_costs_rss_mib",
+            "cuts_boalf_vs_baseline", "cuts_boalf_vs_no_workers", "cuts_bod_vs_baseline", "cuts_bod_vs_no_workers")
 PARALLEL_FLOORS = ("floor-threads", "floor-procs")
 
 
@@ -153,6 +155,7 @@ def summarise(runs: list[Run], args: argparse.Namespace) -> tuple[list[dict], di
     noop = get(f"BOALF {days} d, no-op")
     ratios["noop_vs_first"] = noop and noop.get("vs_first_run")
     ratios["noop_rows_written"] = noop and noop.get("rows_written")
+    cut_ratios(runs, ratios)
     return rows, ratios
 
 

@@ -74,7 +74,11 @@ def run_child(spec: dict, env: dict[str, str], log: Path) -> tuple[dict, Exit]:
     The child runs in its work directory, so the repository goes on its ``PYTHONPATH``: ``bench``
     is not an installed package (only ``bmrs_assets`` is).
     """
-    ended = spawn([sys.executable, "-m", "bench", "--child", json.dumps(spec)], with_root(env), spec["work"], log)
+    env = with_root(env)
+    first = env.pop("BENCH_PYTHONPATH_FIRST", None)  # e.g. another revision's bmrs_assets (bench/cuts.py)
+    if first:
+        env["PYTHONPATH"] = os.pathsep.join([first, env["PYTHONPATH"]])
+    ended = spawn([sys.executable, "-m", "bench", "--child", json.dumps(spec)], env, spec["work"], log)
     if ended.code != 0:
         raise RuntimeError(f"{spec['kind']} child failed (exit {ended.code}); see {log}")
     line = [ln for ln in ended.stdout.splitlines() if ln.startswith("BENCH-RESULT ")][-1]
@@ -120,12 +124,13 @@ class Bench:
 
     def platform(self, scenario: str, rep: int, url: str, dataset: str, first: date, last: date, rate: float,
                  per_partition: bool = False, db: Path | None = None, contender: str = "platform",
-                 in_flight: int = 1) -> Path:
+                 in_flight: int = 1, env: dict[str, str] | None = None) -> Path:
+        """``env``: set on top of the platform's (``BENCH_PYTHONPATH_FIRST``: a directory put before this tree)."""
         d = self.fresh(f"{scenario}-{contender}")
         db = db or d / "warehouse.duckdb"
         spec = {"kind": "platform", "work": str(d), "db": str(db), "dataset": dataset, "first": first.isoformat(),
                 "last": last.isoformat(), "per_partition": per_partition}
-        self.measure(scenario, contender, rep, spec, self.platform_env(d, url, rate, db, in_flight))
+        self.measure(scenario, contender, rep, spec, {**self.platform_env(d, url, rate, db, in_flight), **(env or {})})
         return db
 
     def floor(self, scenario: str, rep: int, url: str, dataset: str, first: date, last: date, rate: float,

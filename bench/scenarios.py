@@ -19,6 +19,7 @@ import os
 from contextlib import ExitStack
 from datetime import date, timedelta
 
+from bench.cuts import baseline_code, run_cuts
 from bench.peers import same_rows
 from bench.replay import ReplayProcess
 from bench.runner import Bench
@@ -32,7 +33,7 @@ LATENCY_RATE = 4.0  # the platform's default, for both contenders, where waiting
 IN_FLIGHT = 4
 FLOOR_THREADS = 2  # floor-threads: responses fetched and typed by this many threads
 FLOOR_PROCESSES = 2  # floor-procs: responses fetched and typed by this many worker processes (a core each here)
-SCENARIOS = ("boalf", "per_partition", "bod", "latency", "noop", "process", "import", "history")
+SCENARIOS = ("boalf", "per_partition", "bod", "latency", "noop", "process", "cuts", "import", "history")
 
 
 def cache_mb(args: argparse.Namespace) -> str:
@@ -47,6 +48,18 @@ def run_scenarios(bench: Bench, args: argparse.Namespace, scenarios: list[str], 
     ``meta["dlt_same_rows"]`` is set on the first measured repetition when dlt runs.
     """
     cache = cache_mb(args)
+    with ExitStack() as stack:
+        shim = stack.enter_context(baseline_code(bench, args.cuts_baseline_rev)) if "cuts" in scenarios else None
+        meta["cuts_baseline_rev"] = args.cuts_baseline_rev if shim else None
+        _run_reps(bench, args, scenarios, first, last, bod_first, bod_last, meta, cache, shim)
+    if "import" in scenarios:
+        run_import(bench, args, meta)
+    if "history" in scenarios:
+        run_history(bench, args, scenarios, meta)
+
+
+def _run_reps(bench: Bench, args: argparse.Namespace, scenarios: list[str], first: date, last: date,
+              bod_first: date, bod_last: date, meta: dict, cache: str, shim: object) -> None:
     with SimulatorProcess("--body-cache-mb", cache) as sim, \
             SimulatorProcess("--body-cache-mb", cache if "latency" in scenarios else "0",
                              "--latency-ms", str(args.latency_ms)) as slow:
@@ -89,10 +102,8 @@ def run_scenarios(bench: Bench, args: argparse.Namespace, scenarios: list[str], 
                                contender="platform-per-partition")
             if "process" in scenarios:
                 run_process(bench, rep, flip, url, first, last, BOD_DAY, LOOPBACK_RATE)
-    if "import" in scenarios:
-        run_import(bench, args, meta)
-    if "history" in scenarios:
-        run_history(bench, args, scenarios, meta)
+            if "cuts" in scenarios:  # its warm-up repetition compiles the baseline and warms its BOD day
+                run_cuts(bench, rep, url, shim, [("BOALF", first, last), ("BOD", bod_first, bod_last)], LOOPBACK_RATE)
 
 
 def with_floors(bench: Bench, scenario: str, rep: int, flip: bool, url: str, dataset: str, first: date,

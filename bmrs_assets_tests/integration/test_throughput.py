@@ -4,6 +4,7 @@ order and errors, and the benchmark machinery runs (on a tiny configuration)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import date
@@ -214,10 +215,12 @@ def test_the_benchmark_measures_parallel_floors_whole_processes_and_imports(tmp_
     from bench.runner import ROOT
 
     out = tmp_path / "results"
-    scenarios = "boalf,process" + (",import" if _git_ok() else "")
+    scenarios = "boalf,process" + (",import,cuts" if _git_ok() else "")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run([sys.executable, "-m", "bench", "--days", "2", "--reps", "1", "--no-warmup", "--no-dlt",
                            "--scenarios", scenarios, "--import-reps", "1", "--import-baseline-rev", "HEAD",
-                           "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                           "--cuts-baseline-rev", "HEAD", "--out", str(out)], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (report_file,) = out.glob("*.json")
     report = json.loads(report_file.read_text())
@@ -258,6 +261,20 @@ def test_the_benchmark_measures_parallel_floors_whole_processes_and_imports(tmp_
         assert "| import_vs_baseline | ≤ 0.5 |" in md
         worktrees = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True)
         assert "/baseline " not in worktrees.stdout  # removed afterwards
+        # cuts: the same runs without workers and at a baseline revision, each with its Dagster profile
+        for dataset in ("boalf", "bod"):
+            cut = {c: r for (sc, c), r in runs.items() if sc == f"cuts-{dataset}"}
+            assert set(cut) == {"platform", "platform-no-workers", "platform-baseline"}
+            assert len({r["extra"]["rows_in_table"] for r in cut.values()}) == 1
+            assert cut["platform-baseline"]["extra"]["code"].endswith("/cuts-path/bmrs_assets")
+            assert cut["platform"]["extra"]["code"] == str(ROOT / "bmrs_assets")
+            for r in cut.values():
+                profile = r["extra"]["dagster_profile"]
+                assert profile["events"] == profile["event_writes"] > 10 and profile["check_steps"] == 4
+                assert 0 < profile["io_manager_seconds"] < profile["asset_step_seconds"] < r["seconds"]
+            assert ratios[f"cuts_{dataset}_vs_baseline"] > 0 and ratios[f"cuts_{dataset}_vs_no_workers"] > 0
+        assert "/cuts-baseline " not in worktrees.stdout
+        assert "| cuts-bod | platform-baseline |" in md
 
 
 def test_the_best_parallel_floor_is_the_faster_variant_of_each_repetition():
