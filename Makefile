@@ -47,7 +47,7 @@ test-fast: $(STAMP)  ## lint, then every test not marked slow (a few minutes; th
 	$(BIN)/ruff check bmrs_assets bmrs_assets_tests tools bench
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: $(STAMP)  ## platform vs the floor vs dlt on loopback, and the history scenario (~40 min; not part of make test): bench/results/
+bench: $(STAMP)  ## platform vs the floors vs dlt on loopback, whole processes, imports, the cuts and the history scenario (about an hour; not part of make test): bench/results/
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 

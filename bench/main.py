@@ -115,10 +115,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="import: the revision whose code location import is the baseline (before the cheap start)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--render", metavar="JSON", help="write latest.md (and the JSON) again from a result file's "
+                        "runs, with this tree's report (nothing is measured)")
     args = parser.parse_args(argv)
     if args.child:
         child_main(json.loads(args.child))
         return 0
+    if args.render:
+        return render(Path(args.render), Path(args.out), args)
     scenarios = [s for s in args.scenarios.split(",") if s]
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
@@ -160,6 +164,24 @@ def main(argv: list[str] | None = None) -> int:
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def render(path: Path, out: Path, args: argparse.Namespace) -> int:
+    """The report of an earlier run, from its JSON: the runs as measured, the tables and verdicts of this tree.
+
+    The run's own arguments (days, reps, revisions) come from its ``meta``."""
+    from bench.runner import Run
+
+    saved = json.loads(path.read_text())
+    meta = saved["meta"]
+    runs = [Run(**r) for r in saved["runs"]]
+    for name in ("days", "bod_days", "reps", "history_bod_days", "history_boalf_days", "history_reps"):
+        if name in meta:
+            setattr(args, name, meta[name])
+    rows, ratios = summarise(runs, args)
+    meta["verdicts"] = verdicts(ratios)
+    write_report(out, datetime.fromisoformat(meta["started_utc"]), runs, rows, ratios, meta)
     return 0
 
 

@@ -109,11 +109,11 @@ def summarise(runs: list[Run], args: argparse.Namespace) -> tuple[list[dict], di
                      "floor_rss_mib": m(scenario, floor_c, "peak_rss_mib") if floor_c else None, "note": note})
 
     row(f"BOALF {days} d, platform, single-run backfill", "boalf", "platform", "floor")
-    with_parallel(runs, rows, "boalf", f"BOALF {days} d")
     dlt_sec = m("boalf", "dlt-parquet")
-    if rows and dlt_sec:
+    if rows and dlt_sec and rows[-1]["what"].startswith(f"BOALF {days} d, platform, single"):  # the platform's row
         rows[-1]["dlt_seconds"] = dlt_sec
         rows[-1]["vs_dlt"] = paired_ratio(runs, "boalf", "platform", "boalf", "dlt-parquet")
+    with_parallel(runs, rows, "boalf", f"BOALF {days} d")
     row(f"BOALF {days} d, dlt (merge, parquet loader)", "boalf", "dlt-parquet", "floor")
     row(f"BOALF {days} d, platform, per-partition default ({days} runs)", "per_partition", "platform-per-partition",
         "floor")
