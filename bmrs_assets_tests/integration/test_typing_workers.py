@@ -75,8 +75,8 @@ def test_workers_killed_mid_range_cost_no_day(simulator):
 
 
 def test_dagster_asset_materialize_types_a_bod_day_in_workers(simulator, platform_env, tmp_path):
-    """Dagster's own command runs the step in a process forked from its forkserver: the workers
-    are forked from that step process, and the day is stored whole."""
+    """Dagster's own command runs a one-partition run's steps in the run worker (``defs/executor.py``):
+    the typing workers are forked from it, and the day is stored whole."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     env = {**os.environ, "DAGSTER_HOME": str(home), "BMRS_TYPING_WORKERS": "2"}
