@@ -15,33 +15,30 @@ after figures sit beside the runs that measured them.
 from __future__ import annotations
 
 import argparse
-import subprocess
+import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 from bench.runner import ROOT, Bench
+from bench.whole import git
 
 CONTENDERS = ("platform", "platform-no-workers", "platform-baseline")
-
-
-def _git(*argv: str) -> str:
-    return subprocess.run(["git", "-C", str(ROOT), *argv], check=True, capture_output=True, text=True).stdout.strip()
 
 
 @contextmanager
 def baseline_code(bench: Bench, rev: str) -> Iterator[Path]:
     """A directory whose ``bmrs_assets`` is the package at ``rev`` (a detached worktree, removed after)."""
     tree = bench.work / "cuts-baseline"
-    _git("worktree", "add", "--detach", str(tree), rev)
+    git("worktree", "add", "--detach", str(tree), rev)
     try:
         shim = bench.work / "cuts-path"
         shim.mkdir()
         (shim / "bmrs_assets").symlink_to(tree / "bmrs_assets")
         yield shim
     finally:
-        _git("worktree", "remove", "--force", str(tree))
+        git("worktree", "remove", "--force", str(tree))
 
 
 def run_cuts(bench: Bench, rep: int, url: str, shim: Path, runs: list[tuple[str, date, date]], rate: float) -> None:
@@ -70,8 +67,6 @@ PROFILE = (("events", "events", 0), ("event_bytes", "event KiB", 0), ("event_wri
 
 
 def _median(values: list[float]) -> float | None:
-    import statistics
-
     return statistics.median(values) if values else None
 
 

@@ -71,7 +71,8 @@ def run_process(bench: Bench, rep: int, flip: bool, url: str, first: date, last:
                            f"the floor {floor.extra['rows_in_table']}")
 
 
-def _git(*argv: str) -> str:
+def git(*argv: str) -> str:
+    """``git -C <repository> ...``, its output; raises if git fails."""
     return subprocess.run(["git", "-C", str(ROOT), *argv], check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -94,7 +95,7 @@ def run_import(bench: Bench, args: argparse.Namespace, meta: dict) -> None:
     """
     rev = args.import_baseline_rev
     tree = bench.work / "baseline"
-    _git("worktree", "add", "--detach", str(tree), rev)
+    git("worktree", "add", "--detach", str(tree), rev)
     try:
         roots = {"current": ROOT, "baseline": tree, "dagster": None}
         d = bench.fresh("import")
@@ -104,7 +105,7 @@ def run_import(bench: Bench, args: argparse.Namespace, meta: dict) -> None:
             if Path(files[name]) != roots[name] / "bmrs_assets" / "__init__.py":
                 raise RuntimeError(f"import {name}: bmrs_assets came from {files[name]}, not {roots[name]}")
         _import(bench, d, None, IMPORTS["dagster"])
-        meta["import"] = {"baseline_rev": rev, "baseline_commit": _git("rev-parse", rev), "files": files,
+        meta["import"] = {"baseline_rev": rev, "baseline_commit": git("rev-parse", rev), "files": files,
                           "reps": args.import_reps}
         print(f"import: this tree, baseline {rev} ({files['baseline']}) and dagster, {args.import_reps} reps",
               flush=True)
@@ -115,4 +116,4 @@ def run_import(bench: Bench, args: argparse.Namespace, meta: dict) -> None:
                 bench.record(Run("import", f"import-{name}", rep, round(ended.wall, 3), round(ended.peak_rss_mib, 1),
                                  round(ended.wall, 3), {}, round(ended.cpu, 3)))
     finally:
-        _git("worktree", "remove", "--force", str(tree))
+        git("worktree", "remove", "--force", str(tree))

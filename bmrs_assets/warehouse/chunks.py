@@ -37,6 +37,7 @@ from bmrs_assets.warehouse.contract import (
 
 PUBLISH_EVERY_S = 60.0  # how often readers are shown a long range's committed chunks
 
+
 @dataclass(frozen=True)
 class Commit:
     """One committed chunk: its result, and where the range stands."""
@@ -108,7 +109,7 @@ def write_in_chunks(warehouse: Warehouse, batch: PartitionBatch, *, max_rows: in
         out.chunks += 1
         done += days
         unpublished = True
-        changed |= any(c.inserted or c.updated or c.deleted for c in result.days.values())
+        changed |= result.changed
         now = time.perf_counter()
         if now - last_publish >= PUBLISH_EVERY_S:
             warehouse.publish(changed)

@@ -110,6 +110,11 @@ class DayCounts:
     stale: int = 0  # rows older (by the revision column) than the stored row of their key: skipped
     deleted: int = 0  # stored rows the day's complete response no longer holds (current-state tables only)
 
+    @property
+    def changed(self) -> bool:
+        """Whether the write changed a stored row of the day."""
+        return bool(self.inserted or self.updated or self.deleted)
+
 
 @dataclass
 class DayStats:
@@ -131,6 +136,11 @@ class MergeResult:
 
     def total(self, name: str) -> int:
         return sum(getattr(c, name) for c in self.days.values())
+
+    @property
+    def changed(self) -> bool:
+        """Whether the write changed a stored row of any day."""
+        return any(c.changed for c in self.days.values())
 
     def add(self, other: MergeResult) -> None:
         """Fold another write's (a later chunk's) counts into this one."""

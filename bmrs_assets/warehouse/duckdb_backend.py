@@ -283,16 +283,19 @@ class DuckDBWarehouse:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            changed = any(c.inserted or c.updated or c.deleted for c in counts.values())
-            if batch.publish and (changed or not snapshot_path(self.path).exists()):
+            if batch.publish and self._snapshot_due(any(c.changed for c in counts.values())):
                 publish(con, "wh", self.path)  # still holding the lock: no other writer is half way through
             return counts
         finally:
             con.execute("DETACH wh")
 
+    def _snapshot_due(self, changed: bool) -> bool:
+        """Whether the readers' snapshot needs refreshing: rows changed, or there is none."""
+        return changed or not snapshot_path(self.path).exists()
+
     def publish(self, changed: bool = True) -> None:
         """Refresh the readers' snapshot (when ``changed``, or when there is none), holding the write lock."""
-        if not changed and snapshot_path(self.path).exists():
+        if not self._snapshot_due(changed):
             return
         con = _connect_memory()
         try:
