@@ -22,7 +22,7 @@ from typing import Any
 
 from bmrs_assets.core.durations import parse_durations
 from bmrs_assets.core.settlement import parse_day
-from bmrs_assets.elexon.client import LIVE_BASE_URL
+from bmrs_assets.elexon.base_url import LIVE_BASE_URL
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TYPES = ("str", "int", "float", "bool", "path", "date", "durations", "json")

@@ -20,11 +20,11 @@ import pyarrow.compute as pc
 from pandas.core.util.hashing import combine_hash_arrays, hash_array
 
 from bmrs_assets.core.periods import check_labels, label_problems
-from bmrs_assets.core.schemas import METADATA_NAMES, hashed_columns, validate
+from bmrs_assets.core.schemas import hashed_columns, validate
 from bmrs_assets.core.settlement import UtcWindow, day_window
-from bmrs_assets.core.tables import Kind
+from bmrs_assets.core.tables import METADATA_NAMES, Kind
 from bmrs_assets.elexon.datasets import Dataset
-from bmrs_assets.warehouse.contract import ARROW_TYPES, arrow_schema, to_arrow
+from bmrs_assets.warehouse.arrow import ARROW_TYPES, arrow_schema, to_arrow
 
 ZONED_ISO = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$"
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -449,19 +449,3 @@ def to_table(ds: Dataset, day: date, rows: list[dict], *, ingested_utc: datetime
         return to_arrow(ds, frame), report
     rows.clear()
     return table, report
-
-
-# Bump when typing, hashing or validation changes what a body turns into: every remembered body
-# digest then stops matching and each day is parsed and MERGEd again once.
-# 2: settlement periods checked against their day and time (``core/periods.py``, ``Dataset.period_labels``).
-TYPING_VERSION = "2"
-
-
-def typing_fingerprint(ds: Dataset) -> str:
-    """Everything in the registry and this module that decides what rows a body becomes."""
-    cols = [(c.name, c.kind.value, c.nullable, c.origin.value, [(k.name, repr(k.statistics)) for k in c.checks])
-            for c in ds.columns]
-    no_table_checks: list[str] = []  # where frame-level checks once stood (never used): kept so stored digests stay valid
-    labels = [(lab.period, lab.time, lab.rule.value, lab.date) for lab in ds.period_labels]
-    return repr((TYPING_VERSION, ds.code, cols, ds.key, ds.partition_column, ds.revision_column, ds.flatten,
-                 no_table_checks, ds.allow_empty, labels))

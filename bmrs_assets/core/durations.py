@@ -1,4 +1,4 @@
-"""Durations written as people write them in settings and flags: ``30s``, ``15m``, ``4h``, ``1d``."""
+"""Durations written as people write them in settings and flags (``30s``, ``15m``, ``4h``, ``1d``), and shown to them."""
 
 from __future__ import annotations
 
@@ -22,3 +22,15 @@ def parse_durations(text: str) -> tuple[timedelta, ...]:
     if not parts:
         raise ValueError(f"expected a comma-separated list of durations (e.g. 15m,1h,4h,1d), got {text!r}")
     return tuple(parse_duration(p) for p in parts)
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``3 m 05 s``, ``2 h 07 m``, ``3 d 04 h``."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} m {s % 60:02d} s"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d} m"
+    return f"{s // 86400} d {s % 86400 // 3600:02d} h"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from bmrs_assets.core.column_checks import ColumnCheck
-from bmrs_assets.core.tables import Col, Kind
+from bmrs_assets.core.tables import Kind, table_columns
 from bmrs_assets.elexon.datasets import Dataset
 
 if TYPE_CHECKING:
@@ -46,22 +46,6 @@ def pandera_check(check: ColumnCheck) -> pa.Check:
         return pa.Check.ne(s["value"])
     raise ValueError(f"unknown column check {check.name!r}")
 
-# Columns the platform adds to every row of every table (issue: provenance and change detection).
-METADATA_COLUMNS: tuple[Col, ...] = (
-    Col("_dataset", Kind.STRING, nullable=False),
-    Col("_window_from_utc", Kind.TIMESTAMP, nullable=False),
-    Col("_window_to_utc", Kind.TIMESTAMP, nullable=False),
-    Col("_ingested_utc", Kind.TIMESTAMP, nullable=False),
-    Col("_source_api", Kind.STRING, nullable=False),
-    Col("_extra", Kind.JSON),
-    Col("_hash_key", Kind.STRING, nullable=False),
-)
-METADATA_NAMES = tuple(c.name for c in METADATA_COLUMNS)
-
-
-def table_columns(ds: Dataset) -> tuple[Col, ...]:
-    """All columns of the warehouse table: the API's fields, then the metadata columns."""
-    return (*ds.columns, *METADATA_COLUMNS)
 
 
 def hashed_columns(ds: Dataset) -> list[str]:

@@ -163,3 +163,21 @@ class TableDeclaration:
             if c.name == name:
                 return c
         raise KeyError(f"{self.code} has no column {name!r}")
+
+
+# Columns the platform adds to every row of every table (issue: provenance and change detection).
+METADATA_COLUMNS: tuple[Col, ...] = (
+    Col("_dataset", Kind.STRING, nullable=False),
+    Col("_window_from_utc", Kind.TIMESTAMP, nullable=False),
+    Col("_window_to_utc", Kind.TIMESTAMP, nullable=False),
+    Col("_ingested_utc", Kind.TIMESTAMP, nullable=False),
+    Col("_source_api", Kind.STRING, nullable=False),
+    Col("_extra", Kind.JSON),
+    Col("_hash_key", Kind.STRING, nullable=False),
+)
+METADATA_NAMES = tuple(c.name for c in METADATA_COLUMNS)
+
+
+def table_columns(decl: TableDeclaration) -> tuple[Col, ...]:
+    """All columns of the warehouse table: the declared (API's) fields, then the metadata columns."""
+    return (*decl.columns, *METADATA_COLUMNS)

@@ -26,12 +26,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from bmrs_assets.core.conform import typing_fingerprint
-from bmrs_assets.core.schemas import METADATA_COLUMNS
-from bmrs_assets.core.tables import Col, TableDeclaration
+from bmrs_assets.core.fingerprint import typing_fingerprint
+from bmrs_assets.core.tables import METADATA_COLUMNS, Col, TableDeclaration
 from bmrs_assets.elexon.dataset import Dataset
-from bmrs_assets.revenue.method import METHOD_VERSION
 from bmrs_assets.revenue.tables import DerivedTable
+from bmrs_assets.revenue.version import METHOD_VERSION
 from bmrs_assets.settings import setting, value
 
 TABLE_NAME = "dagster/table_name"

@@ -25,18 +25,21 @@ from __future__ import annotations
 import logging
 import time
 from datetime import date
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
+from bmrs_assets.core.durations import format_duration
 from bmrs_assets.core.settlement import parse_day
 from bmrs_assets.defs.conventions import ROW_COUNT
 from bmrs_assets.defs.resources import WarehouseResource
-from bmrs_assets.elexon.plan import format_duration
 from bmrs_assets.revenue.tables import get_table_spec
 from bmrs_assets.settings import SETTINGS
 from bmrs_assets.warehouse.chunks import Commit, RangeResult, write_in_chunks
 from bmrs_assets.warehouse.contract import DayCounts, MergeResult, PartitionBatch, Warehouse
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PROGRESS = logging.getLogger("bmrs_assets.progress")  # the same lines, for a terminal (the CLI shows them)
 

@@ -1,4 +1,7 @@
-"""Dagster resources: the Elexon API client and the warehouse backend."""
+"""Dagster resources: the Elexon API client and the warehouse backend.
+
+The client (httpx) and the backends (DuckDB, BigQuery; pandas and pyarrow with them) are imported
+when a run first asks for one, not when the code location loads."""
 
 from __future__ import annotations
 
@@ -6,13 +9,13 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from bmrs_assets.elexon.client import ElexonClient
 from bmrs_assets.settings import SETTINGS
 from bmrs_assets.warehouse.contract import Warehouse
-from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
 
 if TYPE_CHECKING:
     from dagster_gcp import BigQueryResource
+
+    from bmrs_assets.elexon.client import ElexonClient
 
 
 class ElexonApiResource(dg.ConfigurableResource):
@@ -31,6 +34,8 @@ class ElexonApiResource(dg.ConfigurableResource):
     typing_workers: int = SETTINGS["BMRS_TYPING_WORKERS"].default_value()  # processes typing large writes' bodies
 
     def client(self) -> ElexonClient:
+        from bmrs_assets.elexon.client import ElexonClient
+
         return ElexonClient(base_url=self.base_url, rate_limit_per_s=self.rate_limit_per_s,
                             max_retries=self.max_retries, backoff_s=self.backoff_s,
                             timeout_s=self.timeout_s, deadline_s=self.deadline_s,
@@ -62,6 +67,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def get(self) -> Warehouse:
         if self.backend == "duckdb":
+            from bmrs_assets.warehouse.duckdb_backend import DuckDBWarehouse
+
             return DuckDBWarehouse(self.duckdb_path)
         if self.backend == "bigquery":
             from bmrs_assets.warehouse.bigquery_backend import BigQueryWarehouse  # google-cloud-bigquery only when used

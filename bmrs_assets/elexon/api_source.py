@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime
 
 import pyarrow as pa
 
-from bmrs_assets.core.conform import typing_fingerprint
+from bmrs_assets.core.fingerprint import typing_fingerprint
 from bmrs_assets.core.settlement import day_window
 from bmrs_assets.core.tables import WriteSemantics
 from bmrs_assets.elexon.client import Body, DayDigest, ElexonClient, FetchStats, initial_slices

@@ -36,10 +36,10 @@ import httpx
 import orjson
 
 from bmrs_assets.elexon import deadline
+from bmrs_assets.elexon.base_url import LIVE_BASE_URL
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.elexon.requests import Slice
 
-LIVE_BASE_URL = "https://data.elexon.co.uk/bmrs/api/v1"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 TOO_LARGE = re.compile(r"exceed|too (large|long|big|wide)|maximum|must not be (longer|greater)", re.I)
 BODY_IN_ERRORS = 2000

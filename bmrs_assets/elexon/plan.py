@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from bmrs_assets.core.durations import format_duration
 from bmrs_assets.elexon.client import initial_slices
 from bmrs_assets.elexon.dataset import Dataset
 
@@ -224,18 +225,6 @@ def format_seconds(seconds: float) -> str:
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.1f} ms"
     return f"{seconds * 1e6:.1f} us"
-
-
-def format_duration(seconds: float) -> str:
-    """``42 s``, ``3 m 05 s``, ``2 h 07 m``, ``3 d 04 h``."""
-    s = round(seconds)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} m {s % 60:02d} s"
-    if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60:02d} m"
-    return f"{s // 86400} d {s % 86400 // 3600:02d} h"
 
 
 def render(plans: Sequence[DatasetPlan], first: date, last: date, limits: Limits) -> str:

@@ -38,8 +38,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-import httpx
-
 from bmrs_assets.core.settlement import UTC, london_today
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.quality.freshness import SEVERITY_RANK, FreshnessStatus
@@ -320,6 +318,8 @@ def redact(text: str, secret: str | None) -> str:
     """``text`` with the webhook URL (and its host part) removed."""
     if not secret:
         return text
+    import httpx  # only where an alert is sent: the code location loads without it
+
     try:
         host = httpx.URL(secret).netloc.decode()
     except Exception:
@@ -336,6 +336,8 @@ def post_webhook(url: str, payload: dict, timeout_s: float = 10.0) -> str | None
     Sent through an httpx transport rather than a client: the client logs every request's full URL
     at INFO, and this URL is a secret.
     """
+    import httpx
+
     request = httpx.Request("POST", url, json=payload,
                             extensions={"timeout": httpx.Timeout(timeout_s).as_dict()})
     try:

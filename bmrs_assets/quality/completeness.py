@@ -12,14 +12,15 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import date, datetime
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
 
 from bmrs_assets.core.settlement import UTC, day_window, periods_in_day
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.settings import value
 from bmrs_assets.warehouse.contract import DayStats
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FRACTION_ENV = "BMRS_MEDIAN_FLOOR_FRACTION"
 
@@ -39,6 +40,8 @@ def arriving_stats(ds: Dataset, table: pa.Table) -> DayStats:
     """The shape of a day as it arrives (its typed rows, counted once per natural key as the MERGE
     will store them), judged by :func:`evaluate` before it is written: a current-state day deletes
     only if it is whole, and a finished one that is not is refused."""
+    import pyarrow.compute as pc  # the caller holds an Arrow table: pyarrow is loaded
+
     if not table.num_rows:
         return DayStats()
     columns = list(dict.fromkeys([*ds.key, *filter(None, [ds.period_column, ds.completeness.group_by])]))

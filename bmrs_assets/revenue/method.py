@@ -107,13 +107,8 @@ from bmrs_assets.revenue.energy import BIG_MW, PAIRS, REASONS, SENTINEL_PRICE
 from bmrs_assets.revenue.hybrid import HYBRID_COLUMNS, Reconciliation, cashflow_hybrid, reconciliation
 from bmrs_assets.revenue.pricing import PRICED_COLUMNS, MatchSummary, match_summary, price_acceptances
 from bmrs_assets.revenue.units import DAYS_PER_YEAR, FLAGS, UNIT_REVENUE_COLUMNS, bm_unit_revenue, registered_capacity_mw
+from bmrs_assets.revenue.version import METHOD_VERSION
 from bmrs_assets.revenue.vlp import VLP_COLUMNS, CostComponent, vlp_from_units, vlp_revenue
-
-# The method's version: bump it when a change here or in the modules beside it changes the rows a day
-# computes (not for a refactor). The derived assets' Dagster code_version is a fingerprint of their
-# declaration plus this, so the UI shows their stored days as computed by an older method.
-METHOD_VERSION = "4"  # 2: the hybrid joins on nationalGridBmUnit, each side separately; 3: units from the
-# reference; 4: VLP revenue a filter of every unit's revenue (bm_unit_revenue)
 
 __all__ = [
     "BIG_MW",

@@ -27,15 +27,14 @@ from bmrs_assets.core.settlement import UTC, london_today
 from bmrs_assets.revenue.classification import CLASSES
 from bmrs_assets.revenue.hybrid import reconciliation
 from bmrs_assets.revenue.pricing import match_summary
+from bmrs_assets.revenue.report_page import PATH_ENV, WINDOW_DAYS
 from bmrs_assets.revenue.tables import BM_CASHFLOW_HYBRID, BM_UNIT_REVENUE, BOALF_WITH_PRICES
 from bmrs_assets.revenue.units import DAYS_PER_YEAR
 from bmrs_assets.settings import setting
 from bmrs_assets.warehouse.contract import Warehouse
 
-WINDOW_DAYS = 30
 TOP_UNITS = 15
 SCATTER_MAX_POINTS = 5_000  # evenly spaced over the sorted points beyond this, so the page stays light
-PATH_ENV = "BMRS_REVENUE_REPORT_PATH"
 CHARTS = ("by-class", "top-units", "match-rate", "reconciliation", "scatter")
 WIDE = ("by-class", "top-units", "scatter")  # the full width of the page; the other two side by side
 CLASS_COLOURS = {"vlp": "#1b9e77", "supplier": "#7570b3", "transmission": "#d95f02", "embedded": "#e7298a",

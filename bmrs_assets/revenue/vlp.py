@@ -6,7 +6,6 @@ See ``method.py`` for the specification.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -15,20 +14,10 @@ import pandas as pd
 
 from bmrs_assets.revenue.classification import VLP
 from bmrs_assets.revenue.common import rounded, rows_of_day
+from bmrs_assets.revenue.costs import CostComponent
 from bmrs_assets.revenue.units import bm_unit_revenue
 
-
 # --- VLP revenue --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CostComponent:
-    """A configured cost: ``per_mwh_gbp`` x accepted MWh (offer + |bid|) plus ``share_of_revenue`` x
-    max(gross revenue, 0) (e.g. an aggregator's share). No value is built in."""
-
-    name: str
-    per_mwh_gbp: float = 0.0
-    share_of_revenue: float = 0.0
-
-
 VLP_COLUMNS = (
     "settlementDate", "bmUnit", "nationalGridBmUnit", "classification", "classification_source", "periods",
     "periods_ebocf", "periods_estimate", "gross_revenue_gbp", "ebocf_revenue_gbp", "estimate_revenue_gbp",

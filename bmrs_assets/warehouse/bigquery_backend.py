@@ -55,6 +55,7 @@ from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.core.tables import Kind
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.settings import value
+from bmrs_assets.warehouse.arrow import to_arrow
 from bmrs_assets.warehouse.bigquery_sql import (
     API_TYPE_NAMES,
     BQ_TYPES,
@@ -86,7 +87,6 @@ from bmrs_assets.warehouse.contract import (
     RememberedBody,
     UnchangedDay,
     deletable_days,
-    to_arrow,
 )
 from bmrs_assets.warehouse.crash_points import crash_point
 

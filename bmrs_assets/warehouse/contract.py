@@ -25,72 +25,21 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeAlias
 
-import pandas as pd
-import pyarrow as pa
-
-from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.core.settlement import LONDON, day_window
 from bmrs_assets.core.tables import IDENTIFIER, Kind, TableDeclaration, WriteSemantics
 from bmrs_assets.elexon.datasets import Dataset
 
-ARROW_TYPES: dict[Kind, pa.DataType] = {
-    Kind.DATE: pa.date32(),
-    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
-    Kind.INT: pa.int64(),
-    Kind.FLOAT: pa.float64(),
-    Kind.BOOL: pa.bool_(),
-    Kind.STRING: pa.string(),
-    Kind.JSON: pa.string(),
-}
-
-
-def release_memory() -> None:
-    """Hand memory freed since the last call back to the operating system.
-
-    Parsing a range leaves freed Python objects and Arrow buffers that glibc's malloc and Arrow's
-    allocator keep for reuse; called once before the write, so that the write's own memory comes
-    from them rather than on top. Nothing changes but the process's footprint.
-    """
-    pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _glibc() -> object | None:
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
-
-
-_LIBC = _glibc()
-
+if TYPE_CHECKING:  # pandas and pyarrow load with the data, not with the code location
+    import pandas as pd
+    import pyarrow as pa
 
 def quote(name: str) -> str:
     """Quote an identifier that the registry declared; anything else is refused."""
     if not IDENTIFIER.match(name):
         raise ValueError(f"refusing unsafe SQL identifier {name!r}")
     return f'"{name}"' if not name.startswith("`") else name
-
-
-def arrow_schema(ds: Dataset) -> pa.Schema:
-    return pa.schema([pa.field(c.name, ARROW_TYPES[c.kind], nullable=c.nullable) for c in table_columns(ds)])
-
-
-def to_arrow(ds: Dataset, frame: pd.DataFrame | pa.Table) -> pa.Table:
-    """The frame as an Arrow table with the registry's exact types (no inference).
-
-    A table that ``frames.to_table`` built already has them and is passed through as it is."""
-    schema = arrow_schema(ds)
-    if isinstance(frame, pa.Table):
-        return frame if frame.schema.equals(schema) else frame.cast(schema, safe=True)
-    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False, safe=True)
 
 
 # Schema metadata a source sets on a day's table when it has checked that no natural key repeats in it,
@@ -176,7 +125,7 @@ class FailedDay:
     reason: str
 
 
-DayFrame = pd.DataFrame | pa.Table | UnchangedDay | FailedDay
+DayFrame: TypeAlias = "pd.DataFrame | pa.Table | UnchangedDay | FailedDay"
 
 
 @dataclass
@@ -289,6 +238,8 @@ def day_runs(days: Iterable[date]) -> list[tuple[date, date]]:
 
 def partition_day_of(ds: Dataset, value: object) -> date:
     """The partition day a partition-column value belongs to (London day for timestamps)."""
+    import pandas as pd  # a stored value is a pandas or Arrow scalar: pandas is loaded with it
+
     if ds.partition_kind is Kind.DATE:
         return value if isinstance(value, date) and not isinstance(value, datetime) else pd.Timestamp(value).date()
     return pd.Timestamp(value).tz_convert(LONDON).date()

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.elexon.datasets import Dataset
+from bmrs_assets.warehouse.arrow import arrow_schema, release_memory, to_arrow
 from bmrs_assets.warehouse.contract import (
     DIGESTS_TABLE,
     UNIQUE_KEY,
@@ -37,14 +38,11 @@ from bmrs_assets.warehouse.contract import (
     PartitionBatch,
     RememberedBody,
     UnchangedDay,
-    arrow_schema,
     deletable_days,
     partition_bounds,
     partition_day_of,
     quote,
-    release_memory,
     tally,
-    to_arrow,
 )
 from bmrs_assets.warehouse.crash_points import crash_point
 from bmrs_assets.warehouse.duckdb_snapshot import publish, snapshot_path

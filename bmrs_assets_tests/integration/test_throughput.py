@@ -13,7 +13,7 @@ import duckdb
 import pyarrow.compute as pc
 import pytest
 
-import bmrs_assets.core.conform as frames
+import bmrs_assets.core.fingerprint as fingerprint
 import bmrs_assets.elexon.api_source as api_source
 import bmrs_assets.elexon.typing_pool as typing_pool
 from bmrs_assets.cli.runs import materialize_range
@@ -76,7 +76,7 @@ def test_an_unchanged_response_is_not_parsed_and_nothing_is_written(platform_env
 
 def test_new_typing_rules_parse_an_unchanged_response_again(platform_env, instance, parse_calls, monkeypatch):
     assert materialize_range(DAY, DAY, ["COSTS"], instance=instance)[0].success
-    monkeypatch.setattr(frames, "TYPING_VERSION", frames.TYPING_VERSION + "-next")
+    monkeypatch.setattr(fingerprint, "TYPING_VERSION", fingerprint.TYPING_VERSION + "-next")
     again, _ = materialize_range(DAY, DAY, ["COSTS"], instance=instance)
     assert again.success and parse_calls == ["COSTS 2025-12-17"] * 2
     assert metadata_of(again, "COSTS")["days_unchanged_body"] == 0

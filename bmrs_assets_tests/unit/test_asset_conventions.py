@@ -7,8 +7,7 @@ import dataclasses
 import dagster as dg
 import pytest
 
-from bmrs_assets.core.schemas import METADATA_NAMES
-from bmrs_assets.core.tables import Col, Kind
+from bmrs_assets.core.tables import METADATA_NAMES, Col, Kind
 from bmrs_assets.defs.conventions import COLUMN_SCHEMA, TABLE_NAME, dataset_code_version, derived_code_version
 from bmrs_assets.elexon.datasets import REGISTRY
 from bmrs_assets.revenue.tables import BOALF_WITH_PRICES

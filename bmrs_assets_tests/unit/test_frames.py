@@ -11,14 +11,15 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 
-from bmrs_assets.core.conform import FrameError, to_frame, to_table, typing_fingerprint
+from bmrs_assets.core.conform import FrameError, to_frame, to_table
+from bmrs_assets.core.fingerprint import typing_fingerprint
 from bmrs_assets.core.periods import PeriodLabelError
 from bmrs_assets.core.schemas import ValidationFailure
 from bmrs_assets.core.settlement import period_start
 from bmrs_assets.core.tables import Col, Kind
 from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ, REGISTRY
 from bmrs_assets.simulator.data import GENERATORS, SimState
-from bmrs_assets.warehouse.contract import arrow_schema, to_arrow
+from bmrs_assets.warehouse.arrow import arrow_schema, to_arrow
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 # Real captured responses, by registered dataset (COSTS is Elexon's DISEBSP).

@@ -13,8 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bmrs_assets.core import conform
-from bmrs_assets.core.conform import to_frame, to_table, typing_fingerprint
+from bmrs_assets.core import conform, fingerprint
+from bmrs_assets.core.conform import to_frame, to_table
+from bmrs_assets.core.fingerprint import typing_fingerprint
 from bmrs_assets.core.periods import PeriodLabelError, day_periods
 from bmrs_assets.core.settlement import PERIOD, day_window, period_start, utc_iso
 from bmrs_assets.core.tables import PeriodLabel, PeriodRule
@@ -176,4 +177,4 @@ def test_a_label_needs_declared_columns_and_a_rule_that_fits():
 def test_the_labels_are_part_of_the_typing_fingerprint():
     other = dataclasses.replace(COSTS, period_labels=(PeriodLabel("settlementPeriod", "startTime", PeriodRule.WITHIN),))
     assert typing_fingerprint(other) != typing_fingerprint(COSTS)
-    assert conform.TYPING_VERSION == "2"
+    assert fingerprint.TYPING_VERSION == "2"

@@ -4,7 +4,8 @@ Each asset is thin: it asks the warehouse what it remembers of the partition day
 write (``warehouse/contract.py``'s ``PartitionBatch``) of a source: the API (``elexon/api_source.py``:
 fetched, typed and validated day by day, lazily, while the IO manager stages them), or for a run
 tagged ``bmrs/source=iris`` the landing store (``iris/landed_source.py``). The warehouse IO manager
-MERGEs the whole batch (``defs/io_manager.py``).
+MERGEs the whole batch (``defs/io_manager.py``). The sources, and pandas, pyarrow and httpx with
+them, are imported when an asset runs, not when the code location loads.
 """
 
 from datetime import date, timedelta
@@ -17,9 +18,7 @@ from bmrs_assets.defs.conventions import asset_conventions, dataset_code_version
 from bmrs_assets.defs.elexon.automation import automation_condition
 from bmrs_assets.defs.iris.landed_runs import is_iris_run, landing_store
 from bmrs_assets.defs.resources import ElexonApiResource, WarehouseResource
-from bmrs_assets.elexon.api_source import ApiSource
 from bmrs_assets.elexon.datasets import REGISTRY, Dataset
-from bmrs_assets.iris.landed_source import LandedSource
 from bmrs_assets.settings import start_date, value
 from bmrs_assets.warehouse.contract import PartitionBatch, Warehouse
 
@@ -71,6 +70,9 @@ def build_dataset_asset(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.
     )
     def dataset_asset(context: dg.AssetExecutionContext, elexon: ElexonApiResource,
                       warehouse: WarehouseResource) -> PartitionBatch:
+        from bmrs_assets.elexon.api_source import ApiSource
+        from bmrs_assets.iris.landed_source import LandedSource
+
         days = sorted(parse_day(k) for k in context.partition_keys)
         if is_iris_run(context.run.tags):  # tag bmrs/source=iris: the days' landed IRIS rows, not the API
             return LandedSource(ds, landing_store(), context.run_id, log=context.log).batch(days)

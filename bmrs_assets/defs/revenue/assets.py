@@ -17,6 +17,8 @@ reports its figures as materialization metadata; checks re-read the written tabl
 key (blocking), match rate (warns below ``MATCH_RATE_WARN_BELOW``) and the EBOCF reconciliation
 (warns when the median relative error exceeds ``RECONCILIATION_WARN_ABOVE``). ``sensor.py``
 requests the derived days when a source day is materialized; ``definitions.py`` puts them together.
+pandas and the method are imported by the asset and check bodies (inputs are typed ``defs/frames.Frame``),
+so loading the code location does not pay for them.
 """
 
 
@@ -25,17 +27,16 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
-import bmrs_assets.revenue.method as revenue
-from bmrs_assets.core.conform import computed_frame
 from bmrs_assets.core.settlement import parse_day
 from bmrs_assets.defs.conventions import asset_conventions, definition_metadata, derived_code_version, kinds
 from bmrs_assets.defs.elexon.checks import build_unique_key_check
+from bmrs_assets.defs.frames import Frame
 from bmrs_assets.defs.partition_checks import CheckEvent, evaluations
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.defs.revenue.lineage import DERIVED_KEYS, asset_key, ins  # noqa: F401 (DERIVED_KEYS re-exported)
+from bmrs_assets.revenue.costs import CostComponent
 from bmrs_assets.revenue.tables import (
     BM_CASHFLOW_HYBRID,
     BM_UNIT_REVENUE,
@@ -76,7 +77,9 @@ class VlpRevenueResource(dg.ConfigurableResource):
     reference_csv: str | None = None
     cost_components: list[CostComponentConfig] = Field(default_factory=list)
 
-    def reference(self) -> pd.DataFrame | None:
+    def reference(self) -> Frame | None:
+        import pandas as pd
+
         if not self.reference_csv:
             return None
         table = pd.read_csv(self.reference_csv, dtype=str, keep_default_na=False)
@@ -85,8 +88,8 @@ class VlpRevenueResource(dg.ConfigurableResource):
             raise ValueError(f"VLP reference table {self.reference_csv}: missing column(s) {sorted(missing)}")
         return table
 
-    def costs(self) -> list[revenue.CostComponent]:
-        return [revenue.CostComponent(c.name, c.per_mwh_gbp, c.share_of_revenue) for c in self.cost_components]
+    def costs(self) -> list[CostComponent]:
+        return [CostComponent(c.name, c.per_mwh_gbp, c.share_of_revenue) for c in self.cost_components]
 
 
 def vlp_resource_from_env() -> VlpRevenueResource:
@@ -98,8 +101,10 @@ def vlp_resource_from_env() -> VlpRevenueResource:
 
 
 # --- frames -----------------------------------------------------------------------------------
-def rows_by_day(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
+def rows_by_day(frame: Frame) -> dict[date, Frame]:
     """Rows of a warehouse read, split by settlementDate."""
+    import pandas as pd
+
     if frame is None or not len(frame):
         return {}
     days = pd.to_datetime(frame["settlementDate"]).dt.date
@@ -110,7 +115,7 @@ class MissingSourceDay(RuntimeError):
     """A source day the revenue needs has no rows in the warehouse (not materialized yet)."""
 
 
-def _require(frames: dict[date, pd.DataFrame], day: date, code: str) -> pd.DataFrame:
+def _require(frames: dict[date, Frame], day: date, code: str) -> Frame:
     rows = frames.get(day)
     if rows is None or not len(rows):
         raise MissingSourceDay(
@@ -119,11 +124,13 @@ def _require(frames: dict[date, pd.DataFrame], day: date, code: str) -> pd.DataF
     return rows
 
 
-def _batch(table: DerivedTable, results: dict[date, pd.DataFrame]) -> PartitionBatch:
+def _batch(table: DerivedTable, results: dict[date, Frame]) -> PartitionBatch:
     """The computed days as a write: declared types, the same metadata columns and hash as fetched rows.
 
     Each day with rows is whole (computed from all of its inputs): on the current-state revenue
     tables the stored rows it no longer computes (inputs withdrawn or changed) are deleted."""
+    from bmrs_assets.core.conform import computed_frame
+
     now, source = datetime.now(UTC), f"derived:{','.join(table.inputs)}"
     frames = [(day, computed_frame(table, day, rows, ingested_utc=now, source=source)) for day, rows in results.items()]
     return PartitionBatch(table, sorted(results), frames, stats=LoadStats(rows_fetched=sum(len(f) for _, f in frames)),
@@ -153,8 +160,12 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
     @dg.asset(key=PRICED_KEY, ins=ins(BOALF_WITH_PRICES),
               description=BOALF_WITH_PRICES.description + " Method: `bmrs_assets/revenue/method.py`.",
               metadata=meta(BOALF_WITH_PRICES), **conventions(BOALF_WITH_PRICES), **common)
-    def boalf_with_prices(context: dg.AssetExecutionContext, boalf: pd.DataFrame, bod: pd.DataFrame,
-                          pn: pd.DataFrame) -> dg.Output:
+    def boalf_with_prices(context: dg.AssetExecutionContext, boalf: Frame, bod: Frame,
+                          pn: Frame) -> dg.Output:
+        import pandas as pd
+
+        import bmrs_assets.revenue.method as revenue
+
         boalf_by, bod_by, pn_by = rows_by_day(boalf), rows_by_day(bod), rows_by_day(pn)
         results, previous_day_rows = {}, {}
         for day in partition_days(context):
@@ -174,8 +185,12 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
 
     @dg.asset(key=HYBRID_KEY, ins=ins(BM_CASHFLOW_HYBRID), description=BM_CASHFLOW_HYBRID.description,
               metadata=meta(BM_CASHFLOW_HYBRID), **conventions(BM_CASHFLOW_HYBRID), **common)
-    def bm_cashflow_hybrid(context: dg.AssetExecutionContext, boalf_with_prices: pd.DataFrame,
-                           ebocf: pd.DataFrame) -> dg.Output:
+    def bm_cashflow_hybrid(context: dg.AssetExecutionContext, boalf_with_prices: Frame,
+                           ebocf: Frame) -> dg.Output:
+        import pandas as pd
+
+        import bmrs_assets.revenue.method as revenue
+
         priced_by, ebocf_by = rows_by_day(boalf_with_prices), rows_by_day(ebocf)
         empty = pd.DataFrame(columns=["settlementDate"])
         results = {day: revenue.cashflow_hybrid(priced_by.get(day, empty), ebocf_by.get(day, empty), day)
@@ -191,9 +206,13 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
 
     @dg.asset(key=UNITS_KEY, ins=ins(BM_UNIT_REVENUE), description=BM_UNIT_REVENUE.description,
               metadata=meta(BM_UNIT_REVENUE), **conventions(BM_UNIT_REVENUE), **common)
-    def bm_unit_revenue(context: dg.AssetExecutionContext, bm_cashflow_hybrid: pd.DataFrame,
-                        boalf_with_prices: pd.DataFrame, costs: pd.DataFrame, bm_units: pd.DataFrame,
+    def bm_unit_revenue(context: dg.AssetExecutionContext, bm_cashflow_hybrid: Frame,
+                        boalf_with_prices: Frame, costs: Frame, bm_units: Frame,
                         vlp: VlpRevenueResource) -> dg.Output:
+        import pandas as pd
+
+        import bmrs_assets.revenue.method as revenue
+
         hybrid_by, priced_by, reference = rows_by_day(bm_cashflow_hybrid), rows_by_day(boalf_with_prices), vlp.reference()
         prices_by, empty = rows_by_day(costs), pd.DataFrame(columns=["settlementDate"])
         # the snapshots read (the run's days): each day is classified by the one in force on it
@@ -215,8 +234,12 @@ def build_revenue_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
 
     @dg.asset(key=VLP_KEY, ins=ins(VLP_REVENUE),
               description=VLP_REVENUE.description, metadata=meta(VLP_REVENUE), **conventions(VLP_REVENUE), **common)
-    def vlp_revenue(context: dg.AssetExecutionContext, bm_unit_revenue: pd.DataFrame,
+    def vlp_revenue(context: dg.AssetExecutionContext, bm_unit_revenue: Frame,
                     vlp: VlpRevenueResource) -> dg.Output:
+        import pandas as pd
+
+        import bmrs_assets.revenue.method as revenue
+
         units_by, costs = rows_by_day(bm_unit_revenue), vlp.costs()
         empty = pd.DataFrame(columns=["settlementDate", "classification"])
         results = {day: revenue.vlp_from_units(units_by.get(day, empty), day, costs) for day in partition_days(context)}
@@ -238,6 +261,8 @@ def build_revenue_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetCh
                     description=f"Share of rows with accepted energy fully priced from BOD, per day "
                                 f"(warns under {MATCH_RATE_WARN_BELOW:.0%}).")
     def match_rate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[CheckEvent]:
+        import bmrs_assets.revenue.method as revenue
+
         days = partition_days(context)
         by_day = rows_by_day(warehouse.get().read(BOALF_WITH_PRICES, days[0], days[-1]))
         results = {}
@@ -261,6 +286,8 @@ def build_revenue_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetCh
                                 f"{RECONCILIATION_WARN_ABOVE:.0%}).")
     def reconciliation_with_ebocf(context: dg.AssetCheckExecutionContext,
                                   warehouse: WarehouseResource) -> Iterator[CheckEvent]:
+        import bmrs_assets.revenue.method as revenue
+
         days = partition_days(context)
         by_day = rows_by_day(warehouse.get().read(BM_CASHFLOW_HYBRID, days[0], days[-1]))
         results = {}

@@ -11,7 +11,7 @@ import dagster as dg
 from bmrs_assets.defs.conventions import asset_conventions
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.defs.revenue.lineage import DERIVED_KEYS
-from bmrs_assets.revenue.report import PATH_ENV, WINDOW_DAYS, collect, write
+from bmrs_assets.revenue.report_page import PATH_ENV, WINDOW_DAYS
 
 DAILY_AT_10 = "0 10 * * *"  # Europe/London: EBOCF and COSTS are due by 08:00, the revenue days follow them
 
@@ -28,6 +28,8 @@ def build_revenue_report_asset() -> dg.AssetsDefinition:
                           "reconciliation error against EBOCF per day, estimate vs EBOCF scatter. Written to "
                           f"{PATH_ENV} (default data/revenue_report/index.html).")
     def revenue_report(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        from bmrs_assets.revenue.report import collect, write  # pandas: when the page is written
+
         view = collect(warehouse.get())
         html_path, json_path = write(view)
         w, t = view["window"], view["totals"]

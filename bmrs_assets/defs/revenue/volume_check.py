@@ -27,7 +27,6 @@ from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.defs.revenue.assets import PRICED_KEY, json_md, partition_days, rows_by_day
 from bmrs_assets.elexon.datasets import BOAV
 from bmrs_assets.revenue.tables import BOALF_WITH_PRICES
-from bmrs_assets.revenue.volumes import reconcile
 
 CHECK_NAME = "volumes_match_boav"
 # Two computations of the same volumes from the same acceptances, PN and BOD agree within 1 kWh on
@@ -45,6 +44,8 @@ def build_volume_check(partitions: dg.PartitionsDefinition) -> dg.AssetChecksDef
                                 f"(BOAV), per day: error distribution (warns when under "
                                 f"{WITHIN_1KWH_WARN_BELOW:.0%} of pair volumes are within 1 kWh).")
     def volumes_match_boav(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[CheckEvent]:
+        from bmrs_assets.revenue.volumes import reconcile  # pandas: when the check runs
+
         days = partition_days(context)
         store = warehouse.get()
         priced = rows_by_day(store.read(BOALF_WITH_PRICES, days[0], days[-1]))
