@@ -45,8 +45,9 @@ PROGRESS = logging.getLogger("bmrs_assets.progress")  # the same lines, for a te
 
 
 class Progress:
-    """Logs one line per committed day: day k of N, its rows, its seconds, the time left; to the run's
-    Dagster log (the UI) and to :data:`PROGRESS`."""
+    """Logs one line per committed day: day k of N, its rows, its seconds, the time left; to
+    :data:`PROGRESS` line by line, and to the run's Dagster log (the UI) as one entry per commit
+    holding its days' lines: each entry is an event-log write, so a chunk costs one, not one a day."""
 
     def __init__(self, log: logging.Logger | dg.DagsterLogManager, code: str, total: int) -> None:
         self.log, self.code, self.total = log, code, total
@@ -56,13 +57,16 @@ class Progress:
         first = commit.days_done - len(days)
         per_day = commit.seconds / max(1, len(days))
         left = commit.elapsed / max(1, commit.days_done) * (commit.days_total - commit.days_done)
+        lines = []
         for i, (day, c) in enumerate(days, start=1):
             line = (f"{self.code} {day}: day {first + i} of {self.total} committed, {c.fetched:,} rows "
                     f"({c.inserted:,} inserted, {c.updated:,} updated, {c.unchanged:,} unchanged"
                     f"{f', {c.stale:,} stale' if c.stale else ''}{f', {c.deleted:,} deleted' if c.deleted else ''}), "
                     f"{per_day:.1f} s; about {format_duration(left)} left")
-            self.log.info(line)
+            lines.append(line)
             PROGRESS.info(line)
+        if lines:
+            self.log.info("\n".join(lines))
 
 
 def day_metadata(counts: DayCounts) -> dict[str, object]:

@@ -57,3 +57,15 @@ def test_row_count_on_a_derived_asset(platform_env, instance):
     assert stored > 0
     assert metadata_of(result, "boalf_with_prices")["dagster/row_count"] == stored
     assert _row_counts(instance, "boalf_with_prices") == {LAST.isoformat(): stored}
+
+
+def test_the_run_log_has_one_progress_entry_per_committed_chunk(platform_env, instance, monkeypatch):
+    """Each committed chunk is one entry of the run's log (one event-log write), a line per day in it."""
+    monkeypatch.setenv("BMRS_CHUNK_DAYS", "2")  # three days: a chunk of two, then one of one
+    result, _ = materialize_range(date(2025, 12, 15), LAST, ["COSTS"], instance=instance)
+    assert result.success
+    entries = [r.user_message for r in instance.all_logs(result.run_id) if "committed, " in r.user_message]
+    assert [[line.split(" rows ")[0] for line in entry.splitlines()] for entry in entries] == [
+        ["COSTS 2025-12-15: day 1 of 3 committed, 48", "COSTS 2025-12-16: day 2 of 3 committed, 48"],
+        ["COSTS 2025-12-17: day 3 of 3 committed, 48"]]
+    assert all("(48 inserted, 0 updated, 0 unchanged)" in line for e in entries for line in e.splitlines())
