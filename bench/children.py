@@ -23,6 +23,8 @@ def child_platform(spec: dict) -> dict:
     import dagster as dg
 
     import bmrs_assets
+    import bmrs_assets.elexon.api_source
+    import bmrs_assets.warehouse.duckdb_backend  # a run's libraries, imported before the clock as the floor's are
     from bmrs_assets.cli.runs import asset_job, materialize_range
 
     instance = dg.DagsterInstance.get()
