@@ -51,8 +51,7 @@ import pyarrow.parquet as pq
 from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
-from bmrs_assets.core.schemas import table_columns
-from bmrs_assets.core.tables import Kind
+from bmrs_assets.core.tables import Kind, table_columns
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.settings import value
 from bmrs_assets.warehouse.arrow import to_arrow

@@ -12,9 +12,8 @@ from datetime import UTC, date, datetime
 
 from google.cloud import bigquery
 
-from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.core.settlement import day_window
-from bmrs_assets.core.tables import IDENTIFIER, Kind
+from bmrs_assets.core.tables import IDENTIFIER, Kind, table_columns
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.warehouse.contract import day_runs
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from bmrs_assets.core.schemas import table_columns
+from bmrs_assets.core.tables import table_columns
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.warehouse.arrow import arrow_schema, release_memory, to_arrow
 from bmrs_assets.warehouse.contract import (

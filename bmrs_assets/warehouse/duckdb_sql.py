@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from bmrs_assets.core.schemas import table_columns
 from bmrs_assets.core.settlement import day_window
-from bmrs_assets.core.tables import Kind
+from bmrs_assets.core.tables import Kind, table_columns
 from bmrs_assets.elexon.datasets import Dataset
 from bmrs_assets.warehouse.contract import day_runs, quote
 

@@ -18,8 +18,7 @@ from sqlglot import exp
 
 import bmrs_assets.warehouse.bigquery_backend as bigquery_warehouse
 from bmrs_assets.cli.runs import materialize_range
-from bmrs_assets.core.schemas import table_columns
-from bmrs_assets.core.tables import Col, Kind
+from bmrs_assets.core.tables import Col, Kind, table_columns
 from bmrs_assets.defs.resources import WarehouseResource
 from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ, REGISTRY
 from bmrs_assets.warehouse.bigquery_backend import (

@@ -20,8 +20,7 @@ import pytest
 
 import bmrs_assets.warehouse.duckdb_backend as duckdb_warehouse
 from bmrs_assets.core.conform import to_frame
-from bmrs_assets.core.schemas import table_columns
-from bmrs_assets.core.tables import Col, Kind
+from bmrs_assets.core.tables import Col, Kind, table_columns
 from bmrs_assets.elexon.datasets import BOALF, COSTS, FREQ, FUELINST, Dataset
 from bmrs_assets.warehouse.bigquery_backend import BigQueryWarehouse
 from bmrs_assets.warehouse.contract import PartitionBatch, UnchangedDay

@@ -93,14 +93,15 @@ def test_a_long_range_logs_each_committed_day_with_the_time_left(platform_env, m
     with dg.DagsterInstance.ephemeral() as instance:
         result, _ = materialize_range(DAYS[0], DAYS[9], ["COSTS"], instance=instance, log_level="INFO")
         assert result.success
-        lines = [e.message for e in instance.all_logs(result.run_id)
-                 if e.message and " committed, " in e.message]
+        entries = [e.message for e in instance.all_logs(result.run_id)
+                   if e.message and " committed, " in e.message]
+    lines = [line for entry in entries for line in entry.splitlines()]  # one run-log entry per chunk, a line a day
     assert len(lines) == 10
     for k, (day, line) in enumerate(zip(DAYS[:10], lines, strict=True), start=1):
         assert line.startswith(f"COSTS {day}: day {k} of 10 committed, 48 rows (48 inserted, 0 updated, 0 unchanged)")
         assert " s; about " in line and line.endswith(" left")
     meta = metadata_of(result, "COSTS")
-    assert meta["chunks"] == 4  # 3 + 3 + 3 + 1 days
+    assert meta["chunks"] == 4 == len(entries)  # 3 + 3 + 3 + 1 days, one run-log entry each
 
 
 def stored_days(db: Path) -> tuple[dict[date, int], set[date]]:
