@@ -1,4 +1,5 @@
-"""Pandera schemas, generated from the registry, and the metadata columns every table carries.
+"""Pandera schemas, generated from the registry (the metadata columns every table carries are declared
+in ``core/tables.py``).
 
 Every frame is validated before anything is written; a failure names dataset, partition, column
 and the offending values, and the run writes nothing. Pandera is imported when a schema is first
@@ -45,7 +46,6 @@ def pandera_check(check: ColumnCheck) -> pa.Check:
     if check.name == "not_equal_to":
         return pa.Check.ne(s["value"])
     raise ValueError(f"unknown column check {check.name!r}")
-
 
 
 def hashed_columns(ds: Dataset) -> list[str]:

@@ -51,7 +51,7 @@ def arrow_schema(ds: TableDeclaration) -> pa.Schema:
 def to_arrow(ds: TableDeclaration, frame: pd.DataFrame | pa.Table) -> pa.Table:
     """The frame as an Arrow table with the registry's exact types (no inference).
 
-    A table that ``frames.to_table`` built already has them and is passed through as it is."""
+    A table that ``core/conform.to_table`` built already has them and is passed through as it is."""
     schema = arrow_schema(ds)
     if isinstance(frame, pa.Table):
         return frame if frame.schema.equals(schema) else frame.cast(schema, safe=True)

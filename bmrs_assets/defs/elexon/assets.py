@@ -70,12 +70,13 @@ def build_dataset_asset(ds: Dataset, partitions: dg.PartitionsDefinition) -> dg.
     )
     def dataset_asset(context: dg.AssetExecutionContext, elexon: ElexonApiResource,
                       warehouse: WarehouseResource) -> PartitionBatch:
-        from bmrs_assets.elexon.api_source import ApiSource
-        from bmrs_assets.iris.landed_source import LandedSource
-
         days = sorted(parse_day(k) for k in context.partition_keys)
         if is_iris_run(context.run.tags):  # tag bmrs/source=iris: the days' landed IRIS rows, not the API
+            from bmrs_assets.iris.landed_source import LandedSource
+
             return LandedSource(ds, landing_store(), context.run_id, log=context.log).batch(days)
+        from bmrs_assets.elexon.api_source import ApiSource
+
         full = context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"  # every day parsed and repaired
         # asked before fetching: unchanged days still stored as merged are not parsed, damaged ones repaired
         remembered = {} if full else warehouse.get().remembered_digests(ds, days)
